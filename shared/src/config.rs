@@ -1,0 +1,138 @@
+//! Configuration from environment variables, read once at start-up. A bad value is an error
+//! that names the variable, never a guess.
+
+use crate::decision::DecisionConfig;
+use crate::policy::{PolicyError, RetryPolicy};
+use crate::transient::TransientPatterns;
+
+/// A variable with a value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, problem: impl ToString) -> Self {
+        Self {
+            var,
+            problem: problem.to_string(),
+        }
+    }
+}
+
+/// Reads the decision settings through `lookup` (the process environment in production,
+/// a map in tests). Unset and empty variables take their defaults.
+pub fn decision_config(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<DecisionConfig, ConfigError> {
+    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    let mut config = DecisionConfig::default();
+    if let Some(v) = get("DBT_RERUN_RETRY_ON") {
+        config.policy.retry_on = RetryPolicy::parse_retry_on(&v)
+            .map_err(|e: PolicyError| ConfigError::new("DBT_RERUN_RETRY_ON", e))?;
+    }
+    if let Some(v) = get("DBT_RERUN_MAX_ATTEMPTS") {
+        config.policy.max_attempts = RetryPolicy::parse_max_attempts(&v)
+            .map_err(|e| ConfigError::new("DBT_RERUN_MAX_ATTEMPTS", e))?;
+    }
+    if let Some(v) = get("DBT_RERUN_TRANSIENT_PATTERNS") {
+        config.transient = TransientPatterns::with_extra(
+            parse_patterns(&v).map_err(|e| ConfigError::new("DBT_RERUN_TRANSIENT_PATTERNS", e))?,
+        );
+    }
+    config.container = get("DBT_RERUN_CONTAINER").map(|v| v.trim().to_owned());
+    if let Some(v) = get("DBT_RERUN_MAX_MEMORY_MIB") {
+        config.max_memory_mib = match v.trim().parse::<u32>() {
+            Ok(n) if (512..=122_880).contains(&n) => n,
+            _ => {
+                return Err(ConfigError::new(
+                    "DBT_RERUN_MAX_MEMORY_MIB",
+                    format!("expected MiB from 512 to 122880, got `{v}`"),
+                ))
+            }
+        };
+    }
+    Ok(config)
+}
+
+/// Extra transient patterns: a JSON array of strings (`["quota exceeded", "HTTP 429"]`) or,
+/// for the common case, a comma-separated list.
+fn parse_patterns(value: &str) -> Result<Vec<String>, String> {
+    let value = value.trim();
+    if value.starts_with('[') {
+        serde_json::from_str::<Vec<String>>(value)
+            .map_err(|e| format!("not a JSON array of strings: {e}"))
+    } else {
+        Ok(value.split(',').map(|p| p.trim().to_owned()).collect())
+    }
+}
+
+/// Parses a boolean variable: `true`/`false`, `1`/`0`, `yes`/`no`.
+pub fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => Err(ConfigError::new(var, format!("expected true or false, got `{value}`"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::RetryClass;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<DecisionConfig, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        decision_config(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn unset_variables_take_the_defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.policy, RetryPolicy::default());
+        assert_eq!(c.container, None);
+        assert_eq!(c.max_memory_mib, 30720);
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let c = config(&[
+            ("DBT_RERUN_RETRY_ON", "transient,test_failure"),
+            ("DBT_RERUN_MAX_ATTEMPTS", "5"),
+            ("DBT_RERUN_TRANSIENT_PATTERNS", r#"["Quota, exceeded"]"#),
+            ("DBT_RERUN_CONTAINER", "dbt"),
+            ("DBT_RERUN_MAX_MEMORY_MIB", "16384"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.policy.retry_on.into_iter().collect::<Vec<_>>(),
+            [RetryClass::Transient, RetryClass::TestFailure]
+        );
+        assert_eq!(c.policy.max_attempts, 5);
+        assert!(c.transient.find("QUOTA, EXCEEDED today").is_some());
+        assert_eq!(c.container.as_deref(), Some("dbt"));
+        assert_eq!(c.max_memory_mib, 16384);
+        let c = config(&[("DBT_RERUN_TRANSIENT_PATTERNS", "http 429, quota")]).unwrap();
+        assert!(c.transient.find("got HTTP 429").is_some());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("DBT_RERUN_RETRY_ON", "infra,sometimes"),
+            ("DBT_RERUN_MAX_ATTEMPTS", "0"),
+            ("DBT_RERUN_TRANSIENT_PATTERNS", "[1, 2"),
+            ("DBT_RERUN_MAX_MEMORY_MIB", "lots"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.to_string().starts_with(var), "{err}");
+        }
+        assert!(parse_bool("DBT_RERUN_DRY_RUN", "maybe").is_err());
+        assert_eq!(parse_bool("DBT_RERUN_DRY_RUN", "TRUE"), Ok(true));
+    }
+}

@@ -1,0 +1,409 @@
+//! Streaming parser for dbt's console output, as CloudWatch stores it: one event per line.
+//!
+//! Feed it lines with [`LogParser::push_line`] (or a whole reader with [`parse_reader`]) and
+//! take the [`RunReport`] with [`LogParser::finish`]. Each line is detected on its own as
+//! dbt's JSON format (`--log-format json`) or text, so mixed logs (an entrypoint script that
+//! echoes before dbt starts) parse too. Memory is bounded: the report keeps at most
+//! [`Limits`] entries and bytes, whatever the length of the log; past a limit it counts and
+//! says so in [`RunReport::truncated`].
+
+mod json;
+mod text;
+
+use crate::node::{FailStatus, FailedNode, ResourceType, SkippedNode};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::io::{self, Read};
+
+/// What dbt's output said about one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// `text`, `json`, `mixed` (both seen) or `empty` (no dbt line at all).
+    pub format: LogFormat,
+    /// dbt-core's version from `Running with dbt=...`.
+    pub dbt_version: Option<String>,
+    /// Nodes that errored or failed, in the order dbt reported them.
+    pub failed: Vec<FailedNode>,
+    /// Nodes dbt listed as skipped.
+    pub skipped: Vec<SkippedNode>,
+    /// Nodes that finished (OK, PASS, WARN, loaded seeds, taken snapshots).
+    pub finished: FinishedNodes,
+    /// dbt's closing stats line (`Done. PASS=.. ERROR=..`).
+    pub stats: Option<RunStats>,
+    /// dbt's end-of-run marker was seen: the stats line, or the error that stopped dbt.
+    pub end_of_run: bool,
+    /// The error that stopped dbt itself (exit 2: compilation, parsing, connection), first
+    /// lines, without colour codes.
+    pub error: Option<String>,
+    /// dbt cancelled running nodes (`--fail-fast`): it does not list what it never started.
+    pub cancelled: bool,
+    /// A limit of [`Limits`] was reached: some names were counted but not kept.
+    pub truncated: bool,
+    pub lines: u64,
+    pub bytes: u64,
+}
+
+impl RunReport {
+    /// dbt listed every node it skipped: the names kept equal the stats line's count and no
+    /// cancellation hid any. Without this, "failed + skipped" cannot be an exact list.
+    pub fn skipped_complete(&self) -> bool {
+        let counted = self.stats.map(|s| s.skip);
+        !self.truncated && !self.cancelled && counted == Some(self.skipped.len() as u64)
+    }
+}
+
+/// Nodes a run finished, for resuming a run cut off part-way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FinishedNodes {
+    pub count: u64,
+    /// Up to [`Limits::finished_names`] of them, in log order.
+    #[serde(skip)]
+    pub nodes: Vec<SkippedNode>,
+    /// How many of `nodes` finished before the first failure was reported. With `--fail-fast`
+    /// dbt records nodes that finish after the first failure as skipped, so only these count.
+    #[serde(skip)]
+    pub before_first_failure: usize,
+}
+
+/// The counts of dbt's closing stats line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    pub pass: u64,
+    pub warn: u64,
+    pub error: u64,
+    pub skip: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Empty,
+    Text,
+    Json,
+    Mixed,
+}
+
+/// Bounds on what a report keeps, so memory does not grow with the log.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub failed: usize,
+    pub skipped: usize,
+    pub finished_names: usize,
+    /// Bytes of a failure's message kept for classification.
+    pub message_bytes: usize,
+    /// Longest line looked at; the rest of a longer line is ignored.
+    pub line_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            failed: 10_000,
+            skipped: 100_000,
+            finished_names: 20_000,
+            message_bytes: 4096,
+            line_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Where the parser is in dbt's output, for lines that continue an earlier one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    None,
+    /// Message lines of `failed[index]`, from the end-of-run summary.
+    Failure {
+        index: usize,
+        has_text: bool,
+    },
+    /// A block whose lines are not needed (warnings, compiled-code paths).
+    Ignored,
+    /// The error that stopped dbt.
+    TopLevelError,
+}
+
+/// A streaming dbt log parser. See the module documentation.
+pub struct LogParser {
+    report: RunReport,
+    limits: Limits,
+    block: Block,
+    /// The end-of-run summary (`Completed with ...`) has begun: failure headers count.
+    in_summary: bool,
+    /// Failures read from result lines (`ERROR creating ... main.x`), used when no summary
+    /// names them (a log cut short).
+    result_failures: Vec<FailedNode>,
+    /// Failed node by unique_id or name, to attach messages and skip duplicates.
+    failed_index: HashMap<String, usize>,
+    seen_text: bool,
+    seen_json: bool,
+    scratch: Vec<u8>,
+}
+
+impl Default for LogParser {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+impl LogParser {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            report: RunReport::default(),
+            limits,
+            block: Block::None,
+            in_summary: false,
+            result_failures: Vec::new(),
+            failed_index: HashMap::new(),
+            seen_text: false,
+            seen_json: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Parses one line (one CloudWatch event). Trailing `\r`/`\n` are ignored; bytes need not
+    /// be UTF-8.
+    pub fn push_line(&mut self, line: &[u8]) {
+        self.report.lines += 1;
+        self.report.bytes += line.len() as u64;
+        let mut line = &line[..line.len().min(self.limits.line_bytes)];
+        while let [rest @ .., b'\n' | b'\r'] = line {
+            line = rest;
+        }
+        let first = line.iter().position(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|i| line[i] == b'{') && self.push_json(line) {
+            self.seen_json = true;
+            return;
+        }
+        self.push_text(line);
+    }
+
+    /// The report for everything pushed so far.
+    pub fn finish(mut self) -> RunReport {
+        let from_summary = self.report.failed.len();
+        if from_summary < self.result_failures.len() {
+            // The summary is missing or named fewer failures than the result lines did (a log
+            // cut short): keep the result lines' failures the summary did not name.
+            for node in std::mem::take(&mut self.result_failures) {
+                let known = self.report.failed.iter().any(|f| {
+                    f.name == node.name || (f.unique_id.is_some() && f.unique_id == node.unique_id)
+                });
+                if !known {
+                    self.add_failed(node);
+                }
+            }
+        }
+        self.report.format = match (self.seen_text, self.seen_json) {
+            (false, false) => LogFormat::Empty,
+            (true, false) => LogFormat::Text,
+            (false, true) => LogFormat::Json,
+            (true, true) => LogFormat::Mixed,
+        };
+        self.report
+    }
+
+    fn add_failed(&mut self, node: FailedNode) -> Option<usize> {
+        let key = node.unique_id.clone().unwrap_or_else(|| node.name.clone());
+        if let Some(&index) = self.failed_index.get(&key) {
+            return Some(index);
+        }
+        if self.report.failed.len() >= self.limits.failed {
+            self.report.truncated = true;
+            return None;
+        }
+        self.report.failed.push(node);
+        let index = self.report.failed.len() - 1;
+        self.failed_index.insert(key, index);
+        Some(index)
+    }
+
+    fn add_skipped(&mut self, node: SkippedNode) {
+        if self.report.skipped.len() >= self.limits.skipped {
+            self.report.truncated = true;
+        } else {
+            self.report.skipped.push(node);
+        }
+    }
+
+    fn add_finished(&mut self, node: SkippedNode) {
+        let finished = &mut self.report.finished;
+        finished.count += 1;
+        if finished.nodes.len() >= self.limits.finished_names {
+            self.report.truncated = true;
+            return;
+        }
+        finished.nodes.push(node);
+        if self.report.failed.is_empty() && self.result_failures.is_empty() {
+            finished.before_first_failure = finished.nodes.len();
+        }
+    }
+
+    /// Appends a line of a failure's message: the first line that is not a header becomes the
+    /// node's `message`; all lines, bounded, its `detail`.
+    fn add_message_line(&mut self, index: usize, line: &str) {
+        let limit = self.limits.message_bytes;
+        let Some(node) = self.report.failed.get_mut(index) else {
+            return;
+        };
+        let trimmed = line.trim();
+        if node.message.is_empty() && !trimmed.is_empty() && text::parse_header(trimmed).is_none() {
+            node.message = truncate(trimmed, 500).to_owned();
+        }
+        if node.detail.len() < limit {
+            if !node.detail.is_empty() {
+                node.detail.push('\n');
+            }
+            node.detail
+                .push_str(truncate(trimmed, limit.saturating_sub(node.detail.len())));
+        }
+    }
+
+    fn add_error_line(&mut self, line: &str) {
+        let limit = self.limits.message_bytes;
+        let error = self.report.error.get_or_insert_with(String::new);
+        let line = line.trim_end();
+        if error.len() < limit && !(error.is_empty() && line.trim().is_empty()) {
+            if !error.is_empty() {
+                error.push('\n');
+            }
+            error.push_str(truncate(line, limit.saturating_sub(error.len())));
+        }
+    }
+}
+
+/// A prefix of `s` of at most `max` bytes, cut at a character boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A failed node from a result or summary line, message to come.
+fn failed_node(
+    name: String,
+    resource_type: ResourceType,
+    unique_id: Option<String>,
+    status: FailStatus,
+) -> FailedNode {
+    FailedNode {
+        name,
+        resource_type,
+        unique_id,
+        status,
+        message: String::new(),
+        detail: String::new(),
+    }
+}
+
+/// Parses a whole log from a reader, line by line, in bounded memory.
+pub fn parse_reader<R: Read>(reader: R, limits: Limits) -> io::Result<RunReport> {
+    let mut parser = LogParser::new(limits);
+    for_each_line(reader, limits.line_bytes, |line| parser.push_line(line))?;
+    Ok(parser.finish())
+}
+
+/// Calls `f` with every line of `reader` (without its `\n`); a line longer than `max_line`
+/// is cut to that length, the rest skipped, so memory stays bounded.
+pub fn for_each_line<R: Read>(
+    mut reader: R,
+    max_line: usize,
+    mut f: impl FnMut(&[u8]),
+) -> io::Result<()> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut start = 0; // start of the pending line in buf
+    let mut end = 0; // end of valid data in buf
+    let mut skipping = false; // inside an over-long line, dropping bytes to its end
+    loop {
+        let n = match reader.read(&mut buf[end..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            if end > start && !skipping {
+                f(&buf[start..end]);
+            }
+            return Ok(());
+        }
+        let mut pos = end;
+        end += n;
+        while let Some(i) = memchr::memchr(b'\n', &buf[pos..end]) {
+            let nl = pos + i;
+            if !skipping {
+                f(&buf[start..nl]);
+            }
+            skipping = false;
+            start = nl + 1;
+            pos = start;
+        }
+        // Keep the unfinished line; make room for more.
+        if end - start >= max_line && !skipping {
+            f(&buf[start..start + max_line]);
+            skipping = true;
+        }
+        if skipping {
+            start = end;
+        }
+        if start > 0 {
+            buf.copy_within(start..end, 0);
+            end -= start;
+            start = 0;
+        }
+        if end == buf.len() {
+            let grown = (buf.len() * 2).min(max_line + 1).max(buf.len() + 1);
+            buf.resize(grown, 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(input: &[u8], max: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for_each_line(input, max, |l| out.push(l.to_vec())).unwrap();
+        out
+    }
+
+    #[test]
+    fn lines_are_split_on_newlines_with_a_last_unterminated_line() {
+        assert_eq!(
+            lines_of(b"a\nbb\n\nccc", 100),
+            vec![b"a".to_vec(), b"bb".to_vec(), b"".to_vec(), b"ccc".to_vec()]
+        );
+    }
+
+    #[test]
+    fn over_long_lines_are_cut_and_the_next_line_survives() {
+        let mut input = vec![b'x'; 1_000_000];
+        input.extend_from_slice(b"\nnext\n");
+        let lines = lines_of(&input, 1000);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), 1000);
+        assert_eq!(lines[1], b"next");
+    }
+
+    #[test]
+    fn reading_in_small_pieces_gives_the_same_lines() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(3);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let input = b"first line\nsecond\nthird one here\n";
+        let mut out = Vec::new();
+        for_each_line(Trickle(input), 100, |l| out.push(l.to_vec())).unwrap();
+        assert_eq!(out, lines_of(input, 100));
+    }
+}

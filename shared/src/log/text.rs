@@ -1,0 +1,466 @@
+//! dbt's text console format, every version from 1.5: `HH:MM:SS  message`, colour codes even
+//! without a terminal, multi-line messages continued on lines without a timestamp.
+
+use super::{failed_node, truncate, Block, LogParser, RunStats};
+use crate::node::{FailStatus, ResourceType, SkippedNode};
+
+/// A summary header: `Failure in model fct_orders (models/fct_orders.sql)`,
+/// `Runtime Error in model ...` (1.6/1.7, and the second line of 1.8+),
+/// `Database Error in seed ...`, `Warning in test ...`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Header<'a> {
+    pub warning: bool,
+    pub resource_type: ResourceType,
+    pub name: &'a str,
+}
+
+/// Parses a summary header line (already trimmed, without timestamp and colours).
+pub(crate) fn parse_header(line: &str) -> Option<Header<'_>> {
+    let (kind, rest) = line.split_once(" in ")?;
+    let warning = match kind {
+        "Failure" => false,
+        "Warning" => true,
+        k if k.ends_with("Error") && k.len() < 40 => false,
+        _ => return None,
+    };
+    let (type_word, rest) = rest.split_once(' ')?;
+    let resource_type = ResourceType::from_dbt(type_word);
+    if resource_type == ResourceType::Other {
+        return None;
+    }
+    let (name, path) = rest.split_once(" (")?;
+    if name.is_empty() || name.contains(' ') || !path.ends_with(')') {
+        return None;
+    }
+    Some(Header {
+        warning,
+        resource_type,
+        name,
+    })
+}
+
+/// Removes ANSI escape sequences (CSI `ESC [ ... final`, and two-byte `ESC x`).
+pub(crate) fn strip_ansi(line: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut i = 0;
+    while i < line.len() {
+        match memchr::memchr(0x1b, &line[i..]) {
+            None => {
+                out.extend_from_slice(&line[i..]);
+                break;
+            }
+            Some(j) => {
+                out.extend_from_slice(&line[i..i + j]);
+                i += j + 1;
+                if line.get(i) == Some(&b'[') {
+                    i += 1;
+                    while i < line.len() && !(0x40..=0x7e).contains(&line[i]) {
+                        i += 1;
+                    }
+                }
+                i += 1; // the final byte, or the byte after a lone ESC
+            }
+        }
+    }
+}
+
+/// Splits dbt's `HH:MM:SS` (text) or `HH:MM:SS.ffffff [info ] [Thread]: ` (debug) prefix off.
+fn split_timestamp(line: &[u8]) -> Option<&[u8]> {
+    let ts = line.get(..8)?;
+    let digits = |r: std::ops::Range<usize>| ts[r].iter().all(u8::is_ascii_digit);
+    if !(ts[2] == b':' && ts[5] == b':' && digits(0..2) && digits(3..5) && digits(6..8)) {
+        return None;
+    }
+    let mut rest = &line[8..];
+    if let [b'.', tail @ ..] = rest {
+        let n = tail.iter().take_while(|b| b.is_ascii_digit()).count();
+        rest = &tail[n..];
+    }
+    // The debug format's `[level] [thread]: ` prefix.
+    if rest.starts_with(b" [") {
+        if let Some(i) = memchr::memmem::find(rest, b"]: ") {
+            rest = &rest[i + 3..];
+        }
+    }
+    Some(rest)
+}
+
+/// Splits `N of M REST` into REST; None if the line is not a numbered result line.
+fn split_result_index(line: &str) -> Option<&str> {
+    let bytes = line.as_bytes();
+    let n = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if n == 0 || !line[n..].starts_with(" of ") {
+        return None;
+    }
+    let rest = &line[n + 4..];
+    let m = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
+    if m == 0 || !rest[m..].starts_with(' ') {
+        return None;
+    }
+    Some(&rest[m + 1..])
+}
+
+/// The node a result line describes: the text before the dots and the `[STATUS in 0.1s]`.
+/// `created sql table model main.fct_orders` gives (Model, `fct_orders`): text logs name a
+/// model by its relation, `schema.alias`.
+fn result_subject(desc: &str) -> (ResourceType, &str) {
+    let end = [desc.find(" ."), desc.find(" [")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(desc.len());
+    let desc = desc[..end].trim_end();
+    let last = desc.rsplit(' ').next().unwrap_or(desc);
+    let resource_type = if desc.starts_with("test ") {
+        ResourceType::Test
+    } else if desc.starts_with("unit_test ") {
+        ResourceType::UnitTest
+    } else if desc.contains("seed file ") {
+        ResourceType::Seed
+    } else if ["snapshot ", "snapshotted ", "snapshotting "]
+        .iter()
+        .any(|p| desc.starts_with(p))
+    {
+        ResourceType::Snapshot
+    } else if desc.contains(' ') && last.contains('.') {
+        ResourceType::Model
+    } else {
+        // `PASS name`, `FAIL 1 name`: tests print their bare name.
+        ResourceType::Test
+    };
+    let name = match resource_type {
+        ResourceType::Test | ResourceType::UnitTest => {
+            // Unit tests print `model::test_name`.
+            last.rsplit("::").next().unwrap_or(last)
+        }
+        _ => last.rsplit('.').next().unwrap_or(last),
+    };
+    (resource_type, name)
+}
+
+/// Parses `Done. PASS=17 WARN=0 ERROR=1 SKIP=10 NO-OP=0 TOTAL=28`.
+fn parse_stats(line: &str) -> Option<RunStats> {
+    let rest = line.strip_prefix("Done. ")?;
+    let mut stats = RunStats::default();
+    let mut seen_total = false;
+    for pair in rest.split_whitespace() {
+        let (key, value) = pair.split_once('=')?;
+        let value: u64 = value.parse().ok()?;
+        match key {
+            "PASS" => stats.pass = value,
+            "WARN" => stats.warn = value,
+            "ERROR" => stats.error = value,
+            "SKIP" => stats.skip = value,
+            "TOTAL" => {
+                stats.total = value;
+                seen_total = true;
+            }
+            _ => {}
+        }
+    }
+    seen_total.then_some(stats)
+}
+
+impl LogParser {
+    pub(super) fn push_text(&mut self, raw: &[u8]) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let line: &[u8] = if memchr::memchr(0x1b, raw).is_some() {
+            strip_ansi(raw, &mut scratch);
+            &scratch
+        } else {
+            raw
+        };
+        let line = String::from_utf8_lossy(line);
+        match split_timestamp(line.as_bytes()) {
+            // Timestamp stripped at an ASCII position, so the rest is valid UTF-8 too.
+            Some(rest) => {
+                let rest = &line[line.len() - rest.len()..];
+                self.seen_text = true;
+                self.text_event(rest);
+            }
+            None => self.continuation(&line),
+        }
+        self.scratch = scratch;
+    }
+
+    /// A line without timestamp: the next line of the open multi-line message.
+    fn continuation(&mut self, line: &str) {
+        match self.block {
+            Block::Failure { index, has_text } => {
+                self.add_message_line(index, line);
+                if !has_text && !line.trim().is_empty() {
+                    self.block = Block::Failure {
+                        index,
+                        has_text: true,
+                    };
+                }
+            }
+            Block::TopLevelError => self.add_error_line(line),
+            Block::None if !self.seen_text && !self.seen_json && line.starts_with("Error: ") => {
+                // A command-line usage error, printed before dbt logs anything (exit 2).
+                self.report.end_of_run = true;
+                self.add_error_line(line);
+                self.block = Block::TopLevelError;
+            }
+            Block::None | Block::Ignored => {}
+        }
+    }
+
+    /// A timestamped line: a new dbt event, or (in the summary) the next line of a failure.
+    fn text_event(&mut self, line: &str) {
+        let trimmed = line.trim();
+        if let Some(rest) = split_result_index(trimmed) {
+            self.block = Block::None;
+            self.result_line(rest);
+            return;
+        }
+        if let Some(stats) = parse_stats(trimmed) {
+            self.block = Block::None;
+            self.report.stats = Some(stats);
+            self.report.end_of_run = true;
+            return;
+        }
+        if self.in_summary {
+            if let Some(header) = parse_header(trimmed) {
+                self.summary_header(header, trimmed);
+                return;
+            }
+        }
+        match self.block {
+            Block::Failure { index, has_text } => {
+                if trimmed.is_empty() {
+                    // A blank line ends the message once it has text (1.8+ prints a blank
+                    // right after a unit test's header).
+                    if has_text {
+                        self.block = Block::None;
+                    }
+                } else if trimmed.starts_with("compiled ") {
+                    // `compiled code at target/...`: not part of the message.
+                    self.block = Block::Ignored;
+                } else {
+                    self.add_message_line(index, trimmed);
+                    self.block = Block::Failure {
+                        index,
+                        has_text: true,
+                    };
+                }
+                return;
+            }
+            Block::TopLevelError => {
+                self.add_error_line(line);
+                return;
+            }
+            Block::Ignored if !trimmed.is_empty() => return,
+            Block::Ignored | Block::None => self.block = Block::None,
+        }
+        if trimmed.starts_with("Completed ") {
+            // `Completed successfully`, `Completed with 1 error and 0 warnings:`
+            self.in_summary = true;
+        } else if let Some(version) = trimmed.strip_prefix("Running with dbt=") {
+            self.report.dbt_version = Some(version.trim().to_owned());
+        } else if trimmed == "Encountered an error:" || trimmed.starts_with("Encountered an error")
+        {
+            self.report.end_of_run = true;
+            self.block = Block::TopLevelError;
+            if let Some(tail) = trimmed
+                .strip_prefix("Encountered an error:")
+                .filter(|t| !t.trim().is_empty())
+            {
+                self.add_error_line(tail.trim());
+            }
+        } else if trimmed.starts_with("CANCEL query ") {
+            self.report.cancelled = true;
+        }
+    }
+
+    fn summary_header(&mut self, header: super::text::Header<'_>, line: &str) {
+        if header.warning {
+            self.block = Block::Ignored;
+            return;
+        }
+        let known = self
+            .report
+            .failed
+            .iter()
+            .position(|f| f.name == header.name && f.resource_type == header.resource_type);
+        let index = match known {
+            Some(index) => Some(index),
+            None => {
+                let status = if line.starts_with("Failure") && header.resource_type.is_test() {
+                    FailStatus::Fail
+                } else {
+                    FailStatus::Error
+                };
+                let node = failed_node(header.name.to_owned(), header.resource_type, None, status);
+                self.add_failed(node)
+            }
+        };
+        match index {
+            Some(index) => {
+                // `Runtime Error in model x` names the error's kind: keep it in the detail.
+                if !line.starts_with("Failure") {
+                    self.add_message_line(index, line);
+                }
+                let has_text = !self.report.failed[index].message.is_empty();
+                self.block = Block::Failure { index, has_text };
+            }
+            None => self.block = Block::Ignored,
+        }
+    }
+
+    /// `N of M STATUS ...` lines.
+    fn result_line(&mut self, rest: &str) {
+        let (status, desc) = rest.split_once(' ').unwrap_or((rest, ""));
+        match status {
+            "START" => {}
+            "OK" | "PASS" | "WARN" | "SUCCESS" | "NO-OP" => {
+                let (resource_type, name) = result_subject(skip_count(desc));
+                self.add_finished(SkippedNode {
+                    name: name.to_owned(),
+                    resource_type,
+                    unique_id: None,
+                });
+            }
+            "SKIP" => {
+                let (resource_type, name) = result_subject(desc);
+                self.add_skipped(SkippedNode {
+                    name: name.to_owned(),
+                    resource_type,
+                    unique_id: None,
+                });
+            }
+            "ERROR" | "FAIL" => {
+                let (resource_type, name) = result_subject(skip_count(desc));
+                let fail_status = if status == "FAIL" {
+                    FailStatus::Fail
+                } else {
+                    FailStatus::Error
+                };
+                if self.result_failures.len() < self.limits.failed {
+                    let mut node = failed_node(name.to_owned(), resource_type, None, fail_status);
+                    node.message = truncate(&format!("{status} {}", desc.trim()), 200)
+                        .split(" ..")
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    self.result_failures.push(node);
+                } else {
+                    self.report.truncated = true;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `FAIL 1 name` / `WARN 3 name`: drops the failure count before the name.
+fn skip_count(desc: &str) -> &str {
+    let n = desc.bytes().take_while(|b| b.is_ascii_digit()).count();
+    if n > 0 && desc[n..].starts_with(' ') {
+        &desc[n + 1..]
+    } else {
+        desc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_of_every_version_are_recognised() {
+        let h = parse_header("Failure in model fct_orders (models/marts/fct_orders.sql)").unwrap();
+        assert_eq!(
+            (h.warning, h.resource_type, h.name),
+            (false, ResourceType::Model, "fct_orders")
+        );
+        let h =
+            parse_header("Runtime Error in seed raw_payments (seeds/raw_payments.csv)").unwrap();
+        assert_eq!(
+            (h.resource_type, h.name),
+            (ResourceType::Seed, "raw_payments")
+        );
+        let h = parse_header("Database Error in model x (models/x.sql)").unwrap();
+        assert_eq!(h.name, "x");
+        let h = parse_header("Failure in unit_test t_1 (models/unit_tests.yml)").unwrap();
+        assert_eq!(h.resource_type, ResourceType::UnitTest);
+        assert!(
+            parse_header("Warning in test w (tests/w.sql)")
+                .unwrap()
+                .warning
+        );
+        assert_eq!(parse_header("Completed with 1 error and 0 warnings:"), None);
+        assert_eq!(parse_header("Failure in the night (sad)"), None);
+        assert_eq!(parse_header("Failure in model two words (x.sql)"), None);
+    }
+
+    #[test]
+    fn ansi_codes_are_removed() {
+        let mut out = Vec::new();
+        strip_ansi(b"\x1b[0m12:14:25  \x1b[31mFailure\x1b[0m in", &mut out);
+        assert_eq!(out, b"12:14:25  Failure in");
+        strip_ansi(b"a\x1b[0;1m@@\x1b[0m\x1b", &mut out);
+        assert_eq!(out, b"a@@");
+    }
+
+    #[test]
+    fn timestamps_of_text_and_debug_formats_are_split_off() {
+        assert_eq!(split_timestamp(b"12:14:25  Done."), Some(&b"  Done."[..]));
+        assert_eq!(
+            split_timestamp(b"12:14:25.123456 [info ] [MainThread]: Done."),
+            Some(&b"Done."[..])
+        );
+        assert_eq!(split_timestamp(b"  Binder Error: x"), None);
+        assert_eq!(split_timestamp(b"12:1"), None);
+    }
+
+    #[test]
+    fn result_lines_name_their_node() {
+        let subject = |line| {
+            let rest = split_result_index(line).unwrap();
+            let desc = rest.split_once(' ').unwrap().1;
+            result_subject(skip_count(desc))
+        };
+        assert_eq!(
+            subject(
+                "16 of 28 ERROR creating sql table model main.fct_orders ..... [ERROR in 0.01s]"
+            ),
+            (ResourceType::Model, "fct_orders")
+        );
+        assert_eq!(
+            subject("7 of 28 FAIL 1 unique_stg_customers_customer_id ..... [FAIL 1 in 0.02s]"),
+            (ResourceType::Test, "unique_stg_customers_customer_id")
+        );
+        assert_eq!(
+            subject("9 of 28 PASS accepted_values_x__a__b  [PASS in 0.01s]"),
+            (ResourceType::Test, "accepted_values_x__a__b")
+        );
+        assert_eq!(
+            subject("24 of 28 SKIP unit_test test_sums ..... [SKIP]"),
+            (ResourceType::UnitTest, "test_sums")
+        );
+        assert_eq!(
+            subject("20 of 28 FAIL 1 agg_daily_revenue::test_sums ..... [FAIL 1 in 0.1s]"),
+            (ResourceType::Test, "test_sums")
+        );
+        assert_eq!(
+            subject("3 of 28 ERROR loading seed file main.raw_payments ..... [ERROR in 0.1s]"),
+            (ResourceType::Seed, "raw_payments")
+        );
+        assert_eq!(
+            subject("15 of 28 OK snapshotted snapshots.orders_snapshot ..... [OK in 0.05s]"),
+            (ResourceType::Snapshot, "orders_snapshot")
+        );
+        assert_eq!(split_result_index("Done. PASS=1"), None);
+        assert_eq!(split_result_index("3 off 4"), None);
+    }
+
+    #[test]
+    fn stats_lines_of_every_version_parse() {
+        let s = parse_stats("Done. PASS=17 WARN=0 ERROR=1 SKIP=10 NO-OP=0 TOTAL=28").unwrap();
+        assert_eq!((s.pass, s.error, s.skip, s.total), (17, 1, 10, 28));
+        let s = parse_stats("Done. PASS=27 WARN=0 ERROR=0 SKIP=0 TOTAL=27").unwrap();
+        assert_eq!(s.total, 27);
+        assert_eq!(parse_stats("Done. Nothing to do"), None);
+    }
+}

@@ -1,0 +1,540 @@
+//! The re-run command: the original command with its node selection replaced so that it
+//! covers exactly what did not succeed, and nothing outside the original selection.
+//!
+//! Shapes, tried in order until one fits the length budget (ECS limits the whole override
+//! to 8192 characters):
+//!
+//! 1. [`PlanShape::Exact`]: every failed and skipped node by name, with
+//!    `--indirect-selection empty` (build/test) so dbt adds nothing to the list. Needs the
+//!    log to list every skipped node, which dbt does unless `--fail-fast` cancelled the run.
+//! 2. [`PlanShape::ExactModels`]: the same without the skipped tests, which the original
+//!    indirect selection brings back with their models (a skipped test always has a failed or
+//!    skipped parent). Not with `--selector` or `--indirect-selection empty`.
+//! 3. [`PlanShape::Descendants`]: `failed+` for each failed model, seed or snapshot,
+//!    intersected with each original `--select` term: dbt skips exactly the descendants of
+//!    what failed. Only when no test failed (a failed test skips its model's children, which
+//!    no operator names).
+//! 4. [`PlanShape::Resume`]: for runs whose skipped nodes are not all listed (`--fail-fast`):
+//!    the original selection minus the nodes that finished, with `--indirect-selection empty`
+//!    and the tests eager selection would have added named explicitly (`s+1,resource_type:test`).
+//! 5. [`PlanShape::Original`]: the original command unchanged, when nothing narrower is exact
+//!    or fits; the plan's note says why.
+
+use crate::command::{DbtCommand, Selection};
+use crate::log::RunReport;
+use crate::node::{InvalidNodeName, NodeName, ResourceType};
+use serde::Serialize;
+
+/// The longest `overrides` ECS accepts for RunTask, in characters of JSON.
+pub const ECS_OVERRIDE_LIMIT: usize = 8192;
+
+/// How the re-run selects its nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanShape {
+    Exact,
+    ExactModels,
+    Descendants,
+    Resume,
+    Original,
+}
+
+/// A planned re-run command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RerunCommand {
+    pub argv: Vec<String>,
+    pub shape: PlanShape,
+    /// Why this shape, when it is not the exact list.
+    pub note: Option<String>,
+}
+
+/// Why no re-run command can be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("the log names no failed node, so there is nothing to re-run")]
+    NothingFailed,
+    #[error("refusing to put a name from the log into the command: {0}")]
+    InvalidName(#[from] InvalidNodeName),
+}
+
+/// Plans the re-run of `command` after the run `report` describes. `budget` is the longest
+/// the argv may be as JSON.
+pub fn plan_rerun(
+    command: &DbtCommand,
+    report: &RunReport,
+    budget: usize,
+) -> Result<RerunCommand, PlanError> {
+    if !command.selects_nodes() {
+        return Ok(original(
+            command,
+            format!(
+                "`dbt {}` does not select nodes: re-running the command as it was",
+                command.verb
+            ),
+        ));
+    }
+    if report.failed.is_empty() {
+        return Err(PlanError::NothingFailed);
+    }
+    let selection = command.selection();
+    let fits = |argv: &Vec<String>| json_len(argv) <= budget;
+
+    if report.end_of_run && report.skipped_complete() {
+        let failed = report
+            .failed
+            .iter()
+            .map(|n| Ok((NodeName::parse(&n.name)?, n.resource_type)))
+            .collect::<Result<Vec<_>, InvalidNodeName>>()?;
+        let skipped = report
+            .skipped
+            .iter()
+            .map(|n| Ok((NodeName::parse(&n.name)?, n.resource_type)))
+            .collect::<Result<Vec<_>, InvalidNodeName>>()?;
+        let mut candidates = vec![exact(command, &failed, &skipped)];
+        if let Some(c) = exact_models(command, &selection, &failed, &skipped) {
+            candidates.push(c);
+        }
+        if let Some(c) = descendants(command, &selection, &failed) {
+            candidates.push(c);
+        }
+        if let Some(plan) = candidates.into_iter().find(|c| fits(&c.argv)) {
+            return Ok(plan);
+        }
+        return Ok(original(
+            command,
+            format!(
+                "the {} failed and skipped nodes do not fit ECS's override limit in any exact form: \
+                 re-running the whole original command",
+                failed.len() + skipped.len()
+            ),
+        ));
+    }
+
+    match resume(command, &selection, report) {
+        Ok(plan) if fits(&plan.argv) => Ok(plan),
+        Ok(_) => Ok(original(
+            command,
+            "the run's unfinished nodes do not fit ECS's override limit as a selection: \
+             re-running the whole original command"
+                .to_owned(),
+        )),
+        Err(why) => Ok(original(command, why)),
+    }
+}
+
+fn original(command: &DbtCommand, note: String) -> RerunCommand {
+    RerunCommand {
+        argv: command.to_argv(),
+        shape: PlanShape::Original,
+        note: Some(note),
+    }
+}
+
+/// build and test run tests, so they take `--indirect-selection`.
+fn runs_tests(command: &DbtCommand) -> bool {
+    matches!(command.verb.as_str(), "build" | "test")
+}
+
+fn with_selection(
+    command: &DbtCommand,
+    keep_exclude: bool,
+    select: &[String],
+    exclude: &[String],
+    indirect: Option<&str>,
+) -> Vec<String> {
+    let mut cmd = command.without_selection(keep_exclude);
+    if !select.is_empty() {
+        cmd.args.push("--select".to_owned());
+        cmd.args.extend(select.iter().cloned());
+    }
+    if !exclude.is_empty() {
+        cmd.args.push("--exclude".to_owned());
+        cmd.args.extend(exclude.iter().cloned());
+    }
+    if let Some(mode) = indirect.filter(|_| runs_tests(command)) {
+        cmd.args.push("--indirect-selection".to_owned());
+        cmd.args.push(mode.to_owned());
+    }
+    cmd.to_argv()
+}
+
+fn unique_names<'a>(nodes: impl Iterator<Item = &'a NodeName>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    nodes
+        .filter(|n| seen.insert(n.as_str()))
+        .map(|n| n.to_string())
+        .collect()
+}
+
+fn exact(
+    command: &DbtCommand,
+    failed: &[(NodeName, ResourceType)],
+    skipped: &[(NodeName, ResourceType)],
+) -> RerunCommand {
+    let names = unique_names(failed.iter().chain(skipped).map(|(n, _)| n));
+    RerunCommand {
+        argv: with_selection(command, true, &names, &[], Some("empty")),
+        shape: PlanShape::Exact,
+        note: None,
+    }
+}
+
+fn exact_models(
+    command: &DbtCommand,
+    selection: &Selection,
+    failed: &[(NodeName, ResourceType)],
+    skipped: &[(NodeName, ResourceType)],
+) -> Option<RerunCommand> {
+    let indirect = selection.indirect.as_deref();
+    if !selection.selector.is_empty() || indirect == Some("empty") || !runs_tests(command) {
+        return None;
+    }
+    let names = unique_names(
+        failed
+            .iter()
+            .map(|(n, _)| n)
+            .chain(skipped.iter().filter(|(_, t)| !t.is_test()).map(|(n, _)| n)),
+    );
+    Some(RerunCommand {
+        argv: with_selection(command, true, &names, &[], indirect),
+        shape: PlanShape::ExactModels,
+        note: Some(
+            "skipped tests are selected with their models by dbt's indirect selection".to_owned(),
+        ),
+    })
+}
+
+fn descendants(
+    command: &DbtCommand,
+    selection: &Selection,
+    failed: &[(NodeName, ResourceType)],
+) -> Option<RerunCommand> {
+    if !selection.selector.is_empty() || failed.iter().any(|(_, t)| t.is_test()) {
+        return None;
+    }
+    let mut terms = Vec::new();
+    for (name, _) in failed {
+        if selection.select.is_empty() {
+            terms.push(format!("{name}+"));
+        } else {
+            // Intersect with each original term, so nothing outside it is selected.
+            terms.extend(selection.select.iter().map(|s| format!("{name}+,{s}")));
+        }
+    }
+    let terms = unique_names_str(terms);
+    Some(RerunCommand {
+        argv: with_selection(command, true, &terms, &[], selection.indirect.as_deref()),
+        shape: PlanShape::Descendants,
+        note: Some(
+            "every node downstream of a failed node was skipped, so `failed+` names them all"
+                .to_owned(),
+        ),
+    })
+}
+
+fn unique_names_str(terms: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    terms
+        .into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .collect()
+}
+
+/// Whether `report` comes from a dbt new enough to know `resource_type:unit_test` (1.8).
+fn knows_unit_tests(report: &RunReport) -> bool {
+    let Some(version) = report.dbt_version.as_deref() else {
+        return false;
+    };
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (1, 8)
+}
+
+/// The tests eager indirect selection adds to a selector term, as explicit terms:
+/// `s` -> `s+1,resource_type:test`; `s+2` -> `s+3,...`; `s+` needs none (its tests are its
+/// descendants). Err when the term's own nodes cannot be widened this way (`+s`, `@s`).
+fn eager_closure(term: &str, unit_tests: bool) -> Result<Vec<String>, String> {
+    let mut parts = Vec::new();
+    for part in term.split(',') {
+        if selects_ancestors(part) {
+            return Err(format!(
+                "the selector `{term}` selects ancestors, whose tests cannot be named for a resume"
+            ));
+        }
+        match part.rsplit_once('+') {
+            Some((_, "")) => return Ok(vec![]),
+            Some((base, depth)) if depth.bytes().all(|b| b.is_ascii_digit()) => {
+                let depth: u32 = depth
+                    .parse()
+                    .map_err(|_| format!("bad depth in `{term}`"))?;
+                parts.push(format!("{base}+{}", depth + 1));
+            }
+            _ => parts.push(format!("{part}+1")),
+        }
+    }
+    let base = parts.join(",");
+    let mut terms = vec![format!("{base},resource_type:test")];
+    if unit_tests {
+        terms.push(format!("{base},resource_type:unit_test"));
+    }
+    Ok(terms)
+}
+
+/// `+a`, `2+a`, `@a`: the term reaches upstream.
+fn selects_ancestors(part: &str) -> bool {
+    let digits = part.bytes().take_while(u8::is_ascii_digit).count();
+    part.starts_with('@') || part[digits..].starts_with('+')
+}
+
+fn resume(
+    command: &DbtCommand,
+    selection: &Selection,
+    report: &RunReport,
+) -> Result<RerunCommand, String> {
+    if !selection.selector.is_empty() {
+        return Err("the run used --selector, which cannot be narrowed to its unfinished nodes: re-running the whole original command".to_owned());
+    }
+    if report.truncated {
+        return Err("the log lists more finished nodes than dbt-rerun keeps: re-running the whole original command".to_owned());
+    }
+    let tests = runs_tests(command);
+    let mode = selection.indirect.as_deref().unwrap_or("eager");
+    if tests && !matches!(mode, "eager" | "empty") {
+        return Err(format!(
+            "--indirect-selection {mode} cannot be kept while excluding finished nodes: re-running the whole original command"
+        ));
+    }
+    let unit_tests = knows_unit_tests(report);
+    let widen = |terms: &[String]| -> Result<Vec<String>, String> {
+        let mut out = terms.to_vec();
+        if tests && mode == "eager" {
+            for t in terms {
+                out.extend(eager_closure(t, unit_tests)?);
+            }
+        }
+        Ok(out)
+    };
+    let select = widen(&selection.select)?;
+    let mut exclude = widen(&selection.exclude)?;
+    // With --fail-fast, dbt records what finished after the first failure as skipped.
+    let finished = if report.cancelled || command.has_flag(&["--fail-fast", "-x"]) {
+        &report.finished.nodes[..report.finished.before_first_failure]
+    } else {
+        &report.finished.nodes[..]
+    };
+    // A finished name that is not a valid node name is left out: that node runs again, the
+    // safe side.
+    let finished: Vec<NodeName> = finished
+        .iter()
+        .filter_map(|n| NodeName::parse(&n.name).ok())
+        .collect();
+    let count = finished.len();
+    exclude.extend(unique_names(finished.iter()));
+    let indirect = if tests { Some("empty") } else { None };
+    Ok(RerunCommand {
+        argv: with_selection(command, false, &select, &exclude, indirect),
+        shape: PlanShape::Resume,
+        note: Some(format!(
+            "dbt did not list every node it skipped: re-running the original selection minus the {count} node{} that finished",
+            if count == 1 { "" } else { "s" }
+        )),
+    })
+}
+
+/// Length of the argv as a JSON array, as it travels in the RunTask overrides.
+pub fn json_len(argv: &[String]) -> usize {
+    serde_json::to_string(argv)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{FinishedNodes, RunStats};
+    use crate::node::{FailStatus, FailedNode, SkippedNode};
+
+    fn cmd(s: &str) -> DbtCommand {
+        DbtCommand::parse(&s.split(' ').map(str::to_owned).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn node(name: &str, t: ResourceType) -> SkippedNode {
+        SkippedNode {
+            name: name.into(),
+            resource_type: t,
+            unique_id: None,
+        }
+    }
+
+    fn report(
+        failed: &[(&str, ResourceType, FailStatus)],
+        skipped: &[(&str, ResourceType)],
+    ) -> RunReport {
+        RunReport {
+            failed: failed
+                .iter()
+                .map(|(n, t, s)| FailedNode {
+                    name: (*n).into(),
+                    resource_type: *t,
+                    unique_id: None,
+                    status: *s,
+                    message: "x".into(),
+                    detail: String::new(),
+                })
+                .collect(),
+            skipped: skipped.iter().map(|(n, t)| node(n, *t)).collect(),
+            stats: Some(RunStats {
+                skip: skipped.len() as u64,
+                ..RunStats::default()
+            }),
+            end_of_run: true,
+            ..RunReport::default()
+        }
+    }
+
+    use FailStatus::*;
+    use ResourceType::*;
+
+    #[test]
+    fn the_exact_list_replaces_the_selection_and_keeps_every_flag() {
+        let c =
+            cmd("dbt build --select stg+ --target prod --vars {a:1} --exclude x --full-refresh");
+        let r = report(
+            &[("fct", Model, Error)],
+            &[("agg", Model), ("not_null_agg_id", Test)],
+        );
+        let plan = plan_rerun(&c, &r, ECS_OVERRIDE_LIMIT).unwrap();
+        assert_eq!(plan.shape, PlanShape::Exact);
+        assert_eq!(
+            plan.argv.join(" "),
+            "dbt build --target prod --vars {a:1} --exclude x --full-refresh \
+             --select fct agg not_null_agg_id --indirect-selection empty"
+        );
+    }
+
+    #[test]
+    fn run_gets_no_indirect_selection_flag() {
+        let plan = plan_rerun(
+            &cmd("dbt run"),
+            &report(&[("fct", Model, Error)], &[("agg", Model)]),
+            8192,
+        )
+        .unwrap();
+        assert_eq!(plan.argv.join(" "), "dbt run --select fct agg");
+    }
+
+    #[test]
+    fn a_name_that_could_inject_a_flag_is_refused() {
+        let r = report(&[("--full-refresh", Model, Error)], &[]);
+        let err = plan_rerun(&cmd("dbt build"), &r, 8192).unwrap_err();
+        assert!(matches!(err, PlanError::InvalidName(_)), "{err}");
+        let r = report(&[("fct", Model, Error)], &[("a;rm", Model)]);
+        assert!(plan_rerun(&cmd("dbt build"), &r, 8192).is_err());
+    }
+
+    #[test]
+    fn when_the_list_is_too_long_skipped_tests_go_first_then_descendants() {
+        let skipped: Vec<(String, ResourceType)> = (0..300)
+            .map(|i| (format!("test_number_{i:04}_of_many"), Test))
+            .chain((0..10).map(|i| (format!("model_{i}"), Model)))
+            .collect();
+        let skipped_ref: Vec<(&str, ResourceType)> =
+            skipped.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        let r = report(&[("fct", Model, Error)], &skipped_ref);
+        let plan = plan_rerun(
+            &cmd("dbt build --select stg+ tag:x"),
+            &r,
+            ECS_OVERRIDE_LIMIT,
+        )
+        .unwrap();
+        assert_eq!(plan.shape, PlanShape::ExactModels);
+        assert!(
+            plan.argv.ends_with(&["model_9".to_string()]),
+            "{:?}",
+            plan.argv
+        );
+
+        let plan = plan_rerun(&cmd("dbt build --select stg+ tag:x"), &r, 60).unwrap();
+        assert_eq!(plan.shape, PlanShape::Descendants);
+        assert_eq!(
+            plan.argv.join(" "),
+            "dbt build --select fct+,stg+ fct+,tag:x"
+        );
+
+        let plan = plan_rerun(&cmd("dbt build --select stg+ tag:x"), &r, 20).unwrap();
+        assert_eq!(plan.shape, PlanShape::Original);
+        assert_eq!(plan.argv.join(" "), "dbt build --select stg+ tag:x");
+        assert!(plan.note.unwrap().contains("override limit"));
+    }
+
+    #[test]
+    fn a_failed_test_rules_out_the_descendants_form() {
+        let r = report(&[("unique_x", Test, Fail)], &[("child", Model)]);
+        let plan = plan_rerun(&cmd("dbt build"), &r, 30).unwrap();
+        assert_eq!(plan.shape, PlanShape::Original);
+    }
+
+    #[test]
+    fn fail_fast_resumes_the_original_selection_minus_what_finished_first() {
+        let mut r = report(&[("fct", Model, Error)], &[]);
+        r.stats = Some(RunStats {
+            skip: 5,
+            ..RunStats::default()
+        });
+        r.cancelled = true;
+        r.dbt_version = Some("1.10.2".into());
+        r.finished = FinishedNodes {
+            count: 3,
+            nodes: vec![
+                node("stg", Model),
+                node("not_null_stg_id", Test),
+                node("late", Test),
+            ],
+            before_first_failure: 2,
+        };
+        let plan = plan_rerun(
+            &cmd("dbt build --fail-fast --select stg+ dim --exclude old"),
+            &r,
+            8192,
+        )
+        .unwrap();
+        assert_eq!(plan.shape, PlanShape::Resume);
+        assert_eq!(
+            plan.argv.join(" "),
+            "dbt build --fail-fast --select stg+ dim dim+1,resource_type:test dim+1,resource_type:unit_test \
+             --exclude old old+1,resource_type:test old+1,resource_type:unit_test stg not_null_stg_id \
+             --indirect-selection empty"
+        );
+    }
+
+    #[test]
+    fn eager_closures_follow_depth_and_intersections() {
+        assert_eq!(
+            eager_closure("a", false).unwrap(),
+            ["a+1,resource_type:test"]
+        );
+        assert_eq!(
+            eager_closure("a+2", false).unwrap(),
+            ["a+3,resource_type:test"]
+        );
+        assert!(eager_closure("a+", true).unwrap().is_empty());
+        assert_eq!(
+            eager_closure("tag:x,b", false).unwrap(),
+            ["tag:x+1,b+1,resource_type:test"]
+        );
+        assert!(eager_closure("+a", false).is_err());
+        assert!(eager_closure("2+a", false).is_err());
+        assert!(eager_closure("@a", false).is_err());
+    }
+
+    #[test]
+    fn verbs_without_selection_rerun_whole() {
+        let plan = plan_rerun(
+            &cmd("dbt run-operation stage_external_sources"),
+            &report(&[], &[]),
+            8192,
+        )
+        .unwrap();
+        assert_eq!(plan.shape, PlanShape::Original);
+    }
+}

@@ -1,0 +1,149 @@
+//! The parser against real dbt: for every recorded run (every version, text and JSON), the
+//! failed and skipped nodes it reads from the log are the ones dbt's own run_results.json
+//! names. Each test checks every fixture and reports all mismatches at once.
+
+use dbt_rerun::log::{parse_reader, Limits, LogFormat};
+use dbt_rerun::node::FailStatus;
+use dbt_rerun::RunReport;
+use dbt_rerun_tests::{fixtures, name_of, Fixture, Mismatches};
+use std::collections::BTreeSet;
+
+fn report(f: &Fixture) -> RunReport {
+    let file = std::fs::File::open(f.log_path()).unwrap();
+    parse_reader(file, Limits::default()).unwrap()
+}
+
+fn names(ids: BTreeSet<String>) -> BTreeSet<String> {
+    ids.iter().map(|id| name_of(id)).collect()
+}
+
+#[test]
+fn failed_nodes_equal_dbts_run_results_in_every_fixture() {
+    let mut bad = Mismatches::default();
+    for f in fixtures() {
+        let report = report(&f);
+        let truth = names(f.ids_with_status(&["error", "fail", "runtime error"]));
+        let parsed: BTreeSet<String> = report.failed.iter().map(|n| n.name.clone()).collect();
+        bad.check(parsed == truth, || {
+            format!("{}: failed {parsed:?}, dbt says {truth:?}", f.id)
+        });
+        for node in &report.failed {
+            bad.check(!node.message.is_empty(), || {
+                format!("{}: {} has no message", f.id, node.name)
+            });
+            if f.is_json() {
+                let id = node.unique_id.clone().unwrap_or_default();
+                bad.check(f.ids_with_status(&["error", "fail"]).contains(&id), || {
+                    format!("{}: {} has unique_id {id:?}", f.id, node.name)
+                });
+            }
+        }
+        // dbt's status: `fail` for tests that found rows, `error` for everything that broke.
+        for result in f.run_results().unwrap_or_default() {
+            let expected = match result.status.as_str() {
+                "fail" => FailStatus::Fail,
+                "error" | "runtime error" => FailStatus::Error,
+                _ => continue,
+            };
+            let name = name_of(&result.unique_id);
+            let status = report
+                .failed
+                .iter()
+                .find(|n| n.name == name)
+                .map(|n| n.status);
+            bad.check(status == Some(expected), || {
+                format!("{}: {name} is {status:?}, dbt says {expected:?}", f.id)
+            });
+        }
+    }
+    bad.assert_none();
+}
+
+#[test]
+fn skipped_nodes_equal_dbts_run_results_whenever_dbt_lists_them() {
+    let mut bad = Mismatches::default();
+    let mut incomplete = 0;
+    for f in fixtures() {
+        if f.run_results().is_none() {
+            continue;
+        }
+        let report = report(&f);
+        let truth = names(f.ids_with_status(&["skipped"]));
+        let parsed: BTreeSet<String> = report.skipped.iter().map(|n| n.name.clone()).collect();
+        if report.skipped_complete() {
+            bad.check(parsed == truth, || {
+                format!("{}: skipped {parsed:?}, dbt says {truth:?}", f.id)
+            });
+        } else {
+            // Only --fail-fast hides skipped nodes; the report must say it cannot list them.
+            bad.check(f.meta.argv.iter().any(|a| a == "--fail-fast"), || {
+                format!(
+                    "{}: skipped list called incomplete (stats {:?}, listed {})",
+                    f.id,
+                    report.stats,
+                    report.skipped.len()
+                )
+            });
+            bad.check(parsed.is_subset(&truth), || {
+                format!("{}: {parsed:?} not within {truth:?}", f.id)
+            });
+            incomplete += 1;
+        }
+    }
+    bad.assert_none();
+    assert!(
+        incomplete > 0,
+        "the --fail-fast fixtures must exercise the incomplete case"
+    );
+}
+
+#[test]
+fn every_fixture_shows_dbts_end_of_run_and_exit_2_runs_carry_the_error() {
+    let mut bad = Mismatches::default();
+    for f in fixtures() {
+        let report = report(&f);
+        let version = report.dbt_version.clone().unwrap_or_default();
+        if f.meta.exit_code == 2 {
+            // dbt stopped itself: the error is the report's, and nothing ran.
+            let error = report.error.clone().unwrap_or_default();
+            let expected = if f.id.ends_with("usage_error") {
+                "--no-such-flag"
+            } else {
+                "does_not_exist"
+            };
+            bad.check(error.contains(expected), || {
+                format!("{}: error {error:?}", f.id)
+            });
+            bad.check(report.failed.is_empty(), || {
+                format!("{}: failed nodes in an exit-2 run", f.id)
+            });
+            continue;
+        }
+        bad.check(report.end_of_run, || {
+            format!("{}: end of run not seen", f.id)
+        });
+        bad.check(f.meta.dbt_version == version, || {
+            format!("{}: version {version:?}", f.id)
+        });
+        bad.check(report.error.is_none(), || {
+            format!("{}: error {:?}", f.id, report.error)
+        });
+        let Some(stats) = report.stats else {
+            bad.check(false, || format!("{}: no stats line", f.id));
+            continue;
+        };
+        let errors = f.ids_with_status(&["error", "fail"]).len() as u64;
+        bad.check(stats.error == errors, || {
+            format!("{}: stats {stats:?}, {errors} errors", f.id)
+        });
+        let format = if f.is_json() {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        };
+        bad.check(report.format == format, || {
+            format!("{}: format {:?}", f.id, report.format)
+        });
+    }
+    bad.assert_none();
+}
