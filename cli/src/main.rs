@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "dbt-rerun", version, about = "Plan exact re-runs of failed dbt ECS tasks")]
+#[command(
+    name = "dbt-rerun",
+    version,
+    about = "Plan exact re-runs of failed dbt ECS tasks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,20 +54,32 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<String, String> {
     match cli.command {
         Command::ParseLog { file } => pretty(&parse_log(&file)?),
-        Command::Plan { event, log_file, command } => {
+        Command::Plan {
+            event,
+            log_file,
+            command,
+        } => {
             let config = config::decision_config(|name| std::env::var(name).ok())
                 .map_err(|e| e.to_string())?;
             let bytes = read(&event)?;
-            let event = event::parse_task_event(&bytes)
-                .map_err(|e| format!("{}: {e}", event.display()))?;
+            let event =
+                event::parse_task_event(&bytes).map_err(|e| format!("{}: {e}", event.display()))?;
             let report = log_file.as_deref().map(parse_log).transpose()?;
-            let needs_log = event.detail.containers.iter().any(|c| matches!(c.exit_code, Some(1 | 2)));
+            let needs_log = event
+                .detail
+                .containers
+                .iter()
+                .any(|c| matches!(c.exit_code, Some(1 | 2)));
             if report.is_none() && needs_log {
-                return Err("dbt exited 1 or 2, so the decision needs its log: pass --log-file FILE".into());
+                return Err(
+                    "dbt exited 1 or 2, so the decision needs its log: pass --log-file FILE".into(),
+                );
             }
             let command = match command {
                 Some(json) => Some(serde_json::from_str::<Vec<String>>(&json).map_err(|e| {
-                    format!("--command must be a JSON array of strings, like [\"dbt\",\"build\"]: {e}")
+                    format!(
+                        "--command must be a JSON array of strings, like [\"dbt\",\"build\"]: {e}"
+                    )
                 })?),
                 None => dbt_command_of(&event.detail, config.container.as_deref()),
             };
@@ -86,8 +102,10 @@ fn dbt_command_of(task: &event::EcsTask, container: Option<&str>) -> Option<Vec<
 }
 
 fn parse_log(path: &Path) -> Result<dbt_rerun::RunReport, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    log::parse_reader(file, log::Limits::default()).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    log::parse_reader(file, log::Limits::default())
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {

@@ -74,7 +74,10 @@ pub fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" | "" => Ok(false),
-        _ => Err(ConfigError::new(var, format!("expected true or false, got `{value}`"))),
+        _ => Err(ConfigError::new(
+            var,
+            format!("expected true or false, got `{value}`"),
+        )),
     }
 }
 
@@ -85,8 +88,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<DecisionConfig, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         decision_config(|name| map.get(name).cloned())
     }
 

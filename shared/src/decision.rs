@@ -138,7 +138,12 @@ struct Chain {
 }
 
 fn chain_of(task: &EcsTask, env: &[KeyValue]) -> Result<Chain, String> {
-    let get = |name| env.iter().rev().find(|kv| kv.name == name).map(|kv| kv.value.trim());
+    let get = |name| {
+        env.iter()
+            .rev()
+            .find(|kv| kv.name == name)
+            .map(|kv| kv.value.trim())
+    };
     let attempt = match get(ATTEMPT_VAR) {
         None => 1,
         Some(v) => match v.parse::<u32>() {
@@ -155,7 +160,10 @@ fn chain_of(task: &EcsTask, env: &[KeyValue]) -> Result<Chain, String> {
         .filter(|v| !v.is_empty())
         .unwrap_or(&task.task_arn)
         .to_owned();
-    Ok(Chain { attempt, origin_arn })
+    Ok(Chain {
+        attempt,
+        origin_arn,
+    })
 }
 
 /// Decides what to do about a stopped task.
@@ -189,7 +197,10 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
         record.log_complete = report.end_of_run;
     }
     if task.last_status != "STOPPED" {
-        record.reason = format!("the task is {}, not STOPPED: nothing to do yet", shown_status(&task.last_status));
+        record.reason = format!(
+            "the task is {}, not STOPPED: nothing to do yet",
+            shown_status(&task.last_status)
+        );
         return record;
     }
     let outcome = match TaskOutcome::from_task(task, config.container.as_deref()) {
@@ -283,18 +294,29 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
     }
 
     let next = chain.attempt + 1;
-    let origin_id = chain.origin_arn.rsplit('/').next().unwrap_or(&chain.origin_arn);
+    let origin_id = chain
+        .origin_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or(&chain.origin_arn);
     let mut environment: Vec<KeyValue> = env
         .into_iter()
         .filter(|kv| kv.name != ATTEMPT_VAR && kv.name != ORIGIN_VAR)
         .collect();
-    environment.push(KeyValue { name: ATTEMPT_VAR.into(), value: next.to_string() });
-    environment.push(KeyValue { name: ORIGIN_VAR.into(), value: chain.origin_arn.clone() });
+    environment.push(KeyValue {
+        name: ATTEMPT_VAR.into(),
+        value: next.to_string(),
+    });
+    environment.push(KeyValue {
+        name: ORIGIN_VAR.into(),
+        value: chain.origin_arn.clone(),
+    });
     record.decision = Decision::Rerun;
     record.reason = format!(
         "{what}; re-running as attempt {next} of {}{}{}",
         config.policy.max_attempts,
-        size.map(|s| format!(" with {} MiB", s.memory)).unwrap_or_default(),
+        size.map(|s| format!(" with {} MiB", s.memory))
+            .unwrap_or_default(),
         plan_note.map(|n| format!(" ({n})")).unwrap_or_default(),
     );
     record.rerun = Some(PlannedRerun {
@@ -369,7 +391,14 @@ fn policy_refusal(
             .iter()
             .filter(|n| !policy.allows(node_class(n, &config.transient).0))
             .take(3)
-            .map(|n| format!("{} {}: {}", n.resource_type.as_str(), n.name, crate::log::truncate(&n.message, 120)))
+            .map(|n| {
+                format!(
+                    "{} {}: {}",
+                    n.resource_type.as_str(),
+                    n.name,
+                    crate::log::truncate(&n.message, 120)
+                )
+            })
             .collect();
         if !blocking.is_empty() {
             why.push_str(&format!(" ({})", blocking.join("; ")));
@@ -393,9 +422,16 @@ fn oom_size(task: &EcsTask, config: &DecisionConfig) -> Result<TaskSize, String>
     let cpu = parse(&task.overrides.cpu).or(parse(&task.cpu));
     let memory = parse(&task.overrides.memory).or(parse(&task.memory));
     let (Some(cpu), Some(memory)) = (cpu, memory) else {
-        return Err("the event does not give the task's cpu and memory, so no larger size can be chosen".to_owned());
+        return Err(
+            "the event does not give the task's cpu and memory, so no larger size can be chosen"
+                .to_owned(),
+        );
     };
-    let fargate = task.launch_type.as_deref() == Some("FARGATE") || task.capacity_provider_name.as_deref().is_some_and(|c| c.starts_with("FARGATE"));
+    let fargate = task.launch_type.as_deref() == Some("FARGATE")
+        || task
+            .capacity_provider_name
+            .as_deref()
+            .is_some_and(|c| c.starts_with("FARGATE"));
     next_size(TaskSize { cpu, memory }, config.max_memory_mib, fargate).ok_or_else(|| {
         format!(
             "the task already has {memory} MiB and DBT_RERUN_MAX_MEMORY_MIB is {}",
@@ -429,7 +465,10 @@ pub fn client_token(origin_task_id: &str, attempt: u32) -> String {
 /// Characters of the RunTask overrides besides the command: container name, environment,
 /// sizes and JSON punctuation, with room to spare.
 fn override_overhead(container: &str, env: &[KeyValue]) -> usize {
-    let names: usize = env.iter().map(|kv| kv.name.len() + kv.value.len() + 24).sum();
+    let names: usize = env
+        .iter()
+        .map(|kv| kv.name.len() + kv.value.len() + 24)
+        .sum();
     // The two chain variables, the task-level cpu/memory, and the object's own keys.
     names + container.len() + 2 * 100 + 64 + 128 + json_len(&[])
 }

@@ -34,12 +34,19 @@ pub fn next_size(current: TaskSize, ceiling: u32, fargate: bool) -> Option<TaskS
     let target = current.memory.saturating_mul(2);
     if !fargate {
         let memory = target.min(ceiling);
-        return (memory > current.memory).then_some(TaskSize { cpu: current.cpu, memory });
+        return (memory > current.memory).then_some(TaskSize {
+            cpu: current.cpu,
+            memory,
+        });
     }
     let candidates: Vec<TaskSize> = FARGATE_CPUS
         .into_iter()
         .filter(|cpu| *cpu >= current.cpu)
-        .flat_map(|cpu| fargate_memories(cpu).into_iter().map(move |memory| TaskSize { cpu, memory }))
+        .flat_map(|cpu| {
+            fargate_memories(cpu)
+                .into_iter()
+                .map(move |memory| TaskSize { cpu, memory })
+        })
         .filter(|s| s.memory > current.memory && s.memory <= ceiling)
         .collect();
     // The smallest memory that reaches the target, at the smallest CPU; else the largest there is.
@@ -47,7 +54,11 @@ pub fn next_size(current: TaskSize, ceiling: u32, fargate: bool) -> Option<TaskS
         .iter()
         .filter(|s| s.memory >= target)
         .min_by_key(|s| (s.memory, s.cpu))
-        .or_else(|| candidates.iter().max_by_key(|s| (s.memory, std::cmp::Reverse(s.cpu))))
+        .or_else(|| {
+            candidates
+                .iter()
+                .max_by_key(|s| (s.memory, std::cmp::Reverse(s.cpu)))
+        })
         .copied()
 }
 
@@ -61,27 +72,51 @@ mod tests {
 
     #[test]
     fn memory_doubles_at_the_same_cpu_when_it_can() {
-        assert_eq!(next_size(size(1024, 2048), 30720, true), Some(size(1024, 4096)));
-        assert_eq!(next_size(size(256, 512), 30720, true), Some(size(256, 1024)));
+        assert_eq!(
+            next_size(size(1024, 2048), 30720, true),
+            Some(size(1024, 4096))
+        );
+        assert_eq!(
+            next_size(size(256, 512), 30720, true),
+            Some(size(256, 1024))
+        );
     }
 
     #[test]
     fn cpu_grows_when_its_memory_range_is_exhausted() {
-        assert_eq!(next_size(size(256, 2048), 30720, true), Some(size(512, 4096)));
-        assert_eq!(next_size(size(1024, 8192), 30720, true), Some(size(2048, 16384)));
+        assert_eq!(
+            next_size(size(256, 2048), 30720, true),
+            Some(size(512, 4096))
+        );
+        assert_eq!(
+            next_size(size(1024, 8192), 30720, true),
+            Some(size(2048, 16384))
+        );
     }
 
     #[test]
     fn the_ceiling_caps_growth_and_stops_it() {
-        assert_eq!(next_size(size(2048, 16384), 20480, true), Some(size(4096, 20480)));
+        assert_eq!(
+            next_size(size(2048, 16384), 20480, true),
+            Some(size(4096, 20480))
+        );
         assert_eq!(next_size(size(4096, 30720), 30720, true), None);
-        assert_eq!(next_size(size(4096, 30720), 122880, true), Some(size(8192, 61440)));
+        assert_eq!(
+            next_size(size(4096, 30720), 122880, true),
+            Some(size(8192, 61440))
+        );
     }
 
     #[test]
     fn ec2_tasks_grow_memory_only() {
-        assert_eq!(next_size(size(1000, 3000), 30720, false), Some(size(1000, 6000)));
-        assert_eq!(next_size(size(1000, 3000), 4000, false), Some(size(1000, 4000)));
+        assert_eq!(
+            next_size(size(1000, 3000), 30720, false),
+            Some(size(1000, 6000))
+        );
+        assert_eq!(
+            next_size(size(1000, 3000), 4000, false),
+            Some(size(1000, 4000))
+        );
         assert_eq!(next_size(size(1000, 4000), 4000, false), None);
     }
 }
