@@ -29,7 +29,7 @@ use serde::Serialize;
 pub const ECS_OVERRIDE_LIMIT: usize = 8192;
 
 /// How the re-run selects its nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanShape {
     Exact,
@@ -240,14 +240,13 @@ fn unique_names_str(terms: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-/// Whether `report` comes from a dbt new enough to know `resource_type:unit_test` (1.8).
-fn knows_unit_tests(report: &RunReport) -> bool {
-    let Some(version) = report.dbt_version.as_deref() else {
+/// Whether the log's dbt is at least `version` (false when the log does not say).
+fn dbt_at_least(report: &RunReport, version: (u32, u32)) -> bool {
+    let Some(v) = report.dbt_version.as_deref() else {
         return false;
     };
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (1, 8)
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= version
 }
 
 /// The tests eager indirect selection adds to a selector term, as explicit terms:
@@ -304,12 +303,21 @@ fn resume(
             "--indirect-selection {mode} cannot be kept while excluding finished nodes: re-running the whole original command"
         ));
     }
-    let unit_tests = knows_unit_tests(report);
+    // Graph operators work under --indirect-selection empty only from dbt 1.10 (1.6 and 1.8
+    // quietly drop them, checked with `dbt ls`): older dbt can resume only a selection that
+    // needs no tests named for it.
+    let operators_work = dbt_at_least(report, (1, 10));
     let widen = |terms: &[String]| -> Result<Vec<String>, String> {
         let mut out = terms.to_vec();
-        if tests && mode == "eager" {
+        if tests && mode == "eager" && !terms.is_empty() {
+            if !operators_work {
+                return Err(format!(
+                    "resuming `{}` needs graph operators with --indirect-selection empty, which dbt before 1.10 ignores: re-running the whole original command",
+                    terms.join(" ")
+                ));
+            }
             for t in terms {
-                out.extend(eager_closure(t, unit_tests)?);
+                out.extend(eager_closure(t, true)?);
             }
         }
         Ok(out)
@@ -504,6 +512,37 @@ mod tests {
             "dbt build --fail-fast --select stg+ dim dim+1,resource_type:test dim+1,resource_type:unit_test \
              --exclude old old+1,resource_type:test old+1,resource_type:unit_test stg not_null_stg_id \
              --indirect-selection empty"
+        );
+    }
+
+    #[test]
+    fn before_dbt_1_10_only_selections_that_need_no_named_tests_resume() {
+        let mut r = report(&[("fct", Model, Error)], &[]);
+        r.cancelled = true;
+        r.stats = Some(RunStats {
+            skip: 5,
+            ..RunStats::default()
+        });
+        r.dbt_version = Some("1.8.8".into());
+        r.finished = FinishedNodes {
+            count: 1,
+            nodes: vec![node("stg", Model)],
+            before_first_failure: 1,
+        };
+        let plan = plan_rerun(&cmd("dbt build --fail-fast --select stg+"), &r, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Original);
+        assert!(plan.note.unwrap().contains("before 1.10"));
+        let plan = plan_rerun(&cmd("dbt build --fail-fast"), &r, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Resume);
+        assert_eq!(
+            plan.argv.join(" "),
+            "dbt build --fail-fast --exclude stg --indirect-selection empty"
+        );
+        // `run` executes no tests, so graph operators need no help.
+        let plan = plan_rerun(&cmd("dbt run --fail-fast --select stg+"), &r, 8192).unwrap();
+        assert_eq!(
+            plan.argv.join(" "),
+            "dbt run --fail-fast --select stg+ --exclude stg"
         );
     }
 

@@ -1,0 +1,140 @@
+//! The planner against real dbt: every planned re-run selection, expanded by `dbt ls` with
+//! the dbt-core version that produced the fixture, selects exactly the nodes that did not
+//! succeed in that run: dbt's failed + skipped set from run_results.json (and, where
+//! `--fail-fast` kept dbt from even listing some nodes, every selected node dbt did not
+//! report as succeeded). Every shape the planner can produce for a fixture is checked, by
+//! shrinking the length budget until it falls back to the original command.
+
+use dbt_rerun::command::DbtCommand;
+use dbt_rerun::log::{parse_reader, Limits};
+use dbt_rerun::plan::{json_len, plan_rerun, PlanShape, RerunCommand};
+use dbt_rerun_tests::{dbt_ls, executed_types, fixtures, selection_flags, Fixture, Mismatches};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every distinct plan for the fixture, from the full budget down.
+fn plans(command: &DbtCommand, report: &dbt_rerun::RunReport) -> Vec<RerunCommand> {
+    let mut out: Vec<RerunCommand> = Vec::new();
+    let mut budget = dbt_rerun::plan::ECS_OVERRIDE_LIMIT;
+    loop {
+        let plan = plan_rerun(command, report, budget).expect("a plan for a failed run");
+        let len = json_len(&plan.argv);
+        let done = plan.shape == PlanShape::Original;
+        if !out.iter().any(|p| p.argv == plan.argv) {
+            out.push(plan);
+        }
+        if done || len == 0 {
+            return out;
+        }
+        budget = len - 1;
+    }
+}
+
+#[test]
+fn every_planned_selection_selects_exactly_what_did_not_succeed() {
+    let mut bad = Mismatches::default();
+    let mut shapes_seen: BTreeMap<PlanShape, usize> = BTreeMap::new();
+    let mut by_version: BTreeMap<String, Vec<(Fixture, Vec<RerunCommand>)>> = BTreeMap::new();
+    for f in fixtures() {
+        if f.meta.exit_code != 1 {
+            continue;
+        }
+        let report = parse_reader(
+            std::fs::File::open(f.log_path()).unwrap(),
+            Limits::default(),
+        )
+        .unwrap();
+        let command = DbtCommand::parse(&f.meta.argv).unwrap();
+        by_version
+            .entry(f.version.clone())
+            .or_default()
+            .push((f.clone(), plans(&command, &report)));
+    }
+    assert!(by_version.len() >= 4, "fixtures of every dbt version");
+    for (version, cases) in &by_version {
+        let mut requests = Vec::new();
+        for (f, plans) in cases {
+            requests.push((format!("{}#original", f.id), selection_flags(&f.meta.argv)));
+            for (i, plan) in plans.iter().enumerate() {
+                requests.push((format!("{}#{i}", f.id), selection_flags(&plan.argv)));
+            }
+        }
+        let answers = dbt_ls(version, &requests);
+        for (f, plans) in cases {
+            let verb = DbtCommand::parse(&f.meta.argv).unwrap().verb;
+            let executed = |id: &str| -> Result<BTreeSet<String>, String> {
+                let nodes = answers
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| Err("no answer".into()))?;
+                Ok(nodes
+                    .into_iter()
+                    .filter(|(_, t)| executed_types(&verb).contains(&t.as_str()))
+                    .map(|(id, _)| id)
+                    .collect())
+            };
+            let original = match executed(&format!("{}#original", f.id)) {
+                Ok(set) => set,
+                Err(e) => {
+                    bad.check(false, || {
+                        format!("{}: dbt ls of the original failed: {e}", f.id)
+                    });
+                    continue;
+                }
+            };
+            let succeeded = f.ids_with_status(&["success", "pass", "warn"]);
+            let not_succeeded: BTreeSet<String> =
+                original.difference(&succeeded).cloned().collect();
+            let failed_or_skipped = f.ids_with_status(&["error", "fail", "skipped"]);
+            // dbt lists every node it runs in run_results, except after --fail-fast.
+            if !f.meta.argv.iter().any(|a| a == "--fail-fast") {
+                bad.check(not_succeeded == failed_or_skipped, || {
+                    format!(
+                        "{}: dbt's own sets disagree: {not_succeeded:?} vs {failed_or_skipped:?}",
+                        f.id
+                    )
+                });
+            }
+            for (i, plan) in plans.iter().enumerate() {
+                *shapes_seen.entry(plan.shape).or_default() += 1;
+                let selected = match executed(&format!("{}#{i}", f.id)) {
+                    Ok(set) => set,
+                    Err(e) => {
+                        bad.check(false, || {
+                            format!("{}: dbt rejected {:?}: {e}", f.id, plan.argv)
+                        });
+                        continue;
+                    }
+                };
+                if plan.shape == PlanShape::Original {
+                    bad.check(selected == original, || {
+                        format!("{}: original shape changed the selection", f.id)
+                    });
+                    continue;
+                }
+                bad.check(selected == not_succeeded, || {
+                    format!(
+                        "{} ({:?}): {:?}\n  selects extra {:?}\n  misses {:?}",
+                        f.id,
+                        plan.shape,
+                        plan.argv,
+                        selected.difference(&not_succeeded).collect::<Vec<_>>(),
+                        not_succeeded.difference(&selected).collect::<Vec<_>>()
+                    )
+                });
+            }
+        }
+    }
+    bad.assert_none();
+    for shape in [
+        PlanShape::Exact,
+        PlanShape::ExactModels,
+        PlanShape::Descendants,
+        PlanShape::Resume,
+    ] {
+        assert!(
+            shapes_seen.contains_key(&shape),
+            "no fixture exercised {shape:?}: {shapes_seen:?}"
+        );
+    }
+    eprintln!("plans checked against dbt ls: {shapes_seen:?}");
+}
