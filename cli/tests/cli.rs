@@ -1,0 +1,190 @@
+//! The `dbt-rerun` binary as a user runs it: real files in, JSON out, one-line errors and a
+//! non-zero exit on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn dbt_rerun(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dbt-rerun"));
+    cmd.args(args).current_dir(repo());
+    for var in [
+        "DBT_RERUN_RETRY_ON",
+        "DBT_RERUN_MAX_ATTEMPTS",
+        "DBT_RERUN_CONTAINER",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn error_line(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("dbt-rerun: error: "), "{err}");
+    err
+}
+
+const EVENT: &str = "events/transient-model-error.json";
+const LOG: &str = "events/logs/transient-model-error.log";
+
+#[test]
+fn the_readme_sample_plans_an_exact_rerun() {
+    let record = json(&dbt_rerun(
+        &["plan", "--event", EVENT, "--log-file", LOG],
+        &[],
+    ));
+    assert_eq!(record["decision"], "rerun");
+    assert_eq!(record["failure_kind"], "dbt_nodes");
+    assert_eq!(record["transient"], true);
+    assert_eq!(record["failed_nodes"][0]["name"], "fct_orders");
+    let command: Vec<&str> = record["rerun_command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &command[..5],
+        [
+            "dbt",
+            "build",
+            "--vars",
+            "{transient_error: true}",
+            "--select"
+        ]
+    );
+    assert_eq!(
+        command.len(),
+        5 + 11 + 2,
+        "fct_orders and its 10 skipped nodes: {command:?}"
+    );
+    assert_eq!(
+        record["rerun"]["environment"]["DBT_REDSHIFT_PASSWORD"],
+        "(redacted)"
+    );
+    let stdout = String::from_utf8_lossy(
+        &dbt_rerun(&["plan", "--event", EVENT, "--log-file", LOG], &[]).stdout,
+    )
+    .into_owned();
+    assert!(!stdout.contains("not-a-real-secret"));
+}
+
+#[test]
+fn the_policy_comes_from_the_environment() {
+    let out = dbt_rerun(
+        &["plan", "--event", EVENT, "--log-file", LOG],
+        &[("DBT_RERUN_RETRY_ON", "infra")],
+    );
+    let record = json(&out);
+    assert_eq!(record["decision"], "give_up");
+    assert!(record["reason"]
+        .as_str()
+        .unwrap()
+        .contains("DBT_RERUN_RETRY_ON=infra"));
+    assert!(
+        record["rerun_command"].is_array(),
+        "still given for a person to run"
+    );
+}
+
+#[test]
+fn parse_log_prints_the_run_report() {
+    let report = json(&dbt_rerun(
+        &[
+            "parse-log",
+            "tests/fixtures/runs/1.10/json_two_failures_threads4/output.log",
+        ],
+        &[],
+    ));
+    let mut failed: Vec<&str> = report["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    failed.sort();
+    assert_eq!(failed, ["dim_customers", "fct_orders"]);
+    assert_eq!(report["format"], "json");
+    assert_eq!(report["end_of_run"], true);
+    assert_eq!(report["stats"]["error"], 2);
+}
+
+#[test]
+fn bad_input_gets_one_line_naming_the_problem() {
+    let err = error_line(&dbt_rerun(&["parse-log", "no/such/file.log"], &[]));
+    assert!(err.contains("no/such/file.log"), "{err}");
+
+    let err = error_line(&dbt_rerun(
+        &["plan", "--event", LOG, "--log-file", LOG],
+        &[],
+    ));
+    assert!(
+        err.contains("transient-model-error.log") && err.contains("not JSON"),
+        "{err}"
+    );
+
+    let other = std::env::temp_dir().join(format!("dbt-rerun-cli-{}.json", std::process::id()));
+    let text = std::fs::read_to_string(repo().join(EVENT))
+        .unwrap()
+        .replace("ECS Task State Change", "ECS Deployment State Change");
+    std::fs::write(&other, text).unwrap();
+    let err = error_line(&dbt_rerun(
+        &[
+            "plan",
+            "--event",
+            other.to_str().unwrap(),
+            "--log-file",
+            LOG,
+        ],
+        &[],
+    ));
+    assert!(err.contains("ECS Deployment State Change"), "{err}");
+    std::fs::remove_file(&other).unwrap();
+
+    let err = error_line(&dbt_rerun(&["plan", "--event", EVENT], &[]));
+    assert!(err.contains("--log-file"), "{err}");
+
+    let err = error_line(&dbt_rerun(
+        &["plan", "--event", EVENT, "--log-file", LOG],
+        &[("DBT_RERUN_MAX_ATTEMPTS", "0")],
+    ));
+    assert!(err.contains("DBT_RERUN_MAX_ATTEMPTS"), "{err}");
+
+    let err = error_line(&dbt_rerun(
+        &[
+            "plan",
+            "--event",
+            EVENT,
+            "--log-file",
+            LOG,
+            "--command",
+            "dbt build",
+        ],
+        &[],
+    ));
+    assert!(err.contains("--command must be a JSON array"), "{err}");
+}
