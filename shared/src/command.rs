@@ -183,14 +183,21 @@ impl DbtCommand {
     /// The same command with its selection flags (`--select` and synonyms, `--selector`,
     /// `--indirect-selection`, and `--exclude` unless `keep_exclude`) removed.
     pub fn without_selection(&self, keep_exclude: bool) -> DbtCommand {
+        self.without_flags(true, !keep_exclude, true)
+    }
+
+    /// The same command without its `--select`/`--selector` (when `select`), `--exclude`
+    /// (when `exclude`) and `--indirect-selection` (when `indirect`) flags and their values;
+    /// every other argument stays where it was.
+    pub fn without_flags(&self, select: bool, exclude: bool, indirect: bool) -> DbtCommand {
         let strip = |args: &[String]| {
             let mut out = Vec::with_capacity(args.len());
             let mut i = 0;
             while i < args.len() {
                 let (flag, inline) = split_inline(&args[i]);
-                let drop = SELECT_FLAGS.contains(&flag)
-                    || matches!(flag, "--selector" | "--indirect-selection")
-                    || (!keep_exclude && EXCLUDE_FLAGS.contains(&flag));
+                let drop = (select && (SELECT_FLAGS.contains(&flag) || flag == "--selector"))
+                    || (indirect && flag == "--indirect-selection")
+                    || (exclude && EXCLUDE_FLAGS.contains(&flag));
                 let start = i;
                 i += 1;
                 if inline.is_none() {
@@ -232,6 +239,18 @@ impl DbtCommand {
             .chain(&self.args)
             .any(|a| names.contains(&split_inline(a).0))
     }
+}
+
+/// Whether `term` is usable as one dbt selector term given by a person: no flag, no
+/// whitespace or shell syntax; letters, digits and dbt's selector punctuation
+/// (`_ - . : + @ , * /`).
+pub fn is_selector_term(term: &str) -> bool {
+    !term.is_empty()
+        && term.len() <= 512
+        && !term.starts_with('-')
+        && term
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:+@,*/".contains(&b))
 }
 
 /// The node selection of a command.

@@ -4,6 +4,7 @@
 use crate::decision::DecisionConfig;
 use crate::policy::{PolicyError, RetryPolicy};
 use crate::transient::TransientPatterns;
+use std::time::Duration;
 
 /// A variable with a value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +56,120 @@ pub fn decision_config(
         };
     }
     Ok(config)
+}
+
+/// Where re-runs are launched (the event does not carry a task's security groups).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkConfig {
+    /// Empty: the subnet the stopped task ran in (from the event).
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+}
+
+/// Everything the Lambda functions (and `dbt-rerun invoke`) are configured with.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub decision: DecisionConfig,
+    pub network: NetworkConfig,
+    /// How long to wait for dbt's end-of-run marker to reach CloudWatch.
+    pub log_wait: Duration,
+    /// Decide and report, launch nothing.
+    pub dry_run: bool,
+    /// rerun-task's defaults.
+    pub cluster: Option<String>,
+    pub task_definition: Option<String>,
+}
+
+/// The longest log wait accepted: it must fit in the function's timeout (at most 900 s).
+pub const MAX_LOG_WAIT_SECONDS: u64 = 600;
+
+/// Reads the whole service configuration through `lookup`.
+pub fn service_config(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<ServiceConfig, ConfigError> {
+    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    let decision = decision_config(&lookup)?;
+    let dry_run = match get("DBT_RERUN_DRY_RUN") {
+        Some(v) => parse_bool("DBT_RERUN_DRY_RUN", &v)?,
+        None => false,
+    };
+    let subnets = id_list("DBT_RERUN_SUBNETS", get("DBT_RERUN_SUBNETS"), "subnet-")?;
+    let security_groups = id_list(
+        "DBT_RERUN_SECURITY_GROUPS",
+        get("DBT_RERUN_SECURITY_GROUPS"),
+        "sg-",
+    )?;
+    if security_groups.is_empty() && !dry_run {
+        return Err(ConfigError::new(
+            "DBT_RERUN_SECURITY_GROUPS",
+            "is not set: re-runs need the dbt task's security groups (the ECS event does not carry them)",
+        ));
+    }
+    let assign_public_ip = match get("DBT_RERUN_ASSIGN_PUBLIC_IP") {
+        None => false,
+        Some(v) => match v.trim().to_ascii_uppercase().as_str() {
+            "ENABLED" | "TRUE" => true,
+            "DISABLED" | "FALSE" => false,
+            _ => {
+                return Err(ConfigError::new(
+                    "DBT_RERUN_ASSIGN_PUBLIC_IP",
+                    format!("expected ENABLED or DISABLED, got `{v}`"),
+                ))
+            }
+        },
+    };
+    let log_wait = match get("DBT_RERUN_LOG_WAIT_SECONDS") {
+        None => Duration::from_secs(60),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n <= MAX_LOG_WAIT_SECONDS => Duration::from_secs(n),
+            _ => {
+                return Err(ConfigError::new(
+                    "DBT_RERUN_LOG_WAIT_SECONDS",
+                    format!("expected whole seconds from 0 to {MAX_LOG_WAIT_SECONDS}, got `{v}`"),
+                ))
+            }
+        },
+    };
+    Ok(ServiceConfig {
+        decision,
+        network: NetworkConfig {
+            subnets,
+            security_groups,
+            assign_public_ip,
+        },
+        log_wait,
+        dry_run,
+        cluster: get("DBT_RERUN_CLUSTER").map(|v| v.trim().to_owned()),
+        task_definition: get("DBT_RERUN_TASK_DEFINITION").map(|v| v.trim().to_owned()),
+    })
+}
+
+/// A comma-separated list of AWS ids that all start with `prefix` (`subnet-`, `sg-`).
+fn id_list(
+    var: &'static str,
+    value: Option<String>,
+    prefix: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(vec![]);
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            let rest = id.strip_prefix(prefix).unwrap_or_default();
+            if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                Ok(id.to_owned())
+            } else {
+                Err(ConfigError::new(
+                    var,
+                    format!("`{id}` is not an id like {prefix}0123abcd"),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// Extra transient patterns: a JSON array of strings (`["quota exceeded", "HTTP 429"]`) or,
@@ -138,6 +253,43 @@ mod tests {
             assert!(err.to_string().starts_with(var), "{err}");
         }
         assert!(parse_bool("DBT_RERUN_DRY_RUN", "maybe").is_err());
+        let service = |vars: &[(&str, &str)]| {
+            let map: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            service_config(|name| map.get(name).cloned())
+        };
+        for (var, value) in [
+            ("DBT_RERUN_SUBNETS", "subnet-1,vpc-2"),
+            ("DBT_RERUN_SECURITY_GROUPS", "sg-1 sg-2"),
+            ("DBT_RERUN_ASSIGN_PUBLIC_IP", "sometimes"),
+            ("DBT_RERUN_LOG_WAIT_SECONDS", "3600"),
+            ("DBT_RERUN_DRY_RUN", "perhaps"),
+        ] {
+            let mut vars = vec![("DBT_RERUN_SECURITY_GROUPS", "sg-1")];
+            vars.retain(|(k, _)| *k != var);
+            vars.push((var, value));
+            let err = service(&vars).unwrap_err();
+            assert_eq!(err.var, var, "{err}");
+        }
+        let err = service(&[]).unwrap_err();
+        assert_eq!(err.var, "DBT_RERUN_SECURITY_GROUPS");
+        assert!(
+            service(&[("DBT_RERUN_DRY_RUN", "true")]).is_ok(),
+            "a dry run launches nothing"
+        );
+        let ok = service(&[
+            ("DBT_RERUN_SECURITY_GROUPS", "sg-0a1b, sg-2c3d"),
+            ("DBT_RERUN_SUBNETS", "subnet-9f"),
+            ("DBT_RERUN_ASSIGN_PUBLIC_IP", "ENABLED"),
+            ("DBT_RERUN_LOG_WAIT_SECONDS", "5"),
+        ])
+        .unwrap();
+        assert_eq!(ok.network.security_groups, ["sg-0a1b", "sg-2c3d"]);
+        assert_eq!(ok.network.subnets, ["subnet-9f"]);
+        assert!(ok.network.assign_public_ip);
+        assert_eq!(ok.log_wait, Duration::from_secs(5));
         assert_eq!(parse_bool("DBT_RERUN_DRY_RUN", "TRUE"), Ok(true));
     }
 }

@@ -64,7 +64,7 @@ pub struct DecisionInput<'a> {
 }
 
 /// The response of on-task-stopped and the output of `dbt-rerun plan`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DecisionRecord {
     pub decision: Decision,
     /// One sentence a person understands.
@@ -89,6 +89,8 @@ pub struct DecisionRecord {
     pub finished_nodes: u64,
     /// dbt's end-of-run marker was in the log.
     pub log_complete: bool,
+    /// How long the function waited for the log to be complete; null when it read none.
+    pub log_wait_seconds: Option<f64>,
     /// Present only when the decision is `rerun`.
     pub rerun: Option<PlannedRerun>,
 }
@@ -188,6 +190,7 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
         resume: false,
         finished_nodes: 0,
         log_complete: false,
+        log_wait_seconds: None,
         rerun: None,
     };
     if let Some(report) = input.report {
@@ -293,6 +296,27 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
         }
     }
 
+    let rerun = planned_rerun(&chain, env, command, size);
+    record.decision = Decision::Rerun;
+    record.reason = format!(
+        "{what}; re-running as attempt {} of {}{}{}",
+        rerun.attempt,
+        config.policy.max_attempts,
+        size.map(|s| format!(" with {} MiB", s.memory))
+            .unwrap_or_default(),
+        plan_note.map(|n| format!(" ({n})")).unwrap_or_default(),
+    );
+    record.rerun = Some(rerun);
+    record
+}
+
+/// The next run of `chain`: the original environment with the chain variables advanced.
+fn planned_rerun(
+    chain: &Chain,
+    env: Vec<KeyValue>,
+    command: Vec<String>,
+    size: Option<TaskSize>,
+) -> PlannedRerun {
     let next = chain.attempt + 1;
     let origin_id = chain
         .origin_arn
@@ -311,15 +335,7 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
         name: ORIGIN_VAR.into(),
         value: chain.origin_arn.clone(),
     });
-    record.decision = Decision::Rerun;
-    record.reason = format!(
-        "{what}; re-running as attempt {next} of {}{}{}",
-        config.policy.max_attempts,
-        size.map(|s| format!(" with {} MiB", s.memory))
-            .unwrap_or_default(),
-        plan_note.map(|n| format!(" ({n})")).unwrap_or_default(),
-    );
-    record.rerun = Some(PlannedRerun {
+    PlannedRerun {
         command,
         environment,
         cpu: size.map(|s| s.cpu.to_string()),
@@ -327,10 +343,24 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
         attempt: next,
         started_by: started_by(origin_id, next),
         client_token: client_token(origin_id, next),
-        origin_task_arn: chain.origin_arn,
+        origin_task_arn: chain.origin_arn.clone(),
         task_arn: None,
-    });
-    record
+    }
+}
+
+/// The next run of the chain `task` belongs to, with `command`, whatever the policy says:
+/// for a person who asked for it. Err when the task's attempt number is unreadable.
+pub fn continue_chain(
+    task: &EcsTask,
+    container: &str,
+    command: Vec<String>,
+) -> Result<PlannedRerun, String> {
+    let env = task
+        .container_override(container)
+        .map(|o| o.environment.clone())
+        .unwrap_or_default();
+    let chain = chain_of(task, &env)?;
+    Ok(planned_rerun(&chain, env, command, None))
 }
 
 fn give_up(mut record: DecisionRecord, reason: String) -> DecisionRecord {

@@ -8,7 +8,10 @@
 //! - [`policy`]: which failures are re-run, and how often.
 //! - [`command`] and [`plan`]: the original dbt command, and the re-run command.
 //! - [`decision`]: all of the above combined into a [`DecisionRecord`].
+//! - [`aws`] and [`service`]: the shell around the core: AWS behind one trait per service,
+//!   and the functions' work (gather inputs, decide, launch).
 
+pub mod aws;
 pub mod classify;
 pub mod command;
 pub mod config;
@@ -19,6 +22,7 @@ pub mod log;
 pub mod node;
 pub mod plan;
 pub mod policy;
+pub mod service;
 pub mod transient;
 
 pub use decision::{decide, Decision, DecisionConfig, DecisionInput, DecisionRecord};

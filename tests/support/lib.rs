@@ -1,5 +1,7 @@
 //! Test support: the recorded dbt fixtures (`tests/fixtures/runs`) and dbt's own verdict on
-//! each (`run_results.json`).
+//! each (`run_results.json`); moto for the AWS tests.
+
+pub mod moto;
 
 use serde::Deserialize;
 use std::collections::BTreeSet;

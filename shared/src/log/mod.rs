@@ -179,6 +179,11 @@ impl LogParser {
         self.push_text(line);
     }
 
+    /// dbt's end-of-run marker has been seen so far.
+    pub fn end_of_run(&self) -> bool {
+        self.report.end_of_run
+    }
+
     /// The report for everything pushed so far.
     pub fn finish(mut self) -> RunReport {
         let from_summary = self.report.failed.len();

@@ -1,0 +1,48 @@
+//! on-task-stopped: EventBridge "ECS Task State Change" -> decide -> RunTask.
+//!
+//! Thin by design: configuration and AWS clients are built once at cold start; each event
+//! goes to `dbt_rerun::service::OnTaskStopped`. A malformed event or a failed AWS call is
+//! the invocation's error (Lambda retries it, then its failure destination gets it); the
+//! runtime keeps serving the next event.
+
+use dbt_rerun::config::service_config;
+use dbt_rerun::service::{decision_log_line, OnTaskStopped};
+use dbt_rerun::DecisionRecord;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = service_config(|name| std::env::var(name).ok()).inspect_err(|e| {
+        tracing::error!(error = %e, "bad configuration");
+    })?;
+    let aws = aws_config::load_from_env().await;
+    let service = OnTaskStopped::new(&aws, config);
+    let service = &service;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(service, event).await
+    }))
+    .await
+}
+
+async fn handle<E, L>(
+    service: &OnTaskStopped<E, L>,
+    event: LambdaEvent<Value>,
+) -> Result<DecisionRecord, Error>
+where
+    E: dbt_rerun::aws::Ecs,
+    L: dbt_rerun::aws::Logs,
+{
+    let payload = serde_json::to_vec(&event.payload)?;
+    match service.handle(&payload).await {
+        Ok(record) => {
+            println!("{}", decision_log_line(&record));
+            Ok(record)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %event.context.request_id, "no decision");
+            Err(e.into())
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! AWS access, behind one small trait per service with one real implementation each:
+//! [`Ecs`] ([`EcsClient`], `aws-sdk-ecs`) and [`Logs`] ([`CloudWatchLogs`],
+//! `aws-sdk-cloudwatchlogs`). The traits speak the plain types of this module, so the
+//! services in [`crate::service`] never see an SDK type.
+
+mod ecs;
+mod logs;
+
+pub use ecs::EcsClient;
+pub use logs::CloudWatchLogs;
+
+use crate::event::{ContainerOverride, EcsTask, KeyValue};
+use serde::Serialize;
+use std::future::Future;
+
+/// A failed AWS call: which call, the service's error code, and its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} failed: {message}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    /// The resource does not exist (a log group or stream not there yet, a task gone).
+    pub fn is_not_found(&self) -> bool {
+        self.code.as_deref() == Some("ResourceNotFoundException")
+    }
+
+    /// RunTask saw the same clientToken with other parameters: a launch for this attempt
+    /// already happened.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("ConflictException") | Some("IdempotentParameterMismatchException")
+        )
+    }
+}
+
+/// Where a container's log is: awslogs group, stream, and region when it is not the
+/// function's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLocation {
+    pub group: String,
+    pub stream: String,
+    pub region: Option<String>,
+}
+
+/// One page of log events, each a line of the container's output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogPage {
+    pub lines: Vec<String>,
+    /// Where the next page starts; at the end of the stream, the token given.
+    pub next_token: Option<String>,
+}
+
+/// CloudWatch Logs, as dbt-rerun reads it.
+pub trait Logs {
+    /// The page of `at` after `token` (from the stream's first event when None), oldest first.
+    fn page(
+        &self,
+        at: &LogLocation,
+        token: Option<&str>,
+    ) -> impl Future<Output = Result<LogPage, AwsError>> + Send;
+}
+
+/// What dbt-rerun needs of a task definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDefinition {
+    pub arn: String,
+    pub family: String,
+    pub containers: Vec<ContainerDefinition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerDefinition {
+    pub name: String,
+    pub command: Option<Vec<String>>,
+    pub essential: bool,
+    /// The awslogs options, when the container logs to CloudWatch.
+    pub awslogs: Option<AwsLogsOptions>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsLogsOptions {
+    pub group: String,
+    pub stream_prefix: Option<String>,
+    pub region: Option<String>,
+}
+
+impl TaskDefinition {
+    pub fn container(&self, name: &str) -> Option<&ContainerDefinition> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+}
+
+impl ContainerDefinition {
+    /// The log stream of this container in task `task_id`: `prefix/container/task-id`.
+    pub fn log_location(&self, task_id: &str) -> Option<LogLocation> {
+        let logs = self.awslogs.as_ref()?;
+        let stream = match &logs.stream_prefix {
+            Some(prefix) => format!("{prefix}/{}/{task_id}", self.name),
+            None => task_id.to_owned(),
+        };
+        Some(LogLocation {
+            group: logs.group.clone(),
+            stream,
+            region: logs.region.clone(),
+        })
+    }
+}
+
+/// A RunTask request, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Launch {
+    pub cluster: String,
+    pub task_definition: String,
+    pub launch_type: Option<String>,
+    pub capacity_provider: Option<String>,
+    pub platform_version: Option<String>,
+    pub network: Option<Network>,
+    pub container: String,
+    pub command: Vec<String>,
+    #[serde(skip)]
+    pub environment: Vec<KeyValue>,
+    /// Other containers' overrides of the original task, passed on unchanged.
+    #[serde(skip)]
+    pub other_overrides: Vec<ContainerOverride>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub started_by: String,
+    pub client_token: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// awsvpc network configuration of a launch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Network {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+}
+
+/// ECS, as dbt-rerun uses it.
+pub trait Ecs {
+    /// DescribeTaskDefinition (implementations may cache: revisions never change).
+    fn task_definition(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<TaskDefinition, AwsError>> + Send;
+
+    /// DescribeTasks of one task; None when ECS no longer knows it.
+    fn task(
+        &self,
+        cluster: &str,
+        task_arn: &str,
+    ) -> impl Future<Output = Result<Option<EcsTask>, AwsError>> + Send;
+
+    /// ListTasks by `startedBy` (ECS lists running tasks for it).
+    fn tasks_started_by(
+        &self,
+        cluster: &str,
+        started_by: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// RunTask; the started task's ARN. A `failures` entry in the answer is an error.
+    fn run_task(&self, launch: &Launch) -> impl Future<Output = Result<String, AwsError>> + Send;
+}

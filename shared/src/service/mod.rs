@@ -1,0 +1,192 @@
+//! The two Lambda functions' work, over the [`crate::aws`] traits: gather the inputs a
+//! decision needs (task definition, log), call the pure core, act on its answer.
+//!
+//! - [`OnTaskStopped`]: an ECS task state change in, a [`DecisionRecord`] out, and at most one
+//!   RunTask.
+//! - [`RerunTask`]: a person's (or the CLI's) request to re-run, see [`RerunRequest`].
+
+mod launch;
+mod log_wait;
+mod rerun_task;
+
+pub use launch::launch_for;
+pub use log_wait::{read_log, LogRead};
+pub use rerun_task::{RequestError, RerunRequest, RerunResponse, RerunTask, Terms};
+
+use crate::aws::{AwsError, CloudWatchLogs, Ecs, EcsClient, Logs};
+use crate::classify::TaskOutcome;
+use crate::config::ServiceConfig;
+use crate::decision::{decide, Decision, DecisionInput, DecisionRecord};
+use crate::event::{parse_task_event, EcsTask, EventError};
+
+/// Why an invocation failed (Lambda then retries it, and its failure destination gets it
+/// last). A decision that cannot be carried out is an error, never a silent success.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("bad event: {0}")]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("bad request: {0}")]
+    Request(#[from] RequestError),
+}
+
+/// Handles ECS task state changes: decides, and launches the re-run.
+pub struct OnTaskStopped<E, L> {
+    pub ecs: E,
+    pub logs: L,
+    pub config: ServiceConfig,
+}
+
+impl OnTaskStopped<EcsClient, CloudWatchLogs> {
+    /// The real service: SDK clients for `aws`, built once per process.
+    pub fn new(aws: &aws_config::SdkConfig, config: ServiceConfig) -> Self {
+        Self {
+            ecs: EcsClient::new(aws),
+            logs: CloudWatchLogs::new(aws),
+            config,
+        }
+    }
+}
+
+impl<E: Ecs, L: Logs> OnTaskStopped<E, L> {
+    /// Decides on one event (JSON as EventBridge sends it) and, for `rerun`, starts the task
+    /// unless one was already started for this attempt or this is a dry run.
+    pub async fn handle(&self, event: &[u8]) -> Result<DecisionRecord, ServiceError> {
+        let event = parse_task_event(event)?;
+        let task = &event.detail;
+        let mut record = self.decide(task).await?;
+        if record.decision == Decision::Rerun && !self.config.dry_run {
+            self.launch(task, &mut record).await?;
+        }
+        Ok(record)
+    }
+
+    /// The decision alone, reading what it needs from AWS; launches nothing.
+    pub async fn decide(&self, task: &EcsTask) -> Result<DecisionRecord, ServiceError> {
+        gather_and_decide(&self.ecs, &self.logs, &self.config, task).await
+    }
+
+    /// Starts the planned re-run, once: a re-run of this chain and attempt that ECS already
+    /// runs (a duplicate event) or that RunTask refuses as a repeated clientToken turns the
+    /// decision into `ignore`.
+    async fn launch(
+        &self,
+        task: &EcsTask,
+        record: &mut DecisionRecord,
+    ) -> Result<(), ServiceError> {
+        let Some(rerun) = record.rerun.as_ref() else {
+            return Ok(());
+        };
+        let launch = launch_for(
+            task,
+            rerun,
+            &self.config.network,
+            record.container.as_deref().unwrap_or_default(),
+        );
+        let existing = self
+            .ecs
+            .tasks_started_by(&launch.cluster, &launch.started_by)
+            .await?;
+        if let Some(arn) = existing.first() {
+            duplicate(
+                record,
+                format!("it is already running as {arn} (a repeated event)"),
+            );
+            return Ok(());
+        }
+        match self.ecs.run_task(&launch).await {
+            Ok(arn) => {
+                if let Some(rerun) = record.rerun.as_mut() {
+                    rerun.task_arn = Some(arn);
+                }
+                Ok(())
+            }
+            Err(e) if e.is_conflict() => {
+                duplicate(
+                    record,
+                    format!("RunTask reports it as already started ({})", e.message),
+                );
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Reads what a decision on `task` needs (its task definition when the event lacks the
+/// command or the log is needed, the dbt container's log when dbt exited 1 or 2) and decides.
+pub async fn gather_and_decide<E: Ecs, L: Logs>(
+    ecs: &E,
+    logs: &L,
+    service: &ServiceConfig,
+    task: &EcsTask,
+) -> Result<DecisionRecord, ServiceError> {
+    let config = &service.decision;
+    let stopped = task.last_status == "STOPPED";
+    let outcome = TaskOutcome::from_task(task, config.container.as_deref()).ok();
+    let (Some(outcome), true) = (outcome, stopped) else {
+        // Not stopped, or no dbt container: the core says so without AWS.
+        return Ok(decide(DecisionInput {
+            task,
+            report: None,
+            log_note: None,
+            command: None,
+            config,
+        }));
+    };
+    let needs_log = matches!(outcome.exit_code, Some(1 | 2));
+    let override_command = task
+        .container_override(&outcome.container)
+        .and_then(|o| o.command.clone());
+    let definition = if needs_log || override_command.is_none() {
+        Some(ecs.task_definition(&task.task_definition_arn).await?)
+    } else {
+        None
+    };
+    let container = definition
+        .as_ref()
+        .and_then(|d| d.container(&outcome.container));
+    let command = override_command.or_else(|| container.and_then(|c| c.command.clone()));
+    let mut read = LogRead::default();
+    if needs_log {
+        match container.and_then(|c| c.log_location(task.task_id())) {
+            Some(at) => read = read_log(logs, &at, service.log_wait).await?,
+            None => {
+                read.note = Some(format!(
+                    "container {} does not log to CloudWatch with the awslogs driver, so its log cannot be read",
+                    outcome.container
+                ))
+            }
+        }
+    }
+    let mut record = decide(DecisionInput {
+        task,
+        report: read.report.as_ref(),
+        log_note: read.note.as_deref(),
+        command: command.as_deref(),
+        config,
+    });
+    record.log_wait_seconds = needs_log.then_some(read.waited.as_secs_f64());
+    Ok(record)
+}
+
+/// The structured log line of a decision: one JSON object on one line. The record serialises
+/// environment variable names only, never their values.
+pub fn decision_log_line(record: &DecisionRecord) -> String {
+    let line = serde_json::json!({
+        "message": "dbt-rerun decision",
+        "decision": record.decision,
+        "task_arn": record.task_arn,
+        "reason": record.reason,
+        "record": record,
+    });
+    line.to_string()
+}
+
+fn duplicate(record: &mut DecisionRecord, why: String) {
+    let attempt = record.rerun.as_ref().map(|r| r.attempt).unwrap_or_default();
+    record.decision = Decision::Ignore;
+    record.reason = format!("the re-run for attempt {attempt} was already launched: {why}");
+    record.rerun = None;
+}

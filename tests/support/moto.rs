@@ -1,0 +1,394 @@
+//! A moto server per test, the dbt task's AWS resources in it, and helpers to play ECS and
+//! the awslogs driver: start the "original" task, write its log, build the STOPPED event.
+
+use crate::repo_root;
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use dbt_rerun::aws::{Ecs, EcsClient};
+use dbt_rerun::event::{EcsTask, KeyValue};
+use serde::Deserialize;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const REGION: &str = "eu-west-1";
+
+/// A running moto server, killed on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+    pub setup: Setup,
+}
+
+/// What `tests/support/moto_setup.py` created.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Setup {
+    pub vpc: String,
+    pub subnet: String,
+    pub security_group: String,
+    pub cluster: String,
+    pub task_definition: String,
+    pub log_group: String,
+    pub container: String,
+    pub stream_prefix: String,
+}
+
+/// The python of the moto venv (`python3 tests/fixtures/dbt_venv.py moto` makes it).
+pub fn moto_python() -> PathBuf {
+    let venvs = std::env::var_os("DBT_RERUN_VENVS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venvs"));
+    let python = venvs.join("moto/bin/python");
+    assert!(
+        venvs.join("moto/.installed").exists(),
+        "moto is not installed at {}: run `python3 tests/fixtures/dbt_venv.py moto` (scripts/test does)",
+        python.display()
+    );
+    python
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn responds(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /moto-api/data.json HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
+impl Moto {
+    /// Starts moto on a free port and creates the dbt task's resources. Panics (never skips)
+    /// when moto cannot be started.
+    pub fn start() -> Moto {
+        let python = moto_python();
+        let port = free_port();
+        let mut child = Command::new(&python)
+            .arg(repo_root().join("tests/support/moto_server.py"))
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start moto with {}: {e}", python.display()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !responds(port) {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("moto exited at start ({status})");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto did not answer on port {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let out = Command::new(&python)
+            .arg(repo_root().join("tests/support/moto_setup.py"))
+            .args([&endpoint, REGION])
+            .output()
+            .expect("moto_setup.py runs");
+        assert!(
+            out.status.success(),
+            "moto setup failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let setup = serde_json::from_slice(&out.stdout).expect("setup prints JSON");
+        Moto {
+            child,
+            endpoint,
+            setup,
+        }
+    }
+
+    /// An SDK configuration for this server: test credentials, no retries (a 500 from moto
+    /// must not cost seconds).
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await
+    }
+
+    /// Environment variables that point a process (the Lambda binaries) at this server.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_MAX_ATTEMPTS", "1"),
+            (
+                "DBT_RERUN_SECURITY_GROUPS",
+                self.setup.security_group.as_str(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// The service configuration the tests use: the moto network, a short log wait.
+    pub fn service_config(&self, log_wait: Duration) -> dbt_rerun::config::ServiceConfig {
+        let mut config = dbt_rerun::config::service_config(|name| match name {
+            "DBT_RERUN_SECURITY_GROUPS" => Some(self.setup.security_group.clone()),
+            "DBT_RERUN_SUBNETS" => Some(self.setup.subnet.clone()),
+            _ => None,
+        })
+        .expect("test configuration");
+        config.log_wait = log_wait;
+        config
+    }
+
+    /// Starts an "original" dbt task like EventBridge's schedule would, and returns it as
+    /// ECS describes it.
+    pub async fn run_original(
+        &self,
+        ecs: &aws_sdk_ecs::Client,
+        command: &[&str],
+        env: &[(&str, &str)],
+    ) -> EcsTask {
+        use aws_sdk_ecs::types::*;
+        let s = &self.setup;
+        let out = ecs
+            .run_task()
+            .cluster(&s.cluster)
+            .task_definition(&s.task_definition)
+            .launch_type(LaunchType::Fargate)
+            .started_by("events-rule/dbt-nightly")
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        AwsVpcConfiguration::builder()
+                            .subnets(&s.subnet)
+                            .security_groups(&s.security_group)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .overrides(
+                TaskOverride::builder()
+                    .container_overrides(
+                        ContainerOverride::builder()
+                            .name(&s.container)
+                            .set_command(Some(command.iter().map(|c| c.to_string()).collect()))
+                            .set_environment(Some(
+                                env.iter()
+                                    .map(|(n, v)| {
+                                        KeyValuePair::builder().name(*n).value(*v).build()
+                                    })
+                                    .collect(),
+                            ))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("moto runs the original task");
+        let arn = out.tasks()[0].task_arn().unwrap().to_owned();
+        self.describe(&arn).await
+    }
+
+    /// A task as the SDK (through dbt-rerun's own adapter) describes it.
+    pub async fn describe(&self, task_arn: &str) -> EcsTask {
+        let ecs = EcsClient::new(&self.sdk_config().await);
+        ecs.task(&self.setup.cluster, task_arn)
+            .await
+            .expect("DescribeTasks")
+            .expect("task known")
+    }
+
+    /// Tasks dbt-rerun started (startedBy `dbt-rerun/...`), as ECS describes them.
+    pub async fn reruns(&self, ecs: &aws_sdk_ecs::Client) -> Vec<EcsTask> {
+        let arns = ecs
+            .list_tasks()
+            .cluster(&self.setup.cluster)
+            .send()
+            .await
+            .expect("ListTasks");
+        let mut out = Vec::new();
+        for arn in arns.task_arns() {
+            let task = self.describe(arn).await;
+            if task
+                .started_by
+                .as_deref()
+                .is_some_and(|s| s.starts_with("dbt-rerun/"))
+            {
+                out.push(task);
+            }
+        }
+        out
+    }
+
+    /// The log stream of `task`'s dbt container: `prefix/container/task-id`.
+    pub fn stream_of(&self, task: &EcsTask) -> String {
+        format!(
+            "{}/{}/{}",
+            self.setup.stream_prefix,
+            self.setup.container,
+            task.task_id()
+        )
+    }
+
+    /// Writes `lines` to the task's stream as the awslogs driver would: one event per line.
+    pub async fn write_log(
+        &self,
+        logs: &aws_sdk_cloudwatchlogs::Client,
+        task: &EcsTask,
+        lines: &[String],
+        create: bool,
+    ) {
+        let stream = self.stream_of(task);
+        if create {
+            logs.create_log_stream()
+                .log_group_name(&self.setup.log_group)
+                .log_stream_name(&stream)
+                .send()
+                .await
+                .expect("CreateLogStream");
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        for chunk in lines.chunks(1000) {
+            let events: Vec<InputLogEvent> = chunk
+                .iter()
+                .map(|l| {
+                    InputLogEvent::builder()
+                        .timestamp(now)
+                        .message(l.as_str())
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            logs.put_log_events()
+                .log_group_name(&self.setup.log_group)
+                .log_stream_name(&stream)
+                .set_log_events(Some(events))
+                .send()
+                .await
+                .expect("PutLogEvents");
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How the dbt container of a task stopped, for [`stopped_event`].
+pub struct Stop<'a> {
+    pub exit_code: Option<i32>,
+    pub stop_code: &'a str,
+    pub reason: Option<&'a str>,
+}
+
+impl Stop<'_> {
+    pub fn exit(code: i32) -> Self {
+        Stop {
+            exit_code: Some(code),
+            stop_code: "EssentialContainerExited",
+            reason: None,
+        }
+    }
+}
+
+/// The EventBridge event ECS sends when `task` stops as `stop` says.
+pub fn stopped_event(task: &EcsTask, stop: &Stop<'_>) -> Vec<u8> {
+    let mut task = task.clone();
+    task.last_status = "STOPPED".into();
+    task.desired_status = Some("STOPPED".into());
+    task.stop_code = Some(stop.stop_code.into());
+    task.stopped_reason = Some("Essential container in task exited".into());
+    task.version = Some(5);
+    for c in &mut task.containers {
+        c.exit_code = stop.exit_code;
+        c.reason = stop.reason.map(Into::into);
+        c.last_status = Some("STOPPED".into());
+    }
+    // moto leaves the task's own size out; ECS events carry it.
+    task.cpu.get_or_insert_with(|| "1024".into());
+    task.memory.get_or_insert_with(|| "2048".into());
+    event_json(&task)
+}
+
+/// Wraps a task in the EventBridge envelope.
+pub fn event_json(task: &EcsTask) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "ECS Task State Change",
+        "source": "aws.ecs",
+        "account": "123456789012",
+        "time": "2026-11-27T02:14:31Z",
+        "region": REGION,
+        "resources": [task.task_arn],
+        "detail": task,
+    }))
+    .unwrap()
+}
+
+/// The value of `name` in an environment list.
+pub fn env_value<'a>(env: &'a [KeyValue], name: &str) -> Option<&'a str> {
+    env.iter()
+        .find(|kv| kv.name == name)
+        .map(|kv| kv.value.as_str())
+}
+
+/// A fixture's log as CloudWatch events: its lines, without the newline.
+pub fn fixture_lines(fixture: &str) -> Vec<String> {
+    let text = std::fs::read(
+        repo_root()
+            .join("tests/fixtures/runs")
+            .join(fixture)
+            .join("output.log"),
+    )
+    .unwrap_or_else(|e| panic!("fixture {fixture}: {e}"));
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A fixture's argv.
+pub fn fixture_argv(fixture: &str) -> Vec<String> {
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            repo_root()
+                .join("tests/fixtures/runs")
+                .join(fixture)
+                .join("meta.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    meta["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
