@@ -2,6 +2,7 @@
 //! each (`run_results.json`); moto for the AWS tests.
 
 pub mod moto;
+pub mod runtime_api;
 
 use serde::Deserialize;
 use std::collections::BTreeSet;

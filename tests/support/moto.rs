@@ -217,6 +217,19 @@ impl Moto {
             .expect("task known")
     }
 
+    /// Stops `task` as if its dbt container had exited `exit_code` (see moto_server.py), and
+    /// returns it as ECS now describes it.
+    pub async fn stop(&self, ecs: &aws_sdk_ecs::Client, task: &EcsTask, exit_code: i32) -> EcsTask {
+        ecs.stop_task()
+            .cluster(&self.setup.cluster)
+            .task(&task.task_arn)
+            .reason(format!("exitCode={exit_code}"))
+            .send()
+            .await
+            .expect("StopTask");
+        self.describe(&task.task_arn).await
+    }
+
     /// Tasks dbt-rerun started (startedBy `dbt-rerun/...`), as ECS describes them.
     pub async fn reruns(&self, ecs: &aws_sdk_ecs::Client) -> Vec<EcsTask> {
         let arns = ecs

@@ -1,0 +1,83 @@
+//! The compiled on-task-stopped binary, run as Lambda runs it: against a Lambda Runtime API
+//! (a small server in the test) and moto. A malformed event between two good ones is that
+//! invocation's error, and the runtime keeps serving.
+
+use dbt_rerun_tests::moto::{fixture_argv, fixture_lines, stopped_event, Moto, Stop};
+use dbt_rerun_tests::runtime_api::{Outcome, RuntimeApi};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_runtime_keeps_serving_after_a_malformed_event() {
+    let moto = Moto::start();
+    let aws = moto.sdk_config().await;
+    let ecs = aws_sdk_ecs::Client::new(&aws);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
+    let fixture = "1.8/transient_model_error";
+    let argv = fixture_argv(fixture);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let mut events = Vec::new();
+    for _ in 0..2 {
+        let task = moto
+            .run_original(&ecs, &argv, &[("DB_PASSWORD", "hunter2")])
+            .await;
+        moto.write_log(&logs, &task, &fixture_lines(fixture), true)
+            .await;
+        events.push(stopped_event(&task, &Stop::exit(1)));
+    }
+
+    let api = RuntimeApi::start();
+    api.invoke("good-1", &events[0]);
+    api.invoke("malformed", br#"{"detail-type": "ECS Task State Change", "source": "aws.ecs", "detail": {"containers": "nope"}}"#);
+    api.invoke("good-2", &events[1]);
+    let mut function = Command::new(env!("CARGO_BIN_EXE_on-task-stopped"))
+        .env_clear()
+        .envs(moto.env())
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "on-task-stopped")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("DBT_RERUN_LOG_WAIT_SECONDS", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the on-task-stopped binary starts");
+
+    let outcomes = api.outcomes(3, Duration::from_secs(60));
+    assert!(
+        function.try_wait().unwrap().is_none(),
+        "the runtime is still serving"
+    );
+    function.kill().unwrap();
+    let output = function.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    let ids: Vec<&str> = outcomes.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["good-1", "malformed", "good-2"]);
+    for (id, outcome) in &outcomes {
+        match (id.as_str(), outcome) {
+            ("malformed", Outcome::Error(body)) => assert!(body.contains("bad event"), "{body}"),
+            (_, Outcome::Response(body)) => {
+                let record: serde_json::Value = serde_json::from_str(body).unwrap();
+                assert_eq!(record["decision"], "rerun", "{body}");
+                assert!(record["rerun"]["task_arn"].is_string(), "{body}");
+            }
+            (id, other) => panic!("{id}: {other:?}"),
+        }
+    }
+    let decisions: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "dbt-rerun decision")
+        .collect();
+    assert_eq!(
+        decisions.len(),
+        2,
+        "one structured line per decision:\n{stdout}"
+    );
+    assert!(
+        !stdout.contains("hunter2"),
+        "an environment value was logged:\n{stdout}"
+    );
+}
