@@ -165,9 +165,6 @@ fn bad_input_gets_one_line_naming_the_problem() {
     assert!(err.contains("ECS Deployment State Change"), "{err}");
     std::fs::remove_file(&other).unwrap();
 
-    let err = error_line(&dbt_rerun(&["plan", "--event", EVENT], &[]));
-    assert!(err.contains("--log-file"), "{err}");
-
     let err = error_line(&dbt_rerun(
         &["plan", "--event", EVENT, "--log-file", LOG],
         &[("DBT_RERUN_MAX_ATTEMPTS", "0")],
@@ -187,4 +184,76 @@ fn bad_input_gets_one_line_naming_the_problem() {
         &[],
     ));
     assert!(err.contains("--command must be a JSON array"), "{err}");
+}
+
+#[test]
+fn without_a_log_file_the_log_comes_from_cloudwatch() {
+    let moto = dbt_rerun_tests::moto::Moto::start();
+    let fixture = "1.11/transient_model_error";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let event = runtime.block_on(async {
+        let aws = moto.sdk_config().await;
+        let ecs = aws_sdk_ecs::Client::new(&aws);
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
+        let argv = dbt_rerun_tests::moto::fixture_argv(fixture);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let task = moto.run_original(&ecs, &argv, &[]).await;
+        moto.write_log(
+            &logs,
+            &task,
+            &dbt_rerun_tests::moto::fixture_lines(fixture),
+            true,
+        )
+        .await;
+        dbt_rerun_tests::moto::stopped_event(&task, &dbt_rerun_tests::moto::Stop::exit(1))
+    });
+    let path =
+        std::env::temp_dir().join(format!("dbt-rerun-cli-event-{}.json", std::process::id()));
+    std::fs::write(&path, event).unwrap();
+    let mut env: Vec<(String, String)> = moto.env();
+    env.push(("DBT_RERUN_LOG_WAIT_SECONDS".into(), "1".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let record = json(&dbt_rerun(
+        &["plan", "--event", path.to_str().unwrap()],
+        &env,
+    ));
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(record["decision"], "rerun", "{record}");
+    assert_eq!(record["failed_nodes"][0]["name"], "fct_orders");
+    assert!(record["rerun"]["task_arn"].is_null(), "plan never launches");
+    assert!(record["log_wait_seconds"].is_number());
+
+    // invoke --dry-run shows the launch without making it.
+    let out = json(&dbt_rerun(
+        &[
+            "invoke",
+            "--select",
+            "fct_orders+",
+            "--cluster",
+            &moto.setup.cluster,
+            "--task-definition",
+            "dbt-models-building",
+            "--dry-run",
+        ],
+        &env,
+    ));
+    assert_eq!(out["dry_run"], true);
+    assert!(out["task_arn"].is_null());
+    let command: Vec<&str> = out["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        command,
+        [
+            "dbt",
+            "build",
+            "--target",
+            "prod",
+            "--select",
+            "fct_orders+"
+        ]
+    );
 }

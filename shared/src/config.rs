@@ -145,6 +145,17 @@ pub fn service_config(
     })
 }
 
+/// The configuration for deciding only (`dbt-rerun plan` reading CloudWatch): the decision
+/// settings and the log wait; no network, launches nothing.
+pub fn planning_config(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<ServiceConfig, ConfigError> {
+    service_config(|name| match name {
+        "DBT_RERUN_DRY_RUN" => Some("true".to_owned()),
+        _ => lookup(name),
+    })
+}
+
 /// A comma-separated list of AWS ids that all start with `prefix` (`subnet-`, `sg-`).
 fn id_list(
     var: &'static str,

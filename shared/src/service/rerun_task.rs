@@ -312,7 +312,7 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
         if id.is_empty() {
             return Err(field("invocation id", "empty: cannot make an idempotent launch").into());
         }
-        if self.config.network.subnets.is_empty() {
+        if self.config.network.subnets.is_empty() && !(request.dry_run || self.config.dry_run) {
             return Err(field(
                 "network",
                 "DBT_RERUN_SUBNETS is not set: a manual launch has no task to take subnets from",
