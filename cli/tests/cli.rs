@@ -48,8 +48,8 @@ fn error_line(out: &Output) -> String {
     err
 }
 
-const EVENT: &str = "events/transient-model-error.json";
-const LOG: &str = "events/logs/transient-model-error.log";
+const EVENT: &str = "events/rerun-transient-model-error.json";
+const LOG: &str = "events/logs/rerun-transient-model-error.log";
 
 #[test]
 fn the_readme_sample_plans_an_exact_rerun() {

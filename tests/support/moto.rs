@@ -74,11 +74,18 @@ impl Moto {
     /// Starts moto on a free port and creates the dbt task's resources. Panics (never skips)
     /// when moto cannot be started.
     pub fn start() -> Moto {
+        Moto::start_as(None, 1)
+    }
+
+    /// Starts moto as AWS account `account` (moto's default when None), with the task
+    /// definition registered `revisions` times.
+    pub fn start_as(account: Option<&str>, revisions: u32) -> Moto {
         let python = moto_python();
         let port = free_port();
         let mut child = Command::new(&python)
             .arg(repo_root().join("tests/support/moto_server.py"))
             .arg(port.to_string())
+            .envs(account.map(|a| ("MOTO_ACCOUNT_ID", a)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -97,7 +104,7 @@ impl Moto {
         let endpoint = format!("http://127.0.0.1:{port}");
         let out = Command::new(&python)
             .arg(repo_root().join("tests/support/moto_setup.py"))
-            .args([&endpoint, REGION])
+            .args([endpoint.as_str(), REGION, &revisions.to_string()])
             .output()
             .expect("moto_setup.py runs");
         assert!(

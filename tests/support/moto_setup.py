@@ -3,7 +3,8 @@ JSON: a VPC with DNS hostnames (moto's Fargate tasks need it), a subnet, a secur
 an ECS cluster, a Fargate task definition whose dbt container logs with awslogs, and its log
 group.
 
-Usage: python moto_setup.py ENDPOINT_URL REGION
+Usage: python moto_setup.py ENDPOINT_URL REGION [REVISIONS]
+(REVISIONS: register the task definition that many times; the last revision's ARN is printed.)
 """
 import json
 import sys
@@ -25,7 +26,16 @@ def main():
     cluster = ecs.create_cluster(clusterName="dbt-project-cluster")["cluster"]["clusterArn"]
     group = "/ecs/dbt-models-building"
     logs.create_log_group(logGroupName=group)
-    definition = ecs.register_task_definition(
+    revisions = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    for _ in range(revisions):
+        definition = register(ecs, group, region)
+    print(json.dumps({"vpc": vpc, "subnet": subnet, "security_group": sg, "cluster": cluster,
+                      "task_definition": definition, "log_group": group,
+                      "container": "dbt-aws-project", "stream_prefix": "dbt"}))
+
+
+def register(ecs, group, region):
+    return ecs.register_task_definition(
         family="dbt-models-building",
         requiresCompatibilities=["FARGATE"],
         networkMode="awsvpc",
@@ -49,9 +59,6 @@ def main():
             },
         }],
     )["taskDefinition"]["taskDefinitionArn"]
-    print(json.dumps({"vpc": vpc, "subnet": subnet, "security_group": sg, "cluster": cluster,
-                      "task_definition": definition, "log_group": group,
-                      "container": "dbt-aws-project", "stream_prefix": "dbt"}))
 
 
 if __name__ == "__main__":
