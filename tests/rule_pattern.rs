@@ -1,0 +1,72 @@
+//! The template's EventBridge rule against the sample events: failures get through, a
+//! success or a running task does not. EventBridge's matching is played by
+//! `tests/support/rule_matches.py` (moto's matcher cannot descend into arrays of objects).
+
+use dbt_rerun_tests::moto::moto_python;
+use dbt_rerun_tests::repo_root;
+use std::collections::BTreeMap;
+
+fn rule_matches(paths: &[std::path::PathBuf]) -> BTreeMap<String, bool> {
+    let out = std::process::Command::new(moto_python())
+        .arg(repo_root().join("tests/support/rule_matches.py"))
+        .arg(repo_root().join("template.yaml"))
+        .args(paths)
+        .output()
+        .expect("rule_matches.py runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn only_failed_tasks_reach_the_function() {
+    let mut samples: Vec<_> = std::fs::read_dir(repo_root().join("events"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    samples.sort();
+    let matched = rule_matches(&samples);
+    assert_eq!(matched.len(), samples.len());
+    for (path, through) in &matched {
+        let name = path.rsplit('/').next().unwrap();
+        let expected = !matches!(name, "ignore-success.json" | "ignore-running.json");
+        assert_eq!(*through, expected, "{name}");
+    }
+}
+
+#[test]
+fn a_failed_start_gets_through_even_when_a_sidecar_exited_0() {
+    let base: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo_root().join("events/rerun-image-pull-failure.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("dbt-rerun-rule-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sidecar =
+        serde_json::json!({"name": "datadog-agent", "exitCode": 0, "lastStatus": "STOPPED"});
+    let mut failed_start = base.clone();
+    failed_start["detail"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(sidecar.clone());
+    let mut success = serde_json::from_slice::<serde_json::Value>(
+        &std::fs::read(repo_root().join("events/ignore-success.json")).unwrap(),
+    )
+    .unwrap();
+    success["detail"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(sidecar);
+    let paths = [dir.join("failed-start.json"), dir.join("success.json")];
+    std::fs::write(&paths[0], failed_start.to_string()).unwrap();
+    std::fs::write(&paths[1], success.to_string()).unwrap();
+    let matched = rule_matches(&paths);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(matched[paths[0].to_str().unwrap()], true);
+    assert_eq!(matched[paths[1].to_str().unwrap()], false);
+}
