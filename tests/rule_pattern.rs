@@ -67,6 +67,12 @@ fn a_failed_start_gets_through_even_when_a_sidecar_exited_0() {
     std::fs::write(&paths[1], success.to_string()).unwrap();
     let matched = rule_matches(&paths);
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(matched[paths[0].to_str().unwrap()], "failed start with a sidecar");
-    assert!(!matched[paths[1].to_str().unwrap()], "success with a sidecar");
+    assert!(
+        matched[paths[0].to_str().unwrap()],
+        "failed start with a sidecar"
+    );
+    assert!(
+        !matched[paths[1].to_str().unwrap()],
+        "success with a sidecar"
+    );
 }

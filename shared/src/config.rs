@@ -1,6 +1,7 @@
 //! Configuration from environment variables, read once at start-up. A bad value is an error
 //! that names the variable, never a guess.
 
+use crate::alert::AlertSettings;
 use crate::decision::DecisionConfig;
 use crate::policy::{PolicyError, RetryPolicy};
 use crate::transient::TransientPatterns;
@@ -79,6 +80,10 @@ pub struct ServiceConfig {
     /// rerun-task's defaults.
     pub cluster: Option<String>,
     pub task_definition: Option<String>,
+    /// `DBT_RERUN_ALERT_TOPIC_ARN`, `DBT_RERUN_ALERT_ON`.
+    pub alerts: AlertSettings,
+    /// `DBT_RERUN_METRICS_NAMESPACE`.
+    pub metrics_namespace: String,
 }
 
 /// The longest log wait accepted: it must fit in the function's timeout (at most 900 s).
@@ -131,7 +136,38 @@ pub fn service_config(
             }
         },
     };
+    let mut alerts = AlertSettings::default();
+    if let Some(arn) = get("DBT_RERUN_ALERT_TOPIC_ARN") {
+        let arn = arn.trim();
+        let parts: Vec<&str> = arn.split(':').collect();
+        if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+            return Err(ConfigError::new(
+                "DBT_RERUN_ALERT_TOPIC_ARN",
+                format!("`{arn}` is not an SNS topic ARN like arn:aws:sns:eu-west-1:123456789012:dbt-alerts"),
+            ));
+        }
+        alerts.topic_arn = Some(arn.to_owned());
+    }
+    if let Some(on) = get("DBT_RERUN_ALERT_ON") {
+        alerts.on =
+            AlertSettings::parse_on(&on).map_err(|e| ConfigError::new("DBT_RERUN_ALERT_ON", e))?;
+    }
+    let metrics_namespace = get("DBT_RERUN_METRICS_NAMESPACE")
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.to_owned());
+    if metrics_namespace.len() > 255
+        || !metrics_namespace
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/#:".contains(&b))
+    {
+        return Err(ConfigError::new(
+            "DBT_RERUN_METRICS_NAMESPACE",
+            format!("`{metrics_namespace}` is not a CloudWatch namespace (letters, digits, . _ - / # :)"),
+        ));
+    }
     Ok(ServiceConfig {
+        alerts,
+        metrics_namespace,
         decision,
         network: NetworkConfig {
             subnets,
@@ -277,6 +313,9 @@ mod tests {
             ("DBT_RERUN_ASSIGN_PUBLIC_IP", "sometimes"),
             ("DBT_RERUN_LOG_WAIT_SECONDS", "3600"),
             ("DBT_RERUN_DRY_RUN", "perhaps"),
+            ("DBT_RERUN_ALERT_TOPIC_ARN", "dbt-alerts"),
+            ("DBT_RERUN_ALERT_ON", "give_up,panic"),
+            ("DBT_RERUN_METRICS_NAMESPACE", "Dbt Rerun"),
         ] {
             let mut vars = vec![("DBT_RERUN_SECURITY_GROUPS", "sg-1")];
             vars.retain(|(k, _)| *k != var);

@@ -72,6 +72,13 @@ pub struct DecisionRecord {
     pub failure_kind: FailureKind,
     pub transient: bool,
     pub task_arn: String,
+    /// The cluster's name and the task definition family, for people and metrics.
+    pub cluster: String,
+    pub task_family: String,
+    /// The command the dbt container ran, when known.
+    pub command: Option<Vec<String>>,
+    /// Where the dbt container's log is, when it was read.
+    pub log_stream: Option<crate::aws::LogLocation>,
     /// The stopped task's attempt in its chain (1 = the original run).
     pub attempt: u32,
     pub max_attempts: u32,
@@ -93,6 +100,8 @@ pub struct DecisionRecord {
     pub log_wait_seconds: Option<f64>,
     /// Present only when the decision is `rerun`.
     pub rerun: Option<PlannedRerun>,
+    /// The event repeated one already handled: its re-run was launched before.
+    pub duplicate: bool,
 }
 
 /// The launch a `rerun` decision asks for.
@@ -178,6 +187,10 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
         failure_kind: FailureKind::Unknown,
         transient: false,
         task_arn: task.task_arn.clone(),
+        cluster: task.cluster_name().to_owned(),
+        task_family: task.family().to_owned(),
+        command: input.command.map(<[String]>::to_vec),
+        log_stream: None,
         attempt: 1,
         max_attempts: config.policy.max_attempts,
         container: None,
@@ -192,6 +205,7 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
         log_complete: false,
         log_wait_seconds: None,
         rerun: None,
+        duplicate: false,
     };
     if let Some(report) = input.report {
         record.failed_nodes = report.failed.clone();

@@ -8,9 +8,11 @@
 //! - [`policy`]: which failures are re-run, and how often.
 //! - [`command`] and [`plan`]: the original dbt command, and the re-run command.
 //! - [`decision`]: all of the above combined into a [`DecisionRecord`].
+//! - [`alert`] and [`metrics`]: what a person is told (SNS) and the decision log line (EMF).
 //! - [`aws`] and [`service`]: the shell around the core: AWS behind one trait per service,
 //!   and the functions' work (gather inputs, decide, launch).
 
+pub mod alert;
 pub mod aws;
 pub mod classify;
 pub mod command;
@@ -19,6 +21,7 @@ pub mod decision;
 pub mod event;
 pub mod fargate;
 pub mod log;
+pub mod metrics;
 pub mod node;
 pub mod plan;
 pub mod policy;

@@ -312,6 +312,123 @@ impl Moto {
     }
 }
 
+/// An SNS topic with an SQS queue subscribed to it, to read alerts back.
+pub struct AlertInbox {
+    pub topic_arn: String,
+    pub queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+/// One alert as the SQS subscriber got it (the SNS envelope).
+#[derive(Debug, Clone)]
+pub struct ReceivedAlert {
+    pub subject: String,
+    pub message: String,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// The whole envelope, to search for what must not be there.
+    pub raw: String,
+}
+
+impl Moto {
+    /// Creates a topic and a queue subscribed to it.
+    pub async fn alert_inbox(&self, name: &str) -> AlertInbox {
+        let aws = self.sdk_config().await;
+        let sns = aws_sdk_sns::Client::new(&aws);
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let topic_arn = sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .expect("CreateTopic")
+            .topic_arn()
+            .unwrap()
+            .to_owned();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("{name}-inbox"))
+            .send()
+            .await
+            .expect("CreateQueue")
+            .queue_url()
+            .unwrap()
+            .to_owned();
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("GetQueueAttributes");
+        let queue_arn =
+            attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("Subscribe");
+        AlertInbox {
+            topic_arn,
+            queue_url,
+            sqs,
+        }
+    }
+}
+
+impl AlertInbox {
+    /// Every alert delivered so far (removed from the queue).
+    pub async fn received(&self) -> Vec<ReceivedAlert> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            if got.messages().is_empty() {
+                return out;
+            }
+            for m in got.messages() {
+                let raw = m.body().unwrap_or_default().to_owned();
+                let envelope: serde_json::Value =
+                    serde_json::from_str(&raw).expect("an SNS envelope");
+                let attributes = envelope["MessageAttributes"]
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v["Value"].as_str().unwrap_or_default().to_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(ReceivedAlert {
+                    subject: envelope["Subject"].as_str().unwrap_or_default().to_owned(),
+                    message: envelope["Message"].as_str().unwrap_or_default().to_owned(),
+                    attributes,
+                    raw,
+                });
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("DeleteMessage");
+            }
+        }
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

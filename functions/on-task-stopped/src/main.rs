@@ -6,7 +6,7 @@
 //! runtime keeps serving the next event.
 
 use dbt_rerun::config::service_config;
-use dbt_rerun::service::{decision_log_line, OnTaskStopped};
+use dbt_rerun::service::OnTaskStopped;
 use dbt_rerun::DecisionRecord;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -26,23 +26,19 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-async fn handle<E, L>(
-    service: &OnTaskStopped<E, L>,
+async fn handle<E, L, A>(
+    service: &OnTaskStopped<E, L, A>,
     event: LambdaEvent<Value>,
 ) -> Result<DecisionRecord, Error>
 where
     E: dbt_rerun::aws::Ecs,
     L: dbt_rerun::aws::Logs,
+    A: dbt_rerun::aws::Alerts,
 {
     let payload = serde_json::to_vec(&event.payload)?;
-    match service.handle(&payload).await {
-        Ok(record) => {
-            println!("{}", decision_log_line(&record));
-            Ok(record)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, request_id = %event.context.request_id, "no decision");
-            Err(e.into())
-        }
-    }
+    // The service writes the decision's log line (EMF) itself, before alerting.
+    service.handle(&payload).await.map_err(|e| {
+        tracing::error!(error = %e, request_id = %event.context.request_id, "no decision");
+        e.into()
+    })
 }

@@ -81,3 +81,78 @@ async fn the_runtime_keeps_serving_after_a_malformed_event() {
         "an environment value was logged:\n{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_alert_is_the_invocations_error_after_the_decision_is_logged() {
+    let moto = Moto::start();
+    let aws = moto.sdk_config().await;
+    let ecs = aws_sdk_ecs::Client::new(&aws);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
+    let mut events = Vec::new();
+    for (fixture, exit) in [("1.10/model_error", 1), ("1.10/success", 0)] {
+        let argv = fixture_argv(fixture);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let task = moto.run_original(&ecs, &argv, &[]).await;
+        moto.write_log(&logs, &task, &fixture_lines(fixture), true)
+            .await;
+        events.push(stopped_event(&task, &Stop::exit(exit)));
+    }
+    let api = RuntimeApi::start();
+    api.invoke("give-up", &events[0]);
+    api.invoke("success", &events[1]);
+    let mut function = Command::new(env!("CARGO_BIN_EXE_on-task-stopped"))
+        .env_clear()
+        .envs(moto.env())
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "on-task-stopped")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("DBT_RERUN_LOG_WAIT_SECONDS", "1")
+        .env(
+            "DBT_RERUN_ALERT_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:no-such-topic",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the on-task-stopped binary starts");
+    let outcomes = api.outcomes(2, Duration::from_secs(60));
+    assert!(
+        function.try_wait().unwrap().is_none(),
+        "the runtime is still serving"
+    );
+    function.kill().unwrap();
+    let output = function.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match &outcomes[0] {
+        (id, Outcome::Error(body)) if id == "give-up" => {
+            assert!(body.contains("sns:Publish"), "{body}")
+        }
+        other => panic!("{other:?}"),
+    }
+    match &outcomes[1] {
+        (id, Outcome::Response(body)) if id == "success" => {
+            assert!(body.contains("\"decision\":\"ignore\""), "{body}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let logged: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.contains("\"_aws\""))
+        .map(|l| {
+            dbt_rerun::metrics::check_emf(l).unwrap_or_else(|e| panic!("not EMF ({e}): {l}"));
+            serde_json::from_str(l).unwrap()
+        })
+        .collect();
+    let decisions: Vec<&str> = logged
+        .iter()
+        .map(|v| v["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        decisions,
+        ["give_up", "ignore"],
+        "the give-up was logged before the alert failed"
+    );
+    assert_eq!(logged[0]["GiveUps"], 1);
+    assert_eq!(logged[0]["Cluster"], "dbt-project-cluster");
+}

@@ -1,13 +1,15 @@
 //! AWS access, behind one small trait per service with one real implementation each:
-//! [`Ecs`] ([`EcsClient`], `aws-sdk-ecs`) and [`Logs`] ([`CloudWatchLogs`],
-//! `aws-sdk-cloudwatchlogs`). The traits speak the plain types of this module, so the
+//! [`Ecs`] ([`EcsClient`], `aws-sdk-ecs`), [`Logs`] ([`CloudWatchLogs`],
+//! `aws-sdk-cloudwatchlogs`) and [`Alerts`] ([`SnsAlerts`], `aws-sdk-sns`). The traits speak the plain types of this module, so the
 //! services in [`crate::service`] never see an SDK type.
 
 mod ecs;
 mod logs;
+mod sns;
 
 pub use ecs::EcsClient;
 pub use logs::CloudWatchLogs;
+pub use sns::SnsAlerts;
 
 use crate::event::{ContainerOverride, EcsTask, KeyValue};
 use serde::Serialize;
@@ -166,4 +168,14 @@ pub trait Ecs {
 
     /// RunTask; the started task's ARN. A `failures` entry in the answer is an error.
     fn run_task(&self, launch: &Launch) -> impl Future<Output = Result<String, AwsError>> + Send;
+}
+
+/// SNS, as dbt-rerun alerts through it.
+pub trait Alerts {
+    /// Publishes `alert` to `topic_arn` (`MessageStructure: json`, with its attributes).
+    fn publish(
+        &self,
+        topic_arn: &str,
+        alert: &crate::alert::Alert,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

@@ -13,11 +13,13 @@ pub use launch::launch_for;
 pub use log_wait::{read_log, LogRead};
 pub use rerun_task::{RequestError, RerunRequest, RerunResponse, RerunTask, Terms};
 
-use crate::aws::{AwsError, CloudWatchLogs, Ecs, EcsClient, Logs};
+use crate::alert::alert_for;
+use crate::aws::{Alerts, AwsError, CloudWatchLogs, Ecs, EcsClient, Logs, SnsAlerts};
 use crate::classify::TaskOutcome;
 use crate::config::ServiceConfig;
 use crate::decision::{decide, Decision, DecisionInput, DecisionRecord};
 use crate::event::{parse_task_event, EcsTask, EventError};
+use crate::metrics::{decision_log_line, now_ms};
 
 /// Why an invocation failed (Lambda then retries it, and its failure destination gets it
 /// last). A decision that cannot be carried out is an error, never a silent success.
@@ -31,33 +33,48 @@ pub enum ServiceError {
     Request(#[from] RequestError),
 }
 
-/// Handles ECS task state changes: decides, and launches the re-run.
-pub struct OnTaskStopped<E, L> {
+/// Handles ECS task state changes: decides, launches the re-run, logs, alerts.
+pub struct OnTaskStopped<E, L, A> {
     pub ecs: E,
     pub logs: L,
+    pub alerts: A,
     pub config: ServiceConfig,
 }
 
-impl OnTaskStopped<EcsClient, CloudWatchLogs> {
+impl OnTaskStopped<EcsClient, CloudWatchLogs, SnsAlerts> {
     /// The real service: SDK clients for `aws`, built once per process.
     pub fn new(aws: &aws_config::SdkConfig, config: ServiceConfig) -> Self {
         Self {
             ecs: EcsClient::new(aws),
             logs: CloudWatchLogs::new(aws),
+            alerts: SnsAlerts::new(aws),
             config,
         }
     }
 }
 
-impl<E: Ecs, L: Logs> OnTaskStopped<E, L> {
-    /// Decides on one event (JSON as EventBridge sends it) and, for `rerun`, starts the task
-    /// unless one was already started for this attempt or this is a dry run.
+impl<E: Ecs, L: Logs, A: Alerts> OnTaskStopped<E, L, A> {
+    /// Decides on one event (JSON as EventBridge sends it); for `rerun`, starts the task
+    /// unless one was already started for this attempt or this is a dry run; writes the
+    /// decision's log line (EMF) to stdout; then publishes the alert the settings ask for. A
+    /// failed publish is an error, after the decision was logged (and the task launched: a
+    /// retried invocation finds it and launches nothing).
     pub async fn handle(&self, event: &[u8]) -> Result<DecisionRecord, ServiceError> {
         let event = parse_task_event(event)?;
         let task = &event.detail;
         let mut record = self.decide(task).await?;
         if record.decision == Decision::Rerun && !self.config.dry_run {
             self.launch(task, &mut record).await?;
+        }
+        println!(
+            "{}",
+            decision_log_line(&record, &self.config.metrics_namespace, now_ms())
+        );
+        if let (Some(topic), Some(alert)) = (
+            self.config.alerts.topic_arn.as_deref(),
+            alert_for(&record, &self.config.alerts),
+        ) {
+            self.alerts.publish(topic, &alert).await?;
         }
         Ok(record)
     }
@@ -149,9 +166,13 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
         .and_then(|d| d.container(&outcome.container));
     let command = override_command.or_else(|| container.and_then(|c| c.command.clone()));
     let mut read = LogRead::default();
+    let mut log_stream = None;
     if needs_log {
         match container.and_then(|c| c.log_location(task.task_id())) {
-            Some(at) => read = read_log(logs, &at, service.log_wait).await?,
+            Some(at) => {
+                read = read_log(logs, &at, service.log_wait).await?;
+                log_stream = Some(at);
+            }
             None => {
                 read.note = Some(format!(
                     "container {} does not log to CloudWatch with the awslogs driver, so its log cannot be read",
@@ -168,20 +189,8 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
         config,
     });
     record.log_wait_seconds = needs_log.then_some(read.waited.as_secs_f64());
+    record.log_stream = log_stream;
     Ok(record)
-}
-
-/// The structured log line of a decision: one JSON object on one line. The record serialises
-/// environment variable names only, never their values.
-pub fn decision_log_line(record: &DecisionRecord) -> String {
-    let line = serde_json::json!({
-        "message": "dbt-rerun decision",
-        "decision": record.decision,
-        "task_arn": record.task_arn,
-        "reason": record.reason,
-        "record": record,
-    });
-    line.to_string()
 }
 
 fn duplicate(record: &mut DecisionRecord, why: String) {
@@ -189,4 +198,5 @@ fn duplicate(record: &mut DecisionRecord, why: String) {
     record.decision = Decision::Ignore;
     record.reason = format!("the re-run for attempt {attempt} was already launched: {why}");
     record.rerun = None;
+    record.duplicate = true;
 }

@@ -1,0 +1,52 @@
+//! [`Alerts`] over `aws-sdk-sns`.
+
+use super::{Alerts, AwsError};
+use crate::alert::Alert;
+use aws_sdk_sns::error::ProvideErrorMetadata;
+use aws_sdk_sns::types::MessageAttributeValue;
+
+/// The real SNS.
+#[derive(Clone)]
+pub struct SnsAlerts {
+    client: aws_sdk_sns::Client,
+}
+
+impl SnsAlerts {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_sns::Client::new(config),
+        }
+    }
+}
+
+impl Alerts for SnsAlerts {
+    async fn publish(&self, topic_arn: &str, alert: &Alert) -> Result<(), AwsError> {
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(&alert.subject)
+            .message(&alert.message)
+            .message_structure("json");
+        for (name, value) in &alert.attributes {
+            let attribute = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| AwsError {
+                    operation: "sns:Publish",
+                    code: None,
+                    message: e.to_string(),
+                })?;
+            request = request.message_attributes(name, attribute);
+        }
+        request.send().await.map_err(|err| AwsError {
+            operation: "sns:Publish",
+            code: err.code().map(str::to_owned),
+            message: err.message().map(str::to_owned).unwrap_or_else(|| {
+                aws_smithy_types::error::display::DisplayErrorContext(&err).to_string()
+            }),
+        })?;
+        Ok(())
+    }
+}
