@@ -53,7 +53,26 @@ pub fn plan(
     event: &Path,
     log_file: Option<&Path>,
     command: Option<&str>,
+    alert_preview: bool,
 ) -> Result<String, String> {
+    let record = decide(event, log_file, command)?;
+    if alert_preview {
+        let alert = dbt_rerun::alert::compose(&record);
+        return Ok(format!(
+            "Subject: {}\n\n{}",
+            alert.subject,
+            alert.text.trim_end()
+        ));
+    }
+    pretty(&record)
+}
+
+/// The decision record for the event: the log from `log_file`, else from AWS.
+fn decide(
+    event: &Path,
+    log_file: Option<&Path>,
+    command: Option<&str>,
+) -> Result<dbt_rerun::DecisionRecord, String> {
     let bytes =
         std::fs::read(event).map_err(|e| format!("cannot read {}: {e}", event.display()))?;
     let parsed = parse_task_event(&bytes).map_err(|e| format!("{}: {e}", event.display()))?;
@@ -72,7 +91,7 @@ pub fn plan(
             let aws = aws_config::load_from_env().await;
             OnTaskStopped::new(&aws, config).decide(&task).await
         });
-        return pretty(&record.map_err(|e| e.to_string())?);
+        return record.map_err(|e| e.to_string());
     };
     let config = config::decision_config(env).map_err(|e| e.to_string())?;
     let report = read_log(log_file)?;
@@ -82,7 +101,7 @@ pub fn plan(
         task.container_override(&o.container)
             .and_then(|c| c.command.clone())
     });
-    pretty(&dbt_rerun::decide(DecisionInput {
+    Ok(dbt_rerun::decide(DecisionInput {
         task: &task,
         report: Some(&report),
         log_note: None,

@@ -32,6 +32,9 @@ enum Command {
         /// (it is the task definition's command).
         #[arg(long)]
         command: Option<String>,
+        /// Print the alert this decision would send (subject and text) instead of the record.
+        #[arg(long)]
+        alert_preview: bool,
     },
     /// Print what a dbt log says (failed, skipped, stats) as JSON.
     ParseLog {
@@ -49,7 +52,13 @@ fn main() -> ExitCode {
             event,
             log_file,
             command,
-        } => commands::plan(&event, log_file.as_deref(), command.as_deref()),
+            alert_preview,
+        } => commands::plan(
+            &event,
+            log_file.as_deref(),
+            command.as_deref(),
+            alert_preview,
+        ),
         Command::Invoke(args) => commands::invoke(args),
     };
     match result {

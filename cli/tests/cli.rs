@@ -257,3 +257,33 @@ fn without_a_log_file_the_log_comes_from_cloudwatch() {
         ]
     );
 }
+
+#[test]
+fn alert_preview_shows_the_message_a_person_would_get() {
+    let out = dbt_rerun(
+        &[
+            "plan",
+            "--event",
+            "events/give_up-model-error.json",
+            "--log-file",
+            "events/logs/give_up-model-error.log",
+            "--alert-preview",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(
+            "Subject: dbt-rerun: gave up on dbt build (1 failed) in dbt-project-cluster\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("model fct_orders: Binder Error"), "{text}");
+    assert!(text.contains("To re-run by hand"), "{text}");
+    assert!(!text.contains("not-a-real-secret"), "{text}");
+}
