@@ -20,9 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "fixtures"))
-from dbt_venv import VENVS, moto_python, venv_python  # noqa: E402
-
-SAM = ["aws-sam-cli", "cargo-lambda", "ziglang", "cfn-lint"]
+from dbt_venv import moto_python, sam_python  # noqa: E402
 
 
 def free_port():
@@ -48,7 +46,7 @@ def main():
     event = Path(sys.argv[1] if len(sys.argv) > 1 else REPO / "events/rerun-transient-model-error.json")
     promised = event.stem.split("-")[0]
     python = moto_python()
-    bin_dir = venv_python("sam", SAM).parent
+    bin_dir = sam_python().parent
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
     moto_port, invoke_port = free_port(), free_port()
     endpoint = f"http://127.0.0.1:{moto_port}"
