@@ -31,6 +31,27 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
+    /// Starts a function binary as Lambda would: an empty environment but for the Lambda
+    /// variables pointing it at this API, and `env`; stdout and stderr piped.
+    pub fn spawn_function(
+        &self,
+        binary: &str,
+        name: &str,
+        env: &[(String, String)],
+    ) -> std::process::Child {
+        std::process::Command::new(binary)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", &self.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"))
+    }
+
     pub fn start() -> RuntimeApi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let address = listener.local_addr().expect("bound").to_string();

@@ -9,7 +9,6 @@
 
 use dbt_rerun_tests::moto::{fixture_argv, fixture_lines, stopped_event, Moto, Stop};
 use dbt_rerun_tests::runtime_api::{Outcome, RuntimeApi};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 10;
@@ -57,18 +56,13 @@ fn main() {
     for (i, event) in events.iter().enumerate() {
         let api = RuntimeApi::start();
         let spawned = Instant::now();
-        let mut function = Command::new(env!("CARGO_BIN_EXE_on-task-stopped"))
-            .env_clear()
-            .envs(moto.env())
-            .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-            .env("AWS_LAMBDA_FUNCTION_NAME", "on-task-stopped")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("DBT_RERUN_LOG_WAIT_SECONDS", "5")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the release binary starts");
+        let mut env = moto.env();
+        env.push(("DBT_RERUN_LOG_WAIT_SECONDS".into(), "5".into()));
+        let mut function = api.spawn_function(
+            env!("CARGO_BIN_EXE_on-task-stopped"),
+            "on-task-stopped",
+            &env,
+        );
         let polled = api
             .first_poll(Duration::from_secs(10))
             .unwrap_or_else(|| panic!("no poll: {:?}", api.init_error()));

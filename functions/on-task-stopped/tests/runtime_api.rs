@@ -4,7 +4,6 @@
 
 use dbt_rerun_tests::moto::{fixture_argv, fixture_lines, stopped_event, Moto, Stop};
 use dbt_rerun_tests::runtime_api::{Outcome, RuntimeApi};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -30,19 +29,14 @@ async fn the_runtime_keeps_serving_after_a_malformed_event() {
     api.invoke("good-1", &events[0]);
     api.invoke("malformed", br#"{"detail-type": "ECS Task State Change", "source": "aws.ecs", "detail": {"containers": "nope"}}"#);
     api.invoke("good-2", &events[1]);
-    let mut function = Command::new(env!("CARGO_BIN_EXE_on-task-stopped"))
-        .env_clear()
-        .envs(moto.env())
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "on-task-stopped")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("DBT_RERUN_LOG_WAIT_SECONDS", "2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the on-task-stopped binary starts");
+    let mut env = moto.env();
+    env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+    env.push(("DBT_RERUN_LOG_WAIT_SECONDS".into(), "2".into()));
+    let mut function = api.spawn_function(
+        env!("CARGO_BIN_EXE_on-task-stopped"),
+        "on-task-stopped",
+        &env,
+    );
 
     let outcomes = api.outcomes(3, Duration::from_secs(60));
     assert!(
@@ -100,22 +94,17 @@ async fn a_failed_alert_is_the_invocations_error_after_the_decision_is_logged() 
     let api = RuntimeApi::start();
     api.invoke("give-up", &events[0]);
     api.invoke("success", &events[1]);
-    let mut function = Command::new(env!("CARGO_BIN_EXE_on-task-stopped"))
-        .env_clear()
-        .envs(moto.env())
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "on-task-stopped")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("DBT_RERUN_LOG_WAIT_SECONDS", "1")
-        .env(
-            "DBT_RERUN_ALERT_TOPIC_ARN",
-            "arn:aws:sns:eu-west-1:123456789012:no-such-topic",
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the on-task-stopped binary starts");
+    let mut env = moto.env();
+    env.push(("DBT_RERUN_LOG_WAIT_SECONDS".into(), "1".into()));
+    env.push((
+        "DBT_RERUN_ALERT_TOPIC_ARN".into(),
+        "arn:aws:sns:eu-west-1:123456789012:no-such-topic".into(),
+    ));
+    let mut function = api.spawn_function(
+        env!("CARGO_BIN_EXE_on-task-stopped"),
+        "on-task-stopped",
+        &env,
+    );
     let outcomes = api.outcomes(2, Duration::from_secs(60));
     assert!(
         function.try_wait().unwrap().is_none(),

@@ -1,8 +1,9 @@
 //! [`Ecs`] over `aws-sdk-ecs`.
 
-use super::{AwsError, AwsLogsOptions, ContainerDefinition, Ecs, Launch, TaskDefinition};
+use super::{
+    sdk_error, AwsError, AwsLogsOptions, ContainerDefinition, Ecs, Launch, TaskDefinition,
+};
 use crate::event::{Attachment, ContainerOverride, EcsContainer, EcsTask, KeyValue, TaskOverrides};
-use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,22 +23,6 @@ impl EcsClient {
             client: aws_sdk_ecs::Client::new(config),
             definitions: Arc::default(),
         }
-    }
-}
-
-fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    operation: &'static str,
-    err: SdkError<E, R>,
-) -> AwsError {
-    let code = err.code().map(str::to_owned);
-    let message = match err.message() {
-        Some(m) => m.to_owned(),
-        None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
-    };
-    AwsError {
-        operation,
-        code,
-        message,
     }
 }
 
@@ -173,15 +158,13 @@ impl Ecs for EcsClient {
             .task_definition(arn)
             .send()
             .await
-            .map_err(|e| aws_error("ecs:DescribeTaskDefinition", e))?;
-        let def = out
-            .task_definition()
-            .map(definition_of)
-            .ok_or_else(|| AwsError {
-                operation: "ecs:DescribeTaskDefinition",
-                code: None,
-                message: format!("no task definition in the answer for {arn}"),
-            })?;
+            .map_err(|e| sdk_error("ecs:DescribeTaskDefinition", e))?;
+        let def = out.task_definition().map(definition_of).ok_or_else(|| {
+            AwsError::local(
+                "ecs:DescribeTaskDefinition",
+                format!("no task definition in the answer for {arn}"),
+            )
+        })?;
         if let Ok(mut cache) = self.definitions.lock() {
             cache.insert(arn.to_owned(), def.clone());
         }
@@ -196,7 +179,7 @@ impl Ecs for EcsClient {
             .tasks(task_arn)
             .send()
             .await
-            .map_err(|e| aws_error("ecs:DescribeTasks", e))?;
+            .map_err(|e| sdk_error("ecs:DescribeTasks", e))?;
         Ok(out.tasks().first().map(task_of))
     }
 
@@ -212,7 +195,7 @@ impl Ecs for EcsClient {
             .started_by(started_by)
             .send()
             .await
-            .map_err(|e| aws_error("ecs:ListTasks", e))?;
+            .map_err(|e| sdk_error("ecs:ListTasks", e))?;
         Ok(out.task_arns().to_vec())
     }
 
@@ -249,11 +232,7 @@ impl Ecs for EcsClient {
                         .capacity_provider(provider)
                         .weight(1)
                         .build()
-                        .map_err(|e| AwsError {
-                            operation: "ecs:RunTask",
-                            code: None,
-                            message: e.to_string(),
-                        })?,
+                        .map_err(|e| AwsError::local("ecs:RunTask", e))?,
                 )
             }
             (None, Some(launch_type)) => {
@@ -271,11 +250,7 @@ impl Ecs for EcsClient {
                     types::AssignPublicIp::Disabled
                 })
                 .build()
-                .map_err(|e| AwsError {
-                    operation: "ecs:RunTask",
-                    code: None,
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| AwsError::local("ecs:RunTask", e))?;
             request = request.network_configuration(
                 types::NetworkConfiguration::builder()
                     .awsvpc_configuration(vpc)
@@ -288,7 +263,7 @@ impl Ecs for EcsClient {
         let out = request
             .send()
             .await
-            .map_err(|e| aws_error("ecs:RunTask", e))?;
+            .map_err(|e| sdk_error("ecs:RunTask", e))?;
         if let Some(failure) = out.failures().first() {
             return Err(AwsError {
                 operation: "ecs:RunTask",
@@ -304,10 +279,6 @@ impl Ecs for EcsClient {
             .first()
             .and_then(|t| t.task_arn())
             .map(str::to_owned)
-            .ok_or_else(|| AwsError {
-                operation: "ecs:RunTask",
-                code: None,
-                message: "the answer names no started task".to_owned(),
-            })
+            .ok_or_else(|| AwsError::local("ecs:RunTask", "the answer names no started task"))
     }
 }

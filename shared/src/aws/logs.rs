@@ -1,7 +1,6 @@
 //! [`Logs`] over `aws-sdk-cloudwatchlogs`.
 
-use super::{AwsError, LogLocation, LogPage, Logs};
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
+use super::{sdk_error, AwsError, LogLocation, LogPage, Logs};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -57,13 +56,7 @@ impl Logs for CloudWatchLogs {
             .set_next_token(token.map(str::to_owned))
             .send()
             .await
-            .map_err(|err| AwsError {
-                operation: "logs:GetLogEvents",
-                code: err.code().map(str::to_owned),
-                message: err.message().map(str::to_owned).unwrap_or_else(|| {
-                    aws_smithy_types::error::display::DisplayErrorContext(&err).to_string()
-                }),
-            })?;
+            .map_err(|e| sdk_error("logs:GetLogEvents", e))?;
         Ok(LogPage {
             lines: out
                 .events()

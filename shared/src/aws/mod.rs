@@ -24,7 +24,36 @@ pub struct AwsError {
     pub message: String,
 }
 
+/// An SDK error as an [`AwsError`] naming `operation` (the same shape for every service).
+pub(crate) fn sdk_error<E, R>(
+    operation: &'static str,
+    err: aws_sdk_ecs::error::SdkError<E, R>,
+) -> AwsError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    AwsError {
+        operation,
+        code: err.code().map(str::to_owned),
+        message: err.message().map(str::to_owned).unwrap_or_else(|| {
+            aws_smithy_types::error::display::DisplayErrorContext(&err).to_string()
+        }),
+    }
+}
+
 impl AwsError {
+    /// An error of `operation` found before or after the call (a request that cannot be
+    /// built, an answer without what it must hold).
+    pub(crate) fn local(operation: &'static str, message: impl ToString) -> Self {
+        Self {
+            operation,
+            code: None,
+            message: message.to_string(),
+        }
+    }
+
     /// The resource does not exist (a log group or stream not there yet, a task gone).
     pub fn is_not_found(&self) -> bool {
         self.code.as_deref() == Some("ResourceNotFoundException")

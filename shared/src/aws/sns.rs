@@ -1,8 +1,7 @@
 //! [`Alerts`] over `aws-sdk-sns`.
 
-use super::{Alerts, AwsError};
+use super::{sdk_error, Alerts, AwsError};
 use crate::alert::Alert;
-use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 /// The real SNS.
@@ -33,20 +32,13 @@ impl Alerts for SnsAlerts {
                 .data_type("String")
                 .string_value(value)
                 .build()
-                .map_err(|e| AwsError {
-                    operation: "sns:Publish",
-                    code: None,
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| AwsError::local("sns:Publish", e))?;
             request = request.message_attributes(name, attribute);
         }
-        request.send().await.map_err(|err| AwsError {
-            operation: "sns:Publish",
-            code: err.code().map(str::to_owned),
-            message: err.message().map(str::to_owned).unwrap_or_else(|| {
-                aws_smithy_types::error::display::DisplayErrorContext(&err).to_string()
-            }),
-        })?;
+        request
+            .send()
+            .await
+            .map_err(|e| sdk_error("sns:Publish", e))?;
         Ok(())
     }
 }
