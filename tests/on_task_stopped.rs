@@ -194,13 +194,21 @@ async fn failures_a_rerun_cannot_fix_and_success_start_nothing() {
     assert!(w.moto.reruns(&w.ecs).await.is_empty(), "no task started");
 }
 
+const KILLED: &str = "killed/1.11/build_sigkill";
+
+/// The re-run's dbt command, and the names of the nodes the killed run finished.
+fn resumed(w: &World, rerun: &EcsTask, record: &DecisionRecord) -> (String, Vec<String>) {
+    let ov = rerun.container_override(&w.moto.setup.container).unwrap();
+    (
+        ov.command.as_deref().unwrap().join(" "),
+        record.finished_node_names.clone(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn an_oom_kill_reruns_with_the_next_larger_fargate_memory() {
+async fn an_oom_kill_resumes_with_the_next_larger_fargate_memory() {
     let w = world(Duration::from_secs(1)).await;
-    let task = w
-        .moto
-        .run_original(&w.ecs, &["dbt", "build", "--target", "prod"], &[])
-        .await;
+    let task = w.original(KILLED, &[]).await;
     let record = w
         .handle(
             &task,
@@ -212,6 +220,7 @@ async fn an_oom_kill_reruns_with_the_next_larger_fargate_memory() {
         )
         .await;
     assert_eq!(record.decision, Decision::Rerun, "{}", record.reason);
+    assert!(record.resume, "{}", record.reason);
     let reruns = w.moto.reruns(&w.ecs).await;
     assert_eq!(reruns.len(), 1);
     assert_eq!(
@@ -220,13 +229,75 @@ async fn an_oom_kill_reruns_with_the_next_larger_fargate_memory() {
         "twice 2048 at 1 vCPU"
     );
     assert_eq!(reruns[0].overrides.cpu.as_deref(), Some("1024"));
-    let ov = reruns[0]
-        .container_override(&w.moto.setup.container)
-        .unwrap();
+    let (command, finished) = resumed(&w, &reruns[0], &record);
+    let truth = dbt_rerun_tests::killed_fixtures()
+        .into_iter()
+        .find(|f| format!("killed/{}", f.id) == KILLED)
+        .unwrap()
+        .finished_per_file_log();
     assert_eq!(
-        ov.command.as_deref().unwrap().join(" "),
-        "dbt build --target prod"
+        finished.len(),
+        truth.len(),
+        "what dbt's own file log says finished: {finished:?}"
     );
+    assert!(
+        command.starts_with("dbt build --vars {slow_rows: 200000000} --exclude "),
+        "{command}"
+    );
+    for name in &finished {
+        assert!(
+            command.split(' ').any(|a| a == name),
+            "{name} is not excluded: {command}"
+        );
+    }
+    assert!(command.ends_with("--indirect-selection empty"), "{command}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spot_interruption_resumes_with_the_same_memory() {
+    let w = world(Duration::from_secs(1)).await;
+    let task = w.original(KILLED, &[]).await;
+    let record = w
+        .handle(
+            &task,
+            Stop {
+                exit_code: Some(143),
+                stop_code: "SpotInterruption",
+                reason: None,
+            },
+        )
+        .await;
+    assert_eq!(record.decision, Decision::Rerun, "{}", record.reason);
+    assert_eq!(serde_json::to_value(record.failure_kind).unwrap(), "infra");
+    assert!(record.resume);
+    let reruns = w.moto.reruns(&w.ecs).await;
+    assert_eq!(reruns.len(), 1);
+    assert_eq!(reruns[0].overrides.memory, None, "same memory");
+    let (command, _) = resumed(&w, &reruns[0], &record);
+    assert!(command.contains(" --exclude "), "{command}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_a_person_stopped_is_not_rerun() {
+    let w = world(Duration::from_secs(1)).await;
+    let task = w.original(KILLED, &[]).await;
+    let record = w
+        .handle(
+            &task,
+            Stop {
+                exit_code: Some(143),
+                stop_code: "UserInitiated",
+                reason: None,
+            },
+        )
+        .await;
+    assert_eq!(record.decision, Decision::Ignore, "{}", record.reason);
+    assert!(
+        record.reason.contains("a person stopped the task"),
+        "{}",
+        record.reason
+    );
+    assert!(w.moto.reruns(&w.ecs).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,10 +8,13 @@ use crate::event::{EcsTask, KeyValue};
 use crate::fargate::{next_size, TaskSize};
 use crate::log::RunReport;
 use crate::node::{FailedNode, SkippedNode};
-use crate::plan::{json_len, plan_rerun, PlanShape, ECS_OVERRIDE_LIMIT};
+use crate::plan::{json_len, plan_rerun, plan_resume, PlanShape, ECS_OVERRIDE_LIMIT};
 use crate::policy::{RetryClass, RetryPolicy};
 use crate::transient::TransientPatterns;
 use serde::{Serialize, Serializer};
+
+/// The record names finished nodes when there are at most this many.
+pub const MAX_FINISHED_NAMES: usize = 20;
 
 /// Environment variable carrying a task's attempt number in its chain (1 = the original).
 pub const ATTEMPT_VAR: &str = "DBT_RERUN_ATTEMPT";
@@ -94,6 +97,9 @@ pub struct DecisionRecord {
     pub resume: bool,
     /// Nodes the log shows as finished.
     pub finished_nodes: u64,
+    /// Their names, when there are at most [`MAX_FINISHED_NAMES`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub finished_node_names: Vec<String>,
     /// dbt's end-of-run marker was in the log.
     pub log_complete: bool,
     /// How long the function waited for the log to be complete; null when it read none.
@@ -202,6 +208,7 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
         plan_shape: None,
         resume: false,
         finished_nodes: 0,
+        finished_node_names: vec![],
         log_complete: false,
         log_wait_seconds: None,
         rerun: None,
@@ -211,6 +218,14 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
         record.failed_nodes = report.failed.clone();
         record.skipped_nodes = report.skipped.clone();
         record.finished_nodes = report.finished.count;
+        if report.finished.count <= MAX_FINISHED_NAMES as u64 {
+            record.finished_node_names = report
+                .finished
+                .nodes
+                .iter()
+                .map(|n| n.name.clone())
+                .collect();
+        }
         record.log_complete = report.end_of_run;
     }
     if task.last_status != "STOPPED" {
@@ -244,6 +259,8 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
     // The command a person (or we) would re-run, whatever the decision.
     let mut plan_note = None;
     let budget = ECS_OVERRIDE_LIMIT.saturating_sub(override_overhead(&outcome.container, &env));
+    // A run dbt started and that ended without its end-of-run marker was cut off part-way.
+    let cut_off = input.report.filter(|r| r.lines > 0 && !r.end_of_run);
     let rerun_command = match (classification.kind, input.command) {
         (FailureKind::None, _) | (_, None) => None,
         (FailureKind::DbtNodes, Some(argv)) => match (DbtCommand::parse(argv), input.report) {
@@ -266,6 +283,23 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
             (Ok(_), None) => None,
         },
         (FailureKind::DbtRuntime, Some(_)) if !classification.transient => None,
+        // Killed part-way (out of memory, Spot, any kill): resume from the log when dbt had
+        // started and the log shows where it stopped.
+        (FailureKind::Infra | FailureKind::Oom, Some(argv)) if cut_off.is_some() => {
+            let plan = match (DbtCommand::parse(argv), cut_off) {
+                (Ok(cmd), Some(report)) => plan_resume(&cmd, report, budget),
+                (Ok(cmd), None) => plan_resume(&cmd, &RunReport::default(), budget),
+                (Err(e), _) => crate::plan::RerunCommand {
+                    argv: argv.to_vec(),
+                    shape: PlanShape::Original,
+                    note: Some(format!("{e}: re-running it as it was")),
+                },
+            };
+            record.plan_shape = Some(plan.shape);
+            record.resume = plan.shape == PlanShape::Resume;
+            plan_note = plan.note;
+            Some(plan.argv)
+        }
         (_, Some(argv)) => {
             record.plan_shape = Some(PlanShape::Original);
             Some(argv.to_vec())

@@ -110,15 +110,38 @@ pub fn plan_rerun(
         ));
     }
 
-    match resume(command, &selection, report) {
-        Ok(plan) if fits(&plan.argv) => Ok(plan),
-        Ok(_) => Ok(original(
+    Ok(plan_resume(command, report, budget))
+}
+
+/// Plans the resume of a run cut off part-way (killed, out of memory, interrupted): the
+/// original command minus the nodes the log shows as finished, so nothing finished is redone
+/// and nothing unfinished is dropped. When that cannot be expressed exactly (or does not fit
+/// `budget`), the original command, with a note saying why.
+pub fn plan_resume(command: &DbtCommand, report: &RunReport, budget: usize) -> RerunCommand {
+    if !command.selects_nodes() {
+        return original(
+            command,
+            format!(
+                "`dbt {}` does not select nodes: re-running the command as it was",
+                command.verb
+            ),
+        );
+    }
+    if report.finished.count == 0 {
+        return original(
+            command,
+            "no node had finished: re-running the original command".to_owned(),
+        );
+    }
+    match resume(command, &command.selection(), report) {
+        Ok(plan) if json_len(&plan.argv) <= budget => plan,
+        Ok(_) => original(
             command,
             "the run's unfinished nodes do not fit ECS's override limit as a selection: \
              re-running the whole original command"
                 .to_owned(),
-        )),
-        Err(why) => Ok(original(command, why)),
+        ),
+        Err(why) => original(command, why),
     }
 }
 
@@ -343,7 +366,7 @@ fn resume(
         argv: with_selection(command, false, &select, &exclude, indirect),
         shape: PlanShape::Resume,
         note: Some(format!(
-            "dbt did not list every node it skipped: re-running the original selection minus the {count} node{} that finished",
+            "resuming: the original selection minus the {count} node{} that finished",
             if count == 1 { "" } else { "s" }
         )),
     })

@@ -72,6 +72,28 @@ impl Fixture {
             .collect()
     }
 
+    /// unique_ids of the nodes dbt's own file log says finished well (NodeFinished with status
+    /// success, pass or warn): the truth for a killed run.
+    pub fn finished_per_file_log(&self) -> BTreeSet<String> {
+        let text = std::fs::read_to_string(self.dir.join("node_finished.jsonl"))
+            .unwrap_or_else(|e| panic!("{}: node_finished.jsonl: {e}", self.id));
+        text.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a NodeFinished event"))
+            .filter(|e| {
+                let status = e["data"]["node_info"]["node_status"]
+                    .as_str()
+                    .unwrap_or_default();
+                matches!(status, "success" | "pass" | "warn")
+            })
+            .map(|e| {
+                e["data"]["node_info"]["unique_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+
     pub fn is_json(&self) -> bool {
         self.meta
             .argv
@@ -83,7 +105,28 @@ impl Fixture {
 /// Every recorded fixture, sorted; panics if there are none (a missing corpus must not make
 /// the tests pass vacuously).
 pub fn fixtures() -> Vec<Fixture> {
-    let runs = repo_root().join("tests/fixtures/runs");
+    let out = fixtures_in("runs");
+    assert!(
+        out.len() >= 100,
+        "expected the full fixture corpus, found {} runs",
+        out.len()
+    );
+    out
+}
+
+/// Every run recorded by `generate_killed.py`: dbt killed part-way.
+pub fn killed_fixtures() -> Vec<Fixture> {
+    let out = fixtures_in("killed");
+    assert!(
+        out.len() >= 16,
+        "expected the killed-run corpus, found {} runs",
+        out.len()
+    );
+    out
+}
+
+fn fixtures_in(corpus: &str) -> Vec<Fixture> {
+    let runs = repo_root().join("tests/fixtures").join(corpus);
     let mut out = Vec::new();
     let versions =
         std::fs::read_dir(&runs).unwrap_or_else(|e| panic!("cannot read {}: {e}", runs.display()));
@@ -107,11 +150,6 @@ pub fn fixtures() -> Vec<Fixture> {
         }
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
-    assert!(
-        out.len() >= 100,
-        "expected the full fixture corpus, found {} runs",
-        out.len()
-    );
     out
 }
 

@@ -495,15 +495,21 @@ pub fn env_value<'a>(env: &'a [KeyValue], name: &str) -> Option<&'a str> {
         .map(|kv| kv.value.as_str())
 }
 
+/// The directory of a fixture: `1.10/model_error` (a recorded run) or
+/// `killed/1.11/build_sigkill` (a run killed part-way).
+fn fixture_dir(fixture: &str) -> PathBuf {
+    let fixtures = repo_root().join("tests/fixtures");
+    if fixture.starts_with("killed/") {
+        fixtures.join(fixture)
+    } else {
+        fixtures.join("runs").join(fixture)
+    }
+}
+
 /// A fixture's log as CloudWatch events: its lines, without the newline.
 pub fn fixture_lines(fixture: &str) -> Vec<String> {
-    let text = std::fs::read(
-        repo_root()
-            .join("tests/fixtures/runs")
-            .join(fixture)
-            .join("output.log"),
-    )
-    .unwrap_or_else(|e| panic!("fixture {fixture}: {e}"));
+    let text = std::fs::read(fixture_dir(fixture).join("output.log"))
+        .unwrap_or_else(|e| panic!("fixture {fixture}: {e}"));
     String::from_utf8_lossy(&text)
         .lines()
         .map(str::to_owned)
@@ -513,13 +519,8 @@ pub fn fixture_lines(fixture: &str) -> Vec<String> {
 /// A fixture's argv.
 pub fn fixture_argv(fixture: &str) -> Vec<String> {
     let meta: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            repo_root()
-                .join("tests/fixtures/runs")
-                .join(fixture)
-                .join("meta.json"),
-        )
-        .unwrap(),
+        &std::fs::read(fixture_dir(fixture).join("meta.json"))
+            .unwrap_or_else(|e| panic!("fixture {fixture}: {e}")),
     )
     .unwrap();
     meta["argv"]

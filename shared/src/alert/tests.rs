@@ -64,6 +64,7 @@ fn record(decision: Decision) -> DecisionRecord {
         plan_shape: None,
         resume: false,
         finished_nodes: 12,
+        finished_node_names: vec![],
         log_complete: true,
         log_wait_seconds: Some(0.1),
         rerun: None,

@@ -471,3 +471,66 @@ fn a_missing_log_gives_up_with_the_logs_story() {
         record.reason
     );
 }
+
+#[test]
+fn a_run_killed_part_way_resumes_without_what_finished() {
+    let t = task(
+        Some(137),
+        "EssentialContainerExited",
+        Some("OutOfMemoryError: Container killed due to memory usage"),
+        &[],
+    );
+    let finished = |name: &str, t| SkippedNode {
+        name: name.into(),
+        resource_type: t,
+        unique_id: None,
+    };
+    let killed = RunReport {
+        lines: 30,
+        end_of_run: false,
+        dbt_version: Some("1.11.2".into()),
+        finished: FinishedNodes {
+            count: 2,
+            nodes: vec![
+                finished("stg_orders", ResourceType::Model),
+                finished("not_null_stg_orders_id", ResourceType::Test),
+            ],
+            before_first_failure: 2,
+        },
+        ..Default::default()
+    };
+    let record = decide_with(
+        &t,
+        Some(&killed),
+        "dbt build --target prod",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(record.decision, Decision::Rerun, "{}", record.reason);
+    assert!(record.resume);
+    assert_eq!(record.finished_nodes, 2);
+    assert_eq!(
+        record.finished_node_names,
+        ["stg_orders", "not_null_stg_orders_id"]
+    );
+    assert_eq!(
+        record.rerun.as_ref().unwrap().command.join(" "),
+        "dbt build --target prod --exclude stg_orders not_null_stg_orders_id --indirect-selection empty"
+    );
+    assert_eq!(record.rerun.unwrap().memory.as_deref(), Some("4096"));
+
+    // A log with nothing finished, or no log at all: the original command.
+    let nothing = RunReport {
+        lines: 5,
+        ..Default::default()
+    };
+    let record = decide_with(
+        &t,
+        Some(&nothing),
+        "dbt build --target prod",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(
+        (record.resume, record.rerun.unwrap().command.join(" ")),
+        (false, "dbt build --target prod".to_owned())
+    );
+}

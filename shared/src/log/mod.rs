@@ -186,10 +186,10 @@ impl LogParser {
 
     /// The report for everything pushed so far.
     pub fn finish(mut self) -> RunReport {
-        let from_summary = self.report.failed.len();
-        if from_summary < self.result_failures.len() {
-            // The summary is missing or named fewer failures than the result lines did (a log
-            // cut short): keep the result lines' failures the summary did not name.
+        if !self.in_summary {
+            // No end-of-run summary (a log cut short, a run killed): the result lines'
+            // failures are all there is. With a summary, the summary is dbt's verdict (under
+            // --fail-fast, dbt prints nodes it cancelled as ERROR but records them skipped).
             for node in std::mem::take(&mut self.result_failures) {
                 let known = self.report.failed.iter().any(|f| {
                     f.name == node.name || (f.unique_id.is_some() && f.unique_id == node.unique_id)

@@ -4,7 +4,9 @@
 //! flushes about every 5 s, and since 2025 drops lines under pressure by default). So the log
 //! is read to its current end, and while dbt's end-of-run marker is missing it is read again
 //! with growing pauses until the marker appears or the wait runs out; then the decision is
-//! made on what is there, and the record says so.
+//! made on what is there, and the record says so. A run that was killed never writes the
+//! marker: its log is read until no new line has come for [`QUIET`] (a driver flush and a
+//! second), or the wait runs out.
 
 use crate::aws::{AwsError, LogLocation, Logs};
 use crate::log::{LogParser, RunReport};
@@ -21,17 +23,23 @@ pub struct LogRead {
 }
 
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
+/// How long a killed run's log must stay unchanged to count as complete.
+pub const QUIET: Duration = Duration::from_secs(6);
 const LONGEST_PAUSE: Duration = Duration::from_secs(4);
 
 /// Reads `at` from its start, streaming every page into the parser (no page is kept), and
-/// waits up to `wait` for dbt's end-of-run marker. A missing stream is waited for too, then
-/// reported in `note`; other AWS errors are returned.
+/// waits up to `wait` for dbt's end-of-run marker (`expect_end`), or, for a killed run, for
+/// the log to stay unchanged for [`QUIET`] (or `wait`, if shorter). A missing stream is waited
+/// for too, then reported in `note`; other AWS errors are returned.
 pub async fn read_log<L: Logs>(
     logs: &L,
     at: &LogLocation,
     wait: Duration,
+    expect_end: bool,
 ) -> Result<LogRead, AwsError> {
     let started = Instant::now();
+    let mut last_news = started;
+    let quiet = QUIET.min(wait);
     let mut parser = LogParser::default();
     let mut token: Option<String> = None;
     let mut pause = FIRST_PAUSE;
@@ -41,6 +49,9 @@ pub async fn read_log<L: Logs>(
             Ok(page) => {
                 stream_seen = true;
                 let more = !page.lines.is_empty();
+                if more {
+                    last_news = Instant::now();
+                }
                 for line in &page.lines {
                     parser.push_line(line.as_bytes());
                 }
@@ -50,7 +61,7 @@ pub async fn read_log<L: Logs>(
                 if more {
                     continue; // read on to the current end before judging
                 }
-                if parser.end_of_run() {
+                if parser.end_of_run() || (!expect_end && last_news.elapsed() >= quiet) {
                     break;
                 }
             }
@@ -78,7 +89,7 @@ pub async fn read_log<L: Logs>(
         });
     }
     let report = parser.finish();
-    let note = (!report.end_of_run).then(|| {
+    let note = (expect_end && !report.end_of_run).then(|| {
         format!(
             "dbt's end-of-run marker did not appear in {} within {} s; decided on the {} lines there are",
             at.stream,

@@ -152,7 +152,14 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
             config,
         }));
     };
-    let needs_log = matches!(outcome.exit_code, Some(1 | 2));
+    // dbt's own failures need the log to say what failed; a run killed part-way (out of
+    // memory, Spot, any signal) needs it to say what had finished. A task a person stopped, or
+    // one that never ran dbt (no exit code), does not.
+    let expect_end = matches!(outcome.exit_code, Some(1 | 2));
+    let killed = outcome.exit_code.is_some_and(|c| c != 0)
+        && !expect_end
+        && outcome.stop_code.as_deref() != Some("UserInitiated");
+    let needs_log = expect_end || killed;
     let override_command = task
         .container_override(&outcome.container)
         .and_then(|o| o.command.clone());
@@ -170,7 +177,7 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
     if needs_log {
         match container.and_then(|c| c.log_location(task.task_id())) {
             Some(at) => {
-                read = read_log(logs, &at, service.log_wait).await?;
+                read = read_log(logs, &at, service.log_wait, expect_end).await?;
                 log_stream = Some(at);
             }
             None => {

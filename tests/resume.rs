@@ -1,0 +1,270 @@
+//! Resuming runs killed part-way, against real dbt: what the log says finished is what dbt's
+//! own file log says finished; every resume command, expanded by `dbt ls`, selects the
+//! original selection minus those nodes; and a killed run resumed with dbt on the same
+//! database builds every node once.
+
+use dbt_rerun::command::DbtCommand;
+use dbt_rerun::log::{parse_reader, Limits};
+use dbt_rerun::plan::{plan_resume, PlanShape, ECS_OVERRIDE_LIMIT};
+use dbt_rerun::RunReport;
+use dbt_rerun_tests::{
+    dbt_ls, executed_types, killed_fixtures, name_of, selection_flags, Fixture, Mismatches,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+fn report(f: &Fixture) -> RunReport {
+    parse_reader(
+        std::fs::File::open(f.log_path()).unwrap(),
+        Limits::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_log_counts_as_finished_exactly_what_dbts_file_log_finished() {
+    let mut bad = Mismatches::default();
+    for f in killed_fixtures() {
+        let report = report(&f);
+        bad.check(!report.end_of_run, || {
+            format!("{}: a killed run has no end-of-run marker", f.id)
+        });
+        let truth: BTreeSet<String> = f
+            .finished_per_file_log()
+            .iter()
+            .map(|id| name_of(id))
+            .collect();
+        let parsed: BTreeSet<String> = report
+            .finished
+            .nodes
+            .iter()
+            .map(|n| n.name.clone())
+            .collect();
+        // The invariant: nothing counted as finished that did not finish.
+        bad.check(parsed.is_subset(&truth), || {
+            format!(
+                "{}: counted as finished but not per dbt: {:?}",
+                f.id,
+                parsed.difference(&truth).collect::<Vec<_>>()
+            )
+        });
+        bad.check(parsed == truth, || {
+            format!(
+                "{}: missed finished nodes {:?}",
+                f.id,
+                truth.difference(&parsed).collect::<Vec<_>>()
+            )
+        });
+        bad.check(report.finished.count as usize == parsed.len(), || {
+            format!("{}: count {}", f.id, report.finished.count)
+        });
+    }
+    bad.assert_none();
+}
+
+#[test]
+fn every_resume_selects_the_original_selection_minus_what_finished() {
+    let mut bad = Mismatches::default();
+    let mut shapes: BTreeMap<PlanShape, usize> = BTreeMap::new();
+    let mut by_version: BTreeMap<String, Vec<(Fixture, Vec<String>, PlanShape)>> = BTreeMap::new();
+    for f in killed_fixtures() {
+        let command = DbtCommand::parse(&f.meta.argv).unwrap();
+        let plan = plan_resume(&command, &report(&f), ECS_OVERRIDE_LIMIT);
+        *shapes.entry(plan.shape).or_default() += 1;
+        by_version
+            .entry(f.version.clone())
+            .or_default()
+            .push((f, plan.argv, plan.shape));
+    }
+    for (version, cases) in &by_version {
+        let mut requests = Vec::new();
+        for (f, argv, _) in cases {
+            requests.push((format!("{}#original", f.id), selection_flags(&f.meta.argv)));
+            requests.push((format!("{}#resume", f.id), selection_flags(argv)));
+        }
+        let answers = dbt_ls(version, &requests);
+        for (f, argv, shape) in cases {
+            let verb = DbtCommand::parse(&f.meta.argv).unwrap().verb;
+            let executed = |id: String| -> BTreeSet<String> {
+                match answers.get(&id).cloned() {
+                    Some(Ok(nodes)) => nodes
+                        .into_iter()
+                        .filter(|(_, t)| executed_types(&verb).contains(&t.as_str()))
+                        .map(|(id, _)| id)
+                        .collect(),
+                    other => panic!("{id}: {other:?}"),
+                }
+            };
+            let original = executed(format!("{}#original", f.id));
+            let resumed = executed(format!("{}#resume", f.id));
+            let finished = f.finished_per_file_log();
+            if *shape == PlanShape::Original {
+                bad.check(resumed == original, || {
+                    format!("{}: the fallback changed the selection", f.id)
+                });
+                continue;
+            }
+            let expected: BTreeSet<String> = original.difference(&finished).cloned().collect();
+            bad.check(resumed == expected, || {
+                format!(
+                    "{} ({shape:?}) {argv:?}\n  redoes {:?}\n  drops {:?}",
+                    f.id,
+                    resumed.intersection(&finished).collect::<Vec<_>>(),
+                    expected.difference(&resumed).collect::<Vec<_>>()
+                )
+            });
+        }
+    }
+    bad.assert_none();
+    assert!(
+        shapes.get(&PlanShape::Resume).copied().unwrap_or(0) >= 8,
+        "resumes exercised: {shapes:?}"
+    );
+    eprintln!("resume plans checked against dbt ls: {shapes:?}");
+}
+
+fn copy_project(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == "target" || name == "logs" || name.ends_with(".duckdb") {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_project(&path, &to.join(&*name));
+        } else {
+            std::fs::copy(&path, to.join(&*name)).unwrap();
+        }
+    }
+}
+
+/// unique_ids with a NodeFinished success/pass/warn in dbt's JSON file log.
+fn finished_in_file_log(path: &std::path::Path) -> BTreeSet<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"name\": \"NodeFinished\""))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| {
+            matches!(
+                e["data"]["node_info"]["node_status"].as_str(),
+                Some("success" | "pass" | "warn")
+            )
+        })
+        .map(|e| {
+            e["data"]["node_info"]["unique_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_run_resumed_with_dbt_builds_every_node_once() {
+    use std::io::BufRead;
+    let version = "1.11";
+    let dbt = dbt_rerun_tests::dbt_python(version).with_file_name("dbt");
+    let tmp = std::env::temp_dir().join(format!("dbt-rerun-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let project = tmp.join("project");
+    copy_project(
+        &dbt_rerun_tests::repo_root().join("tests/fixtures/dbt_project"),
+        &project,
+    );
+    let env = [
+        ("DBT_PROFILES_DIR", project.to_str().unwrap().to_owned()),
+        (
+            "SHOP_DUCKDB_PATH",
+            tmp.join("shop.duckdb").to_str().unwrap().to_owned(),
+        ),
+        ("DBT_LOG_FORMAT_FILE", "json".to_owned()),
+        ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false".to_owned()),
+    ];
+    let argv: Vec<String> = ["dbt", "build", "--vars", "{slow_rows: 200000000}"]
+        .map(String::from)
+        .to_vec();
+
+    // The first run: killed inside a model, after nine nodes finished.
+    let mut first = std::process::Command::new(&dbt)
+        .args(&argv[1..])
+        .current_dir(&project)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dbt starts");
+    let mut parser = dbt_rerun::LogParser::default();
+    let mut finished = 0;
+    let mut killed = false;
+    let reader = std::io::BufReader::new(first.stdout.take().unwrap());
+    for line in reader.split(b'\n') {
+        let line = line.unwrap();
+        parser.push_line(&line);
+        let text = String::from_utf8_lossy(&line);
+        if text.contains(" PASS ") || text.contains(" OK ") {
+            finished += 1;
+        } else if finished >= 9 && !killed && text.contains(" START sql ") {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            first.kill().unwrap();
+            killed = true;
+        }
+    }
+    first.wait().unwrap();
+    assert!(killed, "dbt finished before it could be killed");
+    let report = parser.finish();
+    let done_first = finished_in_file_log(&project.join("logs/dbt.log"));
+    assert!(!done_first.is_empty());
+
+    // The resume, as planned from the log alone.
+    let plan = plan_resume(
+        &DbtCommand::parse(&argv).unwrap(),
+        &report,
+        ECS_OVERRIDE_LIMIT,
+    );
+    assert_eq!(plan.shape, PlanShape::Resume, "{:?}", plan.note);
+    std::fs::remove_dir_all(project.join("logs")).unwrap();
+    let second = std::process::Command::new(&dbt)
+        .args(&plan.argv[1..])
+        .current_dir(&project)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("dbt runs the resume");
+    assert!(
+        second.status.success(),
+        "the resume failed:\n{}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.join("target/run_results.json")).unwrap())
+            .unwrap();
+    let mut done_second = BTreeSet::new();
+    for r in results["results"].as_array().unwrap() {
+        assert!(
+            matches!(r["status"].as_str(), Some("success" | "pass")),
+            "{r}"
+        );
+        done_second.insert(r["unique_id"].as_str().unwrap().to_owned());
+    }
+
+    let all: BTreeSet<String> = dbt_ls(version, &[("all".to_owned(), selection_flags(&argv))])
+        ["all"]
+        .clone()
+        .unwrap()
+        .into_iter()
+        .filter(|(_, t)| executed_types("build").contains(&t.as_str()))
+        .map(|(id, _)| id)
+        .collect();
+    let redone: Vec<_> = done_first.intersection(&done_second).collect();
+    assert!(
+        redone.is_empty(),
+        "the resume redid finished nodes: {redone:?}"
+    );
+    let together: BTreeSet<String> = done_first.union(&done_second).cloned().collect();
+    assert_eq!(
+        together, all,
+        "the two runs together built the whole selection"
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
