@@ -319,6 +319,9 @@ fn resume(
     if report.truncated {
         return Err("the log lists more finished nodes than dbt-rerun keeps: re-running the whole original command".to_owned());
     }
+    if report.conflicting {
+        return Err("the log has lines imitating dbt's own (a node index started twice), so what finished is not trusted: re-running the whole original command".to_owned());
+    }
     let tests = runs_tests(command);
     let mode = selection.indirect.as_deref().unwrap_or("eager");
     if tests && !matches!(mode, "eager" | "empty") {

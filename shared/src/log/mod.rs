@@ -39,6 +39,9 @@ pub struct RunReport {
     pub cancelled: bool,
     /// A limit of [`Limits`] was reached: some names were counted but not kept.
     pub truncated: bool,
+    /// Lines contradict each other (a result index started twice): something in the log
+    /// imitates dbt's own lines, so its finished nodes are not trusted for a resume.
+    pub conflicting: bool,
     pub lines: u64,
     pub bytes: u64,
 }
@@ -139,6 +142,46 @@ pub struct LogParser {
     seen_text: bool,
     seen_json: bool,
     scratch: Vec<u8>,
+    starts: StartedNodes,
+}
+
+/// Text result lines in flight: which node each started index names, and which indexes
+/// have started at all (one bit each, so the memory stays small for a million nodes).
+#[derive(Default)]
+struct StartedNodes {
+    running: HashMap<u64, String>,
+    ever: Vec<u64>,
+}
+
+/// Indexes above this are not remembered as started (a bit each up to here: 2 MiB).
+const MAX_TRACKED_INDEX: u64 = 16 << 20;
+
+impl StartedNodes {
+    /// A START line; false when the index had started before (a contradiction).
+    fn begin(&mut self, index: u64, name: &str) -> bool {
+        let mut fresh = true;
+        if index < MAX_TRACKED_INDEX {
+            let (word, bit) = ((index / 64) as usize, 1u64 << (index % 64));
+            if self.ever.len() <= word {
+                self.ever.resize(word + 1, 0);
+            }
+            fresh = self.ever[word] & bit == 0;
+            self.ever[word] |= bit;
+        }
+        // Bounded: dbt has at most its thread count of nodes running.
+        if self.running.len() < 100_000 {
+            self.running.insert(index, name.to_owned());
+        }
+        fresh
+    }
+
+    /// A result line; true when it follows a START of the same index and node.
+    fn end(&mut self, index: u64, name: &str) -> bool {
+        match self.running.remove(&index) {
+            Some(started) => started == name,
+            None => false,
+        }
+    }
 }
 
 impl Default for LogParser {
@@ -159,6 +202,7 @@ impl LogParser {
             seen_text: false,
             seen_json: false,
             scratch: Vec::new(),
+            starts: StartedNodes::default(),
         }
     }
 

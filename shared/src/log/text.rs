@@ -85,19 +85,20 @@ fn split_timestamp(line: &[u8]) -> Option<&[u8]> {
     Some(rest)
 }
 
-/// Splits `N of M REST` into REST; None if the line is not a numbered result line.
-fn split_result_index(line: &str) -> Option<&str> {
+/// Splits `N of M REST` into (N, REST); None if the line is not a numbered result line.
+fn split_result_index(line: &str) -> Option<(u64, &str)> {
     let bytes = line.as_bytes();
     let n = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     if n == 0 || !line[n..].starts_with(" of ") {
         return None;
     }
+    let index = line[..n].parse().ok()?;
     let rest = &line[n + 4..];
     let m = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
     if m == 0 || !rest[m..].starts_with(' ') {
         return None;
     }
-    Some(&rest[m + 1..])
+    Some((index, &rest[m + 1..]))
 }
 
 /// The node a result line describes: the text before the dots and the `[STATUS in 0.1s]`.
@@ -209,9 +210,9 @@ impl LogParser {
     /// A timestamped line: a new dbt event, or (in the summary) the next line of a failure.
     fn text_event(&mut self, line: &str) {
         let trimmed = line.trim();
-        if let Some(rest) = split_result_index(trimmed) {
+        if let Some((index, rest)) = split_result_index(trimmed) {
             self.block = Block::None;
-            self.result_line(rest);
+            self.result_line(index, rest);
             return;
         }
         if let Some(stats) = parse_stats(trimmed) {
@@ -308,18 +309,27 @@ impl LogParser {
         }
     }
 
-    /// `N of M STATUS ...` lines.
-    fn result_line(&mut self, rest: &str) {
+    /// `N of M STATUS ...` lines. A node counts as finished only when its result line follows
+    /// a START line of the same index naming the same node: a line a model printed that
+    /// imitates a result (without its START) never makes a node count as finished.
+    fn result_line(&mut self, index: u64, rest: &str) {
         let (status, desc) = rest.split_once(' ').unwrap_or((rest, ""));
         match status {
-            "START" => {}
+            "START" => {
+                let (_, name) = result_subject(desc);
+                if !self.starts.begin(index, name) {
+                    self.report.conflicting = true;
+                }
+            }
             "OK" | "PASS" | "WARN" | "SUCCESS" | "NO-OP" => {
                 let (resource_type, name) = result_subject(skip_count(desc));
-                self.add_finished(SkippedNode {
-                    name: name.to_owned(),
-                    resource_type,
-                    unique_id: None,
-                });
+                if self.starts.end(index, name) {
+                    self.add_finished(SkippedNode {
+                        name: name.to_owned(),
+                        resource_type,
+                        unique_id: None,
+                    });
+                }
             }
             "SKIP" => {
                 let (resource_type, name) = result_subject(desc);
@@ -331,6 +341,7 @@ impl LogParser {
             }
             "ERROR" | "FAIL" => {
                 let (resource_type, name) = result_subject(skip_count(desc));
+                self.starts.end(index, name);
                 let fail_status = if status == "FAIL" {
                     FailStatus::Fail
                 } else {
@@ -417,7 +428,7 @@ mod tests {
     #[test]
     fn result_lines_name_their_node() {
         let subject = |line| {
-            let rest = split_result_index(line).unwrap();
+            let (_, rest) = split_result_index(line).unwrap();
             let desc = rest.split_once(' ').unwrap().1;
             result_subject(skip_count(desc))
         };
@@ -452,6 +463,10 @@ mod tests {
             (ResourceType::Snapshot, "orders_snapshot")
         );
         assert_eq!(split_result_index("Done. PASS=1"), None);
+        assert_eq!(
+            split_result_index("12 of 30 OK x").map(|(i, _)| i),
+            Some(12)
+        );
         assert_eq!(split_result_index("3 off 4"), None);
     }
 
