@@ -74,6 +74,11 @@ async fn the_runtime_keeps_serving_after_a_malformed_event() {
         !stdout.contains("hunter2"),
         "an environment value was logged:\n{stdout}"
     );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("hunter2"),
+        "an environment value was logged:\n{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

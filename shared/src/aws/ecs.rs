@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 pub struct EcsClient {
     client: aws_sdk_ecs::Client,
     definitions: Arc<Mutex<HashMap<String, TaskDefinition>>>,
+    fetched: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl EcsClient {
@@ -22,7 +23,13 @@ impl EcsClient {
         Self {
             client: aws_sdk_ecs::Client::new(config),
             definitions: Arc::default(),
+            fetched: Arc::default(),
         }
+    }
+
+    /// How many DescribeTaskDefinition calls this client made (the cache answers the rest).
+    pub fn definitions_fetched(&self) -> usize {
+        self.fetched.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -152,6 +159,8 @@ impl Ecs for EcsClient {
         {
             return Ok(def);
         }
+        self.fetched
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let out = self
             .client
             .describe_task_definition()
