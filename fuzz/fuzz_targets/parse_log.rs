@@ -1,0 +1,38 @@
+//! Any bytes as a dbt log: the parser never panics, keeps its bounds, and whatever it reports
+//! plans into a command whose every argument is either the original's, one of the flags the
+//! planner writes, or a validated node name.
+#![no_main]
+
+use dbt_rerun::command::DbtCommand;
+use dbt_rerun::log::{Limits, LogParser};
+use dbt_rerun::plan::{plan_rerun, plan_resume, ECS_OVERRIDE_LIMIT};
+use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+
+const ORIGINAL: [&str; 6] = ["dbt", "build", "--select", "stg+", "--exclude", "old"];
+
+fuzz_target!(|data: &[u8]| {
+    let limits = Limits::default();
+    let mut parser = LogParser::new(limits);
+    for line in data.split(|b| *b == b'\n') {
+        parser.push_line(line);
+    }
+    let report = parser.finish();
+    assert!(report.failed.len() <= limits.failed);
+    assert!(report.skipped.len() <= limits.skipped);
+    assert!(report.finished.nodes.len() <= limits.finished_names);
+    for node in &report.failed {
+        assert!(node.detail.len() <= limits.message_bytes);
+    }
+    let original = ORIGINAL.map(String::from);
+    let command = DbtCommand::parse(&original).unwrap();
+    let plans = [plan_rerun(&command, &report, ECS_OVERRIDE_LIMIT).ok(), Some(plan_resume(&command, &report, ECS_OVERRIDE_LIMIT))];
+    for plan in plans.into_iter().flatten() {
+        for arg in &plan.argv {
+            assert!(common::allowed(arg, &original), "{arg:?} reached the command");
+        }
+    }
+    let _ = serde_json::to_string(&report).unwrap();
+});
