@@ -88,7 +88,7 @@ fn decide(
         let config = config::planning_config(env).map_err(|e| e.to_string())?;
         let runtime = runtime()?;
         let record = runtime.block_on(async {
-            let aws = aws_config::load_from_env().await;
+            let aws = dbt_rerun::aws::load_config().await;
             OnTaskStopped::new(&aws, config).decide(&task).await
         });
         return record.map_err(|e| e.to_string());
@@ -168,7 +168,7 @@ pub fn invoke(args: InvokeArgs) -> Result<String, String> {
         std::process::id()
     );
     let response = runtime()?.block_on(async {
-        let aws = aws_config::load_from_env().await;
+        let aws = dbt_rerun::aws::load_config().await;
         RerunTask::new(&aws, config).handle(&request, &id).await
     });
     pretty(&response.map_err(|e| e.to_string())?)

@@ -1,6 +1,7 @@
 //! Test support: the recorded dbt fixtures (`tests/fixtures/runs`) and dbt's own verdict on
 //! each (`run_results.json`); moto for the AWS tests.
 
+pub mod fault_proxy;
 pub mod moto;
 pub mod runtime_api;
 

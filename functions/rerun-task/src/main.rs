@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let config = service_config(|name| std::env::var(name).ok()).inspect_err(|e| {
         tracing::error!(error = %e, "bad configuration");
     })?;
-    let aws = aws_config::load_from_env().await;
+    let aws = dbt_rerun::aws::load_config().await;
     let service = RerunTask::new(&aws, config);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -15,6 +15,31 @@ use crate::event::{ContainerOverride, EcsTask, KeyValue};
 use serde::Serialize;
 use std::future::Future;
 
+/// How long one attempt of an AWS call may take before it is abandoned (and retried).
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long an AWS call may take in all, retries included.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(35);
+/// Attempts per AWS call: throttling, 5xx, timeouts and dropped connections are retried with
+/// backoff this many times in all, then the invocation fails and Lambda's retries take over.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// The SDK configuration of the functions and the CLI: region, credentials and endpoint from
+/// the standard AWS environment (`AWS_ENDPOINT_URL` reaches moto), with bounded retries and
+/// timeouts so a hung call cannot eat the function's timeout.
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(CALL_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
+}
+
 /// A failed AWS call: which call, the service's error code, and its message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{operation} failed: {message}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
