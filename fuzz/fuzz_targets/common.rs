@@ -19,7 +19,10 @@ pub fn allowed(arg: &str, original: &[String]) -> bool {
             return true;
         }
         // `name`, `name+`, `name+3`, or an original term with `+N` added.
-        let base = part.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end_matches('+');
+        let base = match part.rsplit_once('+') {
+            Some((base, depth)) if depth.bytes().all(|b| b.is_ascii_digit()) => base,
+            _ => part,
+        };
         NodeName::parse(base).is_ok() || original.iter().any(|o| o == base || o.trim_end_matches('+') == base)
     })
 }

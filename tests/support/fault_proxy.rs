@@ -90,63 +90,47 @@ impl FaultProxy {
         Some(fault.kind.clone())
     }
 
+    /// Serves one request per connection: every answer closes its connection, so the SDK
+    /// opens a new one for the next request (and for a retry).
     fn serve(&self, client: TcpStream) {
         let Ok(mut out) = client.try_clone() else {
             return;
         };
         let mut reader = BufReader::new(client);
-        loop {
-            let Some((head, body)) = read_request(&mut reader) else {
-                return;
-            };
-            let operation = operation_of(&head, &body);
-            let fault = self.take_fault(&operation);
-            self.seen.lock().unwrap().push(Seen {
-                operation: operation.clone(),
-                body: String::from_utf8_lossy(&body).into_owned(),
-                fault: fault.as_ref().map(|f| format!("{f:?}")),
-            });
-            match fault {
-                Some(FaultKind::Error { status, error_type }) => {
-                    let json = format!(
-                        r#"{{"__type":"{error_type}","message":"injected by the test proxy"}}"#
-                    );
-                    let answer = format!(
-                        "HTTP/1.1 {status} Injected\r\nContent-Type: application/x-amz-json-1.1\r\n\
-                         x-amzn-ErrorType: {error_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-                        json.len()
-                    );
-                    let _ = out.write_all(answer.as_bytes());
-                    let _ = out.shutdown(Shutdown::Both);
-                    return;
+        let Some((head, body)) = read_request(&mut reader) else {
+            return;
+        };
+        let operation = operation_of(&head, &body);
+        let fault = self.take_fault(&operation);
+        self.seen.lock().unwrap().push(Seen {
+            operation: operation.clone(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+            fault: fault.as_ref().map(|f| format!("{f:?}")),
+        });
+        match fault {
+            Some(FaultKind::Error { status, error_type }) => {
+                let json = format!(
+                    r#"{{"__type":"{error_type}","message":"injected by the test proxy"}}"#
+                );
+                let answer = format!(
+                    "HTTP/1.1 {status} Injected\r\nContent-Type: application/x-amz-json-1.1\r\n\
+                     x-amzn-ErrorType: {error_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                    json.len()
+                );
+                let _ = out.write_all(answer.as_bytes());
+            }
+            Some(FaultKind::Reset) => {}
+            Some(FaultKind::Hang(how_long)) => std::thread::sleep(how_long),
+            Some(FaultKind::LoseAnswer) => {
+                let _ = self.forward(&head, &body);
+            }
+            None => {
+                if let Some(answer) = self.forward(&head, &body) {
+                    let _ = out.write_all(&answer);
                 }
-                Some(FaultKind::Reset) => {
-                    let _ = out.shutdown(Shutdown::Both);
-                    return;
-                }
-                Some(FaultKind::Hang(how_long)) => {
-                    std::thread::sleep(how_long);
-                    let _ = out.shutdown(Shutdown::Both);
-                    return;
-                }
-                Some(FaultKind::LoseAnswer) => {
-                    let _ = self.forward(&head, &body);
-                    let _ = out.shutdown(Shutdown::Both);
-                    return;
-                }
-                None => match self.forward(&head, &body) {
-                    Some(answer) => {
-                        if out.write_all(&answer).is_err() {
-                            return;
-                        }
-                        // Every answer closes its connection (see `forward`).
-                        let _ = out.shutdown(Shutdown::Both);
-                        return;
-                    }
-                    None => return,
-                },
             }
         }
+        let _ = out.shutdown(Shutdown::Both);
     }
 
     /// Sends the request to moto with `Connection: close` and returns moto's whole answer,
