@@ -45,6 +45,7 @@ pub fn decision_config(
         );
     }
     config.container = get("DBT_RERUN_CONTAINER").map(|v| v.trim().to_owned());
+    config.cluster = get("DBT_RERUN_CLUSTER").map(|v| v.trim().to_owned());
     if let Some(v) = get("DBT_RERUN_MAX_MEMORY_MIB") {
         config.max_memory_mib = match v.trim().parse::<u32>() {
             Ok(n) if (512..=122_880).contains(&n) => n,

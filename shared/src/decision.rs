@@ -39,6 +39,8 @@ pub struct DecisionConfig {
     pub transient: TransientPatterns,
     /// The most memory an OOM re-run may get, MiB (`DBT_RERUN_MAX_MEMORY_MIB`).
     pub max_memory_mib: u32,
+    /// The dbt cluster (`DBT_RERUN_CLUSTER`): tasks of other clusters are not handled.
+    pub cluster: Option<String>,
 }
 
 impl Default for DecisionConfig {
@@ -48,6 +50,7 @@ impl Default for DecisionConfig {
             policy: RetryPolicy::default(),
             transient: TransientPatterns::default(),
             max_memory_mib: 30720,
+            cluster: None,
         }
     }
 }
@@ -235,6 +238,16 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
         );
         return record;
     }
+    if let Some(cluster) = config.cluster.as_deref() {
+        let ours = cluster.rsplit('/').next().unwrap_or(cluster);
+        if task.cluster_name() != ours {
+            record.reason = format!(
+                "the task ran in cluster {}, not in {ours} (DBT_RERUN_CLUSTER): not handled",
+                crate::log::truncate(task.cluster_name(), 255)
+            );
+            return record;
+        }
+    }
     let outcome = match TaskOutcome::from_task(task, config.container.as_deref()) {
         Ok(outcome) => outcome,
         Err(e) => return give_up(record, e.to_string()),
@@ -345,6 +358,16 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
     }
 
     let rerun = planned_rerun(&chain, env, command, size);
+    let length = overrides_len(task, &outcome.container, &rerun);
+    if length > ECS_OVERRIDE_LIMIT {
+        return give_up(
+            record,
+            format!(
+                "{what}; the re-run's RunTask overrides would be {length} characters and ECS takes \
+                 {ECS_OVERRIDE_LIMIT}: the task's own overrides (environment) leave no room for the command"
+            ),
+        );
+    }
     record.decision = Decision::Rerun;
     record.reason = format!(
         "{what}; re-running as attempt {} of {}{}{}",
@@ -538,6 +561,26 @@ pub fn client_token(origin_task_id: &str, attempt: u32) -> String {
         .take(40)
         .collect();
     format!("dbt-rerun-{id}-{attempt}")
+}
+
+/// Characters of the RunTask `overrides` of `rerun`, as ECS counts them (JSON).
+fn overrides_len(task: &EcsTask, container: &str, rerun: &PlannedRerun) -> usize {
+    let mut containers = vec![serde_json::json!({
+        "name": container,
+        "command": rerun.command,
+        "environment": rerun.environment.iter().map(|kv| serde_json::json!({"name": kv.name, "value": kv.value})).collect::<Vec<_>>(),
+    })];
+    for other in task
+        .overrides
+        .container_overrides
+        .iter()
+        .filter(|o| o.name != container)
+    {
+        containers.push(serde_json::json!({"name": other.name, "command": other.command, "environment": other.environment}));
+    }
+    serde_json::json!({"containerOverrides": containers, "cpu": rerun.cpu, "memory": rerun.memory})
+        .to_string()
+        .len()
 }
 
 /// Characters of the RunTask overrides besides the command: container name, environment,

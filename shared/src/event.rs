@@ -159,7 +159,7 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
     #[error("the event is not JSON an ECS task state change can be read from: {0}")]
-    Malformed(#[from] serde_json::Error),
+    Malformed(String),
     #[error("the event's detail-type is `{0}`, expected `ECS Task State Change`")]
     WrongDetailType(String),
     #[error("the event's source is `{0}`, expected `aws.ecs`")]
@@ -170,7 +170,17 @@ pub enum EventError {
 
 /// Reads an EventBridge ECS task state change from JSON, checking that it is one.
 pub fn parse_task_event(json: &[u8]) -> Result<TaskStateChangeEvent, EventError> {
-    let event: TaskStateChangeEvent = serde_json::from_slice(json)?;
+    // Errors name the field (`detail.containers[0].exitCode: invalid type ...`).
+    let de = &mut serde_json::Deserializer::from_slice(json);
+    let event: TaskStateChangeEvent = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        EventError::Malformed(if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        })
+    })?;
     if event.detail_type != TASK_STATE_CHANGE {
         return Err(EventError::WrongDetailType(event.detail_type));
     }
@@ -220,6 +230,36 @@ mod tests {
             Some(&["dbt".to_string(), "build".to_string()][..])
         );
         assert_eq!(task.subnets(), ["subnet-1"]);
+    }
+
+    #[test]
+    fn wrong_types_and_missing_fields_are_named() {
+        let wrong = EVENT.replace(r#""exitCode": 1"#, r#""exitCode": "one""#);
+        let err = parse_task_event(wrong.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("detail.containers[0].exitCode"), "{err}");
+        let err = parse_task_event(br#"{"source": "aws.ecs", "detail": {}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("detail-type"), "{err}");
+        let err = parse_task_event(
+            br#"{"detail-type": "ECS Task State Change", "source": "aws.ecs", "detail": {}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("taskArn"), "{err}");
+    }
+
+    #[test]
+    fn huge_arrays_are_read_without_trouble() {
+        let containers: Vec<String> = (0..50_000)
+            .map(|i| format!(r#"{{"name": "c{i}", "exitCode": 0}}"#))
+            .collect();
+        let json = EVENT.replace(
+            r#""containers": [{"name": "dbt", "exitCode": 1, "lastStatus": "STOPPED"}]"#,
+            &format!(r#""containers": [{}]"#, containers.join(",")),
+        );
+        let event = parse_task_event(json.as_bytes()).unwrap();
+        assert_eq!(event.detail.containers.len(), 50_000);
     }
 
     #[test]

@@ -449,7 +449,8 @@ mod tests {
     #[test]
     fn names_of_digits_only_are_node_names_too() {
         // Found by fuzzing (the harness's own check mistook `19` for a depth suffix).
-        let plan = plan_rerun(&cmd("dbt run"), &report(&[("19", Model, Error)], &[]), 8192).unwrap();
+        let plan =
+            plan_rerun(&cmd("dbt run"), &report(&[("19", Model, Error)], &[]), 8192).unwrap();
         assert_eq!(plan.argv.join(" "), "dbt run --select 19");
     }
 

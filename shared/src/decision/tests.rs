@@ -534,3 +534,51 @@ fn a_run_killed_part_way_resumes_without_what_finished() {
         (false, "dbt build --target prod".to_owned())
     );
 }
+
+#[test]
+fn a_task_of_another_cluster_is_not_handled() {
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    let config = DecisionConfig {
+        cluster: Some("other-cluster".into()),
+        ..Default::default()
+    };
+    let record = decide_with(&t, Some(&transient_report()), "dbt build", &config);
+    assert_eq!(record.decision, Decision::Ignore);
+    assert!(
+        record.reason.contains("not in other-cluster"),
+        "{}",
+        record.reason
+    );
+    let config = DecisionConfig {
+        cluster: Some("arn:aws:ecs:eu-west-1:123456789012:cluster/dbt".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        decide_with(&t, Some(&transient_report()), "dbt build", &config).decision,
+        Decision::Rerun
+    );
+}
+
+#[test]
+fn overrides_already_at_the_limit_give_up_with_the_reason() {
+    let big = "x".repeat(8000);
+    let t = task(
+        Some(1),
+        "EssentialContainerExited",
+        None,
+        &[("DBT_VARS_BLOB", big.as_str())],
+    );
+    let record = decide_with(
+        &t,
+        Some(&transient_report()),
+        "dbt build",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(record.decision, Decision::GiveUp, "{}", record.reason);
+    assert!(
+        record.reason.contains("ECS takes 8192"),
+        "{}",
+        record.reason
+    );
+    assert!(!record.reason.contains(&big));
+}
