@@ -3,6 +3,7 @@
 
 use crate::alert::AlertSettings;
 use crate::decision::DecisionConfig;
+use crate::delay::{DelaySettings, Jitter};
 use crate::policy::{PolicyError, RetryPolicy};
 use crate::transient::TransientPatterns;
 use std::time::Duration;
@@ -85,6 +86,32 @@ pub struct ServiceConfig {
     pub alerts: AlertSettings,
     /// `DBT_RERUN_METRICS_NAMESPACE`.
     pub metrics_namespace: String,
+    /// How long to wait before a re-run (zero: launch at once).
+    pub delay: DelaySettings,
+    /// Where delayed re-runs are scheduled; set whenever the delay is above zero.
+    pub schedule: Option<ScheduleTarget>,
+    /// `DBT_RERUN_ON_OVERLAP`: what to do when a newer run of the same command is running.
+    pub on_overlap: OnOverlap,
+}
+
+/// Where a delayed re-run's one-time schedule goes and what it invokes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleTarget {
+    /// `DBT_RERUN_SCHEDULE_GROUP` (default `default`).
+    pub group: String,
+    /// `DBT_RERUN_SCHEDULER_TARGET_ARN`: the rerun-task function.
+    pub target_arn: String,
+    /// `DBT_RERUN_SCHEDULER_ROLE_ARN`: the role EventBridge Scheduler assumes to invoke it.
+    pub role_arn: String,
+}
+
+/// A re-run of a chain while a newer run of the same command is pending or running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnOverlap {
+    /// Do not launch: the newer run does the work (default).
+    Skip,
+    /// Launch anyway.
+    Allow,
 }
 
 /// The longest log wait accepted: it must fit in the function's timeout (at most 900 s).
@@ -166,7 +193,21 @@ pub fn service_config(
             format!("`{metrics_namespace}` is not a CloudWatch namespace (letters, digits, . _ - / # :)"),
         ));
     }
+    let (delay, schedule) = delay_config(&get)?;
+    let on_overlap = match get("DBT_RERUN_ON_OVERLAP").as_deref().map(str::trim) {
+        None | Some("skip") => OnOverlap::Skip,
+        Some("allow") => OnOverlap::Allow,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "DBT_RERUN_ON_OVERLAP",
+                format!("expected skip or allow, got `{other}`"),
+            ))
+        }
+    };
     Ok(ServiceConfig {
+        delay,
+        schedule,
+        on_overlap,
         alerts,
         metrics_namespace,
         decision,
@@ -180,6 +221,87 @@ pub fn service_config(
         cluster: get("DBT_RERUN_CLUSTER").map(|v| v.trim().to_owned()),
         task_definition: get("DBT_RERUN_TASK_DEFINITION").map(|v| v.trim().to_owned()),
     })
+}
+
+/// The longest delay accepted, and the longest maximum delay: a day.
+pub const MAX_DELAY_SECONDS: u64 = 86_400;
+
+fn delay_config(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(DelaySettings, Option<ScheduleTarget>), ConfigError> {
+    let seconds = |var: &'static str, default: u64| -> Result<u64, ConfigError> {
+        match get(var) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if n <= MAX_DELAY_SECONDS => Ok(n),
+                _ => Err(ConfigError::new(
+                    var,
+                    format!("expected whole seconds from 0 to {MAX_DELAY_SECONDS}, got `{v}`"),
+                )),
+            },
+        }
+    };
+    let mut delay = DelaySettings {
+        delay_seconds: seconds("DBT_RERUN_DELAY_SECONDS", 0)?,
+        max_delay_seconds: seconds("DBT_RERUN_MAX_DELAY_SECONDS", 3600)?,
+        ..DelaySettings::default()
+    };
+    if let Some(v) = get("DBT_RERUN_BACKOFF_RATE") {
+        delay.backoff_rate = match v.trim().parse::<f64>() {
+            Ok(r) if (1.0..=10.0).contains(&r) => r,
+            _ => {
+                return Err(ConfigError::new(
+                    "DBT_RERUN_BACKOFF_RATE",
+                    format!("expected a number from 1 to 10, got `{v}`"),
+                ))
+            }
+        };
+    }
+    delay.jitter = match get("DBT_RERUN_JITTER").as_deref().map(str::trim) {
+        None | Some("none") => Jitter::None,
+        Some("full") => Jitter::Full,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "DBT_RERUN_JITTER",
+                format!("expected none or full, got `{other}`"),
+            ))
+        }
+    };
+    if delay.delay_seconds == 0 {
+        return Ok((delay, None));
+    }
+    let arn = |var: &'static str, service: &str, example: &str| -> Result<String, ConfigError> {
+        let value = get(var).ok_or_else(|| {
+            ConfigError::new(
+                var,
+                format!("is not set, and DBT_RERUN_DELAY_SECONDS > 0 needs it ({example})"),
+            )
+        })?;
+        let value = value.trim().to_owned();
+        if value.split(':').nth(2) != Some(service) || !value.starts_with("arn:") {
+            return Err(ConfigError::new(
+                var,
+                format!("`{value}` is not an ARN like {example}"),
+            ));
+        }
+        Ok(value)
+    };
+    let schedule = ScheduleTarget {
+        group: get("DBT_RERUN_SCHEDULE_GROUP")
+            .map(|g| g.trim().to_owned())
+            .unwrap_or_else(|| "default".to_owned()),
+        target_arn: arn(
+            "DBT_RERUN_SCHEDULER_TARGET_ARN",
+            "lambda",
+            "arn:aws:lambda:eu-west-1:123456789012:function:dbt-rerun-rerun-task",
+        )?,
+        role_arn: arn(
+            "DBT_RERUN_SCHEDULER_ROLE_ARN",
+            "iam",
+            "arn:aws:iam::123456789012:role/dbt-rerun-scheduler",
+        )?,
+    };
+    Ok((delay, Some(schedule)))
 }
 
 /// The configuration for deciding only (`dbt-rerun plan` reading CloudWatch): the decision
@@ -317,6 +439,11 @@ mod tests {
             ("DBT_RERUN_ALERT_TOPIC_ARN", "dbt-alerts"),
             ("DBT_RERUN_ALERT_ON", "give_up,panic"),
             ("DBT_RERUN_METRICS_NAMESPACE", "Dbt Rerun"),
+            ("DBT_RERUN_DELAY_SECONDS", "soon"),
+            ("DBT_RERUN_BACKOFF_RATE", "0.5"),
+            ("DBT_RERUN_MAX_DELAY_SECONDS", "999999"),
+            ("DBT_RERUN_JITTER", "some"),
+            ("DBT_RERUN_ON_OVERLAP", "maybe"),
         ] {
             let mut vars = vec![("DBT_RERUN_SECURITY_GROUPS", "sg-1")];
             vars.retain(|(k, _)| *k != var);
@@ -341,6 +468,36 @@ mod tests {
         assert_eq!(ok.network.subnets, ["subnet-9f"]);
         assert!(ok.network.assign_public_ip);
         assert_eq!(ok.log_wait, Duration::from_secs(5));
+        assert_eq!(
+            (ok.delay.delay_seconds, ok.schedule.clone(), ok.on_overlap),
+            (0, None, OnOverlap::Skip)
+        );
+
+        // A delay needs where to schedule it.
+        let err = service(&[
+            ("DBT_RERUN_SECURITY_GROUPS", "sg-1"),
+            ("DBT_RERUN_DELAY_SECONDS", "300"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "DBT_RERUN_SCHEDULER_TARGET_ARN");
+        let delayed = service(&[
+            ("DBT_RERUN_SECURITY_GROUPS", "sg-1"),
+            ("DBT_RERUN_DELAY_SECONDS", "300"),
+            ("DBT_RERUN_JITTER", "full"),
+            (
+                "DBT_RERUN_SCHEDULER_TARGET_ARN",
+                "arn:aws:lambda:eu-west-1:1:function:rerun-task",
+            ),
+            (
+                "DBT_RERUN_SCHEDULER_ROLE_ARN",
+                "arn:aws:iam::1:role/scheduler",
+            ),
+            ("DBT_RERUN_SCHEDULE_GROUP", "dbt-rerun"),
+        ])
+        .unwrap();
+        assert_eq!(delayed.delay.delay_seconds, 300);
+        assert_eq!(delayed.delay.jitter, Jitter::Full);
+        assert_eq!(delayed.schedule.unwrap().group, "dbt-rerun");
         assert_eq!(parse_bool("DBT_RERUN_DRY_RUN", "TRUE"), Ok(true));
     }
 }

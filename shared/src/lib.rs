@@ -18,6 +18,7 @@ pub mod classify;
 pub mod command;
 pub mod config;
 pub mod decision;
+pub mod delay;
 pub mod event;
 pub mod fargate;
 pub mod log;
