@@ -2,7 +2,6 @@
 //! no environment value leaks.
 
 use dbt_rerun::alert::AlertSettings;
-use dbt_rerun::aws::{CloudWatchLogs, EcsClient, SnsAlerts};
 use dbt_rerun::service::OnTaskStopped;
 use dbt_rerun::Decision;
 use dbt_rerun_tests::moto::{fixture_argv, fixture_lines, stopped_event, AlertInbox, Moto, Stop};
@@ -12,7 +11,7 @@ async fn service(
     moto: &Moto,
     inbox: &AlertInbox,
     on: &str,
-) -> OnTaskStopped<EcsClient, CloudWatchLogs, SnsAlerts> {
+) -> dbt_rerun::service::OnTaskStoppedService {
     let mut config = moto.service_config(Duration::from_secs(1));
     config.alerts = AlertSettings {
         topic_arn: Some(inbox.topic_arn.clone()),

@@ -4,7 +4,7 @@
 use dbt_rerun::alert::Alert;
 use dbt_rerun::aws::{
     Alerts, AwsError, CloudWatchLogs, Ecs, EcsClient, Launch, LogLocation, LogPage, Logs,
-    TaskDefinition,
+    ScheduleRequest, Schedules, TaskDefinition,
 };
 use dbt_rerun::event::EcsTask;
 use dbt_rerun::service::OnTaskStopped;
@@ -38,13 +38,9 @@ impl Ecs for Counted<EcsClient> {
         self.1.add("DescribeTasks");
         self.0.task(cluster, task_arn).await
     }
-    async fn tasks_started_by(
-        &self,
-        cluster: &str,
-        started_by: &str,
-    ) -> Result<Vec<String>, AwsError> {
+    async fn running_tasks(&self, cluster: &str, family: &str) -> Result<Vec<EcsTask>, AwsError> {
         self.1.add("ListTasks");
-        self.0.tasks_started_by(cluster, started_by).await
+        self.0.running_tasks(cluster, family).await
     }
     async fn run_task(&self, launch: &Launch) -> Result<String, AwsError> {
         self.1.add("RunTask");
@@ -56,6 +52,14 @@ impl Logs for Counted<CloudWatchLogs> {
     async fn page(&self, at: &LogLocation, token: Option<&str>) -> Result<LogPage, AwsError> {
         self.1.add("GetLogEvents");
         self.0.page(at, token).await
+    }
+}
+
+struct NoSchedules;
+
+impl Schedules for NoSchedules {
+    async fn create(&self, _: &ScheduleRequest) -> Result<bool, AwsError> {
+        panic!("no delay is configured");
     }
 }
 
@@ -79,6 +83,7 @@ async fn a_handled_event_costs_one_describe_per_warm_process_the_log_pages_one_l
         ecs: Counted(real_ecs.clone(), calls.clone()),
         logs: Counted(CloudWatchLogs::new(&aws), calls.clone()),
         alerts: NoAlerts,
+        schedules: NoSchedules,
         config: moto.service_config(Duration::from_secs(2)),
     };
     let fixture = "1.10/transient_model_error";

@@ -4,7 +4,6 @@
 //! acts but its answer is lost; the retry carries the same clientToken (ECS starts nothing
 //! new for it), and a later invocation finds the task by startedBy and starts nothing.
 
-use dbt_rerun::aws::{CloudWatchLogs, EcsClient, SnsAlerts};
 use dbt_rerun::event::EcsTask;
 use dbt_rerun::service::{OnTaskStopped, ServiceError};
 use dbt_rerun::Decision;
@@ -18,7 +17,7 @@ struct World {
     moto: Moto,
     proxy: FaultProxy,
     ecs: aws_sdk_ecs::Client,
-    service: OnTaskStopped<EcsClient, CloudWatchLogs, SnsAlerts>,
+    service: dbt_rerun::service::OnTaskStoppedService,
 }
 
 /// The function's SDK settings (3 attempts, standard retry), through the proxy, with

@@ -1,7 +1,6 @@
 //! on-task-stopped against a real AWS API: moto's server, reached by the real SDK clients,
 //! with logs from real dbt runs. Each test starts its own moto.
 
-use dbt_rerun::aws::{CloudWatchLogs, EcsClient, SnsAlerts};
 use dbt_rerun::decision::{ATTEMPT_VAR, ORIGIN_VAR};
 use dbt_rerun::event::EcsTask;
 use dbt_rerun::service::{OnTaskStopped, ServiceError};
@@ -15,7 +14,7 @@ struct World {
     moto: Moto,
     ecs: aws_sdk_ecs::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
-    service: OnTaskStopped<EcsClient, CloudWatchLogs, SnsAlerts>,
+    service: dbt_rerun::service::OnTaskStoppedService,
 }
 
 async fn world(log_wait: Duration) -> World {

@@ -151,6 +151,7 @@ pub fn invoke(args: InvokeArgs) -> Result<String, String> {
         container: args.container,
         from_task_arn: args.from_task_arn,
         dry_run: args.dry_run,
+        planned_launch: None,
     };
     let config = if args.dry_run {
         config::planning_config(env)

@@ -20,6 +20,14 @@ pub const MAX_FINISHED_NAMES: usize = 20;
 pub const ATTEMPT_VAR: &str = "DBT_RERUN_ATTEMPT";
 /// Environment variable carrying the ARN of the chain's original task.
 pub const ORIGIN_VAR: &str = "DBT_RERUN_ORIGIN_TASK";
+/// Environment variable carrying the chain's original command (a JSON array), so a re-run can
+/// tell a newer run of the same command from other work of the family.
+pub const ORIGIN_COMMAND_VAR: &str = "DBT_RERUN_ORIGIN_COMMAND";
+
+/// The variables of a chain, which the record shows (they hold no secret).
+fn is_chain_var(name: &str) -> bool {
+    name == ATTEMPT_VAR || name == ORIGIN_VAR || name == ORIGIN_COMMAND_VAR
+}
 
 /// What to do about a stopped task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -131,8 +139,13 @@ pub struct PlannedRerun {
     pub started_by: String,
     /// Deterministic, so a retried invocation cannot start a second task.
     pub client_token: String,
-    /// The launched task, once launched; null on a dry run.
+    /// The launched task, once launched; null on a dry run or while it is scheduled.
     pub task_arn: Option<String>,
+    /// The chain's first command (a newer run of it makes this re-run unnecessary).
+    pub original_command: Option<Vec<String>>,
+    /// For a delayed re-run: when it is due (RFC 3339, UTC) and its schedule's name.
+    pub scheduled_at: Option<String>,
+    pub schedule_name: Option<String>,
 }
 
 fn names_only<S: Serializer>(env: &[KeyValue], s: S) -> Result<S::Ok, S::Error> {
@@ -140,7 +153,7 @@ fn names_only<S: Serializer>(env: &[KeyValue], s: S) -> Result<S::Ok, S::Error> 
     let mut map = s.serialize_map(Some(env.len()))?;
     for kv in env {
         // Our own chain variables are not secret and help whoever reads the record.
-        let value = if kv.name == ATTEMPT_VAR || kv.name == ORIGIN_VAR {
+        let value = if is_chain_var(&kv.name) {
             kv.value.as_str()
         } else {
             "(redacted)"
@@ -155,9 +168,11 @@ fn names_only<S: Serializer>(env: &[KeyValue], s: S) -> Result<S::Ok, S::Error> 
 struct Chain {
     attempt: u32,
     origin_arn: String,
+    /// The command the chain's first run ran, when known.
+    original_command: Option<Vec<String>>,
 }
 
-fn chain_of(task: &EcsTask, env: &[KeyValue]) -> Result<Chain, String> {
+fn chain_of(task: &EcsTask, env: &[KeyValue], command: Option<&[String]>) -> Result<Chain, String> {
     let get = |name| {
         env.iter()
             .rev()
@@ -180,9 +195,16 @@ fn chain_of(task: &EcsTask, env: &[KeyValue]) -> Result<Chain, String> {
         .filter(|v| !v.is_empty())
         .unwrap_or(&task.task_arn)
         .to_owned();
+    let original_command = match get(ORIGIN_COMMAND_VAR) {
+        Some(json) => serde_json::from_str(json).ok(),
+        // The first run of a chain: its own command is the original.
+        None if attempt == 1 => command.map(<[String]>::to_vec),
+        None => None,
+    };
     Ok(Chain {
         attempt,
         origin_arn,
+        original_command,
     })
 }
 
@@ -263,7 +285,7 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
         .container_override(&outcome.container)
         .map(|o| o.environment.clone())
         .unwrap_or_default();
-    let chain = match chain_of(task, &env) {
+    let chain = match chain_of(task, &env, input.command) {
         Ok(chain) => chain,
         Err(why) => return give_up(record, why),
     };
@@ -396,7 +418,7 @@ fn planned_rerun(
         .unwrap_or(&chain.origin_arn);
     let mut environment: Vec<KeyValue> = env
         .into_iter()
-        .filter(|kv| kv.name != ATTEMPT_VAR && kv.name != ORIGIN_VAR)
+        .filter(|kv| !is_chain_var(&kv.name))
         .collect();
     environment.push(KeyValue {
         name: ATTEMPT_VAR.into(),
@@ -406,7 +428,16 @@ fn planned_rerun(
         name: ORIGIN_VAR.into(),
         value: chain.origin_arn.clone(),
     });
+    if let Some(original) = &chain.original_command {
+        environment.push(KeyValue {
+            name: ORIGIN_COMMAND_VAR.into(),
+            value: serde_json::to_string(original).unwrap_or_default(),
+        });
+    }
     PlannedRerun {
+        original_command: chain.original_command.clone(),
+        scheduled_at: None,
+        schedule_name: None,
         command,
         environment,
         cpu: size.map(|s| s.cpu.to_string()),
@@ -420,17 +451,19 @@ fn planned_rerun(
 }
 
 /// The next run of the chain `task` belongs to, with `command`, whatever the policy says:
-/// for a person who asked for it. Err when the task's attempt number is unreadable.
+/// for a person who asked for it. `task_command` is what `task` itself ran. Err when the
+/// task's attempt number is unreadable.
 pub fn continue_chain(
     task: &EcsTask,
     container: &str,
     command: Vec<String>,
+    task_command: Option<&[String]>,
 ) -> Result<PlannedRerun, String> {
     let env = task
         .container_override(container)
         .map(|o| o.environment.clone())
         .unwrap_or_default();
-    let chain = chain_of(task, &env)?;
+    let chain = chain_of(task, &env, task_command)?;
     Ok(planned_rerun(&chain, env, command, None))
 }
 

@@ -165,7 +165,9 @@ impl Moto {
     }
 
     /// Starts an "original" dbt task like EventBridge's schedule would, and returns it as
-    /// ECS describes it.
+    /// ECS described it while it ran. moto runs nothing, so the task is stopped right away
+    /// (its event, built by the test, says how): a task left RUNNING would look like a newer
+    /// run of the same command to the next chain's overlap check.
     pub async fn run_original(
         &self,
         ecs: &aws_sdk_ecs::Client,
@@ -212,7 +214,15 @@ impl Moto {
             .await
             .expect("moto runs the original task");
         let arn = out.tasks()[0].task_arn().unwrap().to_owned();
-        self.describe(&arn).await
+        let running = self.describe(&arn).await;
+        ecs.stop_task()
+            .cluster(&s.cluster)
+            .task(&arn)
+            .reason("stopped by the test: moto runs nothing")
+            .send()
+            .await
+            .expect("StopTask");
+        running
     }
 
     /// A task as the SDK (through dbt-rerun's own adapter) describes it.

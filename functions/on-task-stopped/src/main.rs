@@ -6,7 +6,7 @@
 //! runtime keeps serving the next event.
 
 use dbt_rerun::config::service_config;
-use dbt_rerun::service::OnTaskStopped;
+use dbt_rerun::service::OnTaskStoppedService;
 use dbt_rerun::DecisionRecord;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
         tracing::error!(error = %e, "bad configuration");
     })?;
     let aws = dbt_rerun::aws::load_config().await;
-    let service = OnTaskStopped::new(&aws, config);
+    let service = OnTaskStoppedService::new(&aws, config);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(service, event).await
@@ -26,15 +26,10 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-async fn handle<E, L, A>(
-    service: &OnTaskStopped<E, L, A>,
+async fn handle(
+    service: &OnTaskStoppedService,
     event: LambdaEvent<Value>,
-) -> Result<DecisionRecord, Error>
-where
-    E: dbt_rerun::aws::Ecs,
-    L: dbt_rerun::aws::Logs,
-    A: dbt_rerun::aws::Alerts,
-{
+) -> Result<DecisionRecord, Error> {
     let payload = serde_json::to_vec(&event.payload)?;
     // The service writes the decision's log line (EMF) itself, before alerting.
     service.handle(&payload).await.map_err(|e| {

@@ -4,8 +4,11 @@
 //! "container", "from_task_arn", "dry_run"}`; see `dbt_rerun::service::RerunRequest`. A bad
 //! payload is an error naming the field.
 
+// The handler's future nests the services' futures deeply (rustc's layout query).
+#![recursion_limit = "256"]
+
 use dbt_rerun::config::service_config;
-use dbt_rerun::service::{RerunRequest, RerunResponse, RerunTask};
+use dbt_rerun::service::{RerunRequest, RerunResponse, RerunTaskService};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -16,7 +19,7 @@ async fn main() -> Result<(), Error> {
         tracing::error!(error = %e, "bad configuration");
     })?;
     let aws = dbt_rerun::aws::load_config().await;
-    let service = RerunTask::new(&aws, config);
+    let service = RerunTaskService::new(&aws, config);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(service, event).await
@@ -24,14 +27,10 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-async fn handle<E, L>(
-    service: &RerunTask<E, L>,
+async fn handle(
+    service: &RerunTaskService,
     event: LambdaEvent<Value>,
-) -> Result<RerunResponse, Error>
-where
-    E: dbt_rerun::aws::Ecs,
-    L: dbt_rerun::aws::Logs,
-{
+) -> Result<RerunResponse, Error> {
     let request = RerunRequest::from_json(&serde_json::to_vec(&event.payload)?)?;
     match service.handle(&request, &event.context.request_id).await {
         Ok(response) => {

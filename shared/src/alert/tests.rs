@@ -150,6 +150,9 @@ fn subjects_stay_under_sns_limit_and_environment_values_stay_out() {
         started_by: "dbt-rerun/8f3c/2".into(),
         client_token: "dbt-rerun-8f3c-2".into(),
         task_arn: Some("arn:aws:ecs:eu-west-1:111122223333:task/dbt-project-cluster/9999".into()),
+        original_command: None,
+        scheduled_at: None,
+        schedule_name: None,
     });
     let alert = compose(&r);
     assert!(

@@ -192,20 +192,29 @@ impl Ecs for EcsClient {
         Ok(out.tasks().first().map(task_of))
     }
 
-    async fn tasks_started_by(
-        &self,
-        cluster: &str,
-        started_by: &str,
-    ) -> Result<Vec<String>, AwsError> {
-        let out = self
+    async fn running_tasks(&self, cluster: &str, family: &str) -> Result<Vec<EcsTask>, AwsError> {
+        let listed = self
             .client
             .list_tasks()
             .cluster(cluster)
-            .started_by(started_by)
+            .family(family)
+            .desired_status(types::DesiredStatus::Running)
             .send()
             .await
             .map_err(|e| sdk_error("ecs:ListTasks", e))?;
-        Ok(out.task_arns().to_vec())
+        let mut tasks = Vec::new();
+        for batch in listed.task_arns().chunks(100) {
+            let described = self
+                .client
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(batch.to_vec()))
+                .send()
+                .await
+                .map_err(|e| sdk_error("ecs:DescribeTasks", e))?;
+            tasks.extend(described.tasks().iter().map(task_of));
+        }
+        Ok(tasks)
     }
 
     async fn run_task(&self, launch: &Launch) -> Result<String, AwsError> {

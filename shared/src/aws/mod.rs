@@ -5,10 +5,12 @@
 
 mod ecs;
 mod logs;
+mod scheduler;
 mod sns;
 
 pub use ecs::EcsClient;
 pub use logs::CloudWatchLogs;
+pub use scheduler::SchedulerClient;
 pub use sns::SnsAlerts;
 
 use crate::event::{ContainerOverride, EcsTask, KeyValue};
@@ -167,8 +169,8 @@ impl ContainerDefinition {
     }
 }
 
-/// A RunTask request, as plain data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A RunTask request, as plain data. It carries environment values: never log it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Launch {
     pub cluster: String,
     pub task_definition: String,
@@ -178,10 +180,8 @@ pub struct Launch {
     pub network: Option<Network>,
     pub container: String,
     pub command: Vec<String>,
-    #[serde(skip)]
     pub environment: Vec<KeyValue>,
     /// Other containers' overrides of the original task, passed on unchanged.
-    #[serde(skip)]
     pub other_overrides: Vec<ContainerOverride>,
     pub cpu: Option<String>,
     pub memory: Option<String>,
@@ -191,7 +191,7 @@ pub struct Launch {
 }
 
 /// awsvpc network configuration of a launch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Network {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
@@ -213,12 +213,13 @@ pub trait Ecs {
         task_arn: &str,
     ) -> impl Future<Output = Result<Option<EcsTask>, AwsError>> + Send;
 
-    /// ListTasks by `startedBy` (ECS lists running tasks for it).
-    fn tasks_started_by(
+    /// The family's tasks ECS runs or is starting (ListTasks `desiredStatus` RUNNING, then
+    /// DescribeTasks), as events would describe them.
+    fn running_tasks(
         &self,
         cluster: &str,
-        started_by: &str,
-    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+        family: &str,
+    ) -> impl Future<Output = Result<Vec<EcsTask>, AwsError>> + Send;
 
     /// RunTask; the started task's ARN. A `failures` entry in the answer is an error.
     fn run_task(&self, launch: &Launch) -> impl Future<Output = Result<String, AwsError>> + Send;
@@ -232,4 +233,27 @@ pub trait Alerts {
         topic_arn: &str,
         alert: &crate::alert::Alert,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// A one-time EventBridge Scheduler schedule that invokes a function with an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRequest {
+    pub name: String,
+    pub group: String,
+    /// `at(yyyy-mm-ddThh:mm:ss)`, UTC.
+    pub expression: String,
+    pub target_arn: String,
+    pub role_arn: String,
+    /// The target's input. It carries environment values: never log it.
+    pub input: String,
+}
+
+/// EventBridge Scheduler, as dbt-rerun delays re-runs with it.
+pub trait Schedules {
+    /// Creates the schedule (flexible window off, deleted after it fires). Ok(false) when a
+    /// schedule of that name already exists: the re-run is already scheduled.
+    fn create(
+        &self,
+        request: &ScheduleRequest,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
 }

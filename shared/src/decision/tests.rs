@@ -155,7 +155,8 @@ fn a_transient_failure_is_rerun_exactly_with_the_chain_in_the_environment() {
             ("DBT_TARGET", "prod"),
             ("DB_PASSWORD", "hunter2"),
             (ATTEMPT_VAR, "2"),
-            (ORIGIN_VAR, ARN)
+            (ORIGIN_VAR, ARN),
+            (ORIGIN_COMMAND_VAR, r#"["dbt","build","--target","prod"]"#)
         ]
     );
     assert!(

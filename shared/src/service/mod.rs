@@ -7,14 +7,20 @@
 
 mod launch;
 mod log_wait;
+mod once;
 mod rerun_task;
 
 pub use launch::launch_for;
 pub use log_wait::{read_log, LogRead};
-pub use rerun_task::{RequestError, RerunRequest, RerunResponse, RerunTask, Terms};
+pub use once::{jitter_draw, launch_once, schedule_once, Outcome, PlannedLaunch};
+pub use rerun_task::{
+    RequestError, RerunRequest, RerunResponse, RerunTask, RerunTaskService, Terms,
+};
 
 use crate::alert::alert_for;
-use crate::aws::{Alerts, AwsError, CloudWatchLogs, Ecs, EcsClient, Logs, SnsAlerts};
+use crate::aws::{
+    Alerts, AwsError, CloudWatchLogs, Ecs, EcsClient, Logs, SchedulerClient, Schedules, SnsAlerts,
+};
 use crate::classify::TaskOutcome;
 use crate::config::ServiceConfig;
 use crate::decision::{decide, Decision, DecisionInput, DecisionRecord};
@@ -34,26 +40,32 @@ pub enum ServiceError {
 }
 
 /// Handles ECS task state changes: decides, launches the re-run, logs, alerts.
-pub struct OnTaskStopped<E, L, A> {
+pub struct OnTaskStopped<E, L, A, S> {
     pub ecs: E,
     pub logs: L,
     pub alerts: A,
+    pub schedules: S,
     pub config: ServiceConfig,
 }
 
-impl OnTaskStopped<EcsClient, CloudWatchLogs, SnsAlerts> {
+/// on-task-stopped over the real AWS clients.
+pub type OnTaskStoppedService =
+    OnTaskStopped<EcsClient, CloudWatchLogs, SnsAlerts, SchedulerClient>;
+
+impl OnTaskStoppedService {
     /// The real service: SDK clients for `aws`, built once per process.
     pub fn new(aws: &aws_config::SdkConfig, config: ServiceConfig) -> Self {
         Self {
             ecs: EcsClient::new(aws),
             logs: CloudWatchLogs::new(aws),
             alerts: SnsAlerts::new(aws),
+            schedules: SchedulerClient::new(aws),
             config,
         }
     }
 }
 
-impl<E: Ecs, L: Logs, A: Alerts> OnTaskStopped<E, L, A> {
+impl<E: Ecs, L: Logs, A: Alerts, S: Schedules> OnTaskStopped<E, L, A, S> {
     /// Decides on one event (JSON as EventBridge sends it); for `rerun`, starts the task
     /// unless one was already started for this attempt or this is a dry run; writes the
     /// decision's log line (EMF) to stdout; then publishes the alert the settings ask for. A
@@ -84,9 +96,9 @@ impl<E: Ecs, L: Logs, A: Alerts> OnTaskStopped<E, L, A> {
         gather_and_decide(&self.ecs, &self.logs, &self.config, task).await
     }
 
-    /// Starts the planned re-run, once: a re-run of this chain and attempt that ECS already
-    /// runs (a duplicate event) or that RunTask refuses as a repeated clientToken turns the
-    /// decision into `ignore`.
+    /// Starts the planned re-run once, at once or as a schedule when a delay is set; a
+    /// re-run already started or scheduled (a repeated event), or made unnecessary by a newer
+    /// run of the same command, turns the decision into `ignore`.
     async fn launch(
         &self,
         task: &EcsTask,
@@ -95,39 +107,61 @@ impl<E: Ecs, L: Logs, A: Alerts> OnTaskStopped<E, L, A> {
         let Some(rerun) = record.rerun.as_ref() else {
             return Ok(());
         };
-        let launch = launch_for(
-            task,
-            rerun,
-            &self.config.network,
-            record.container.as_deref().unwrap_or_default(),
-        );
-        let existing = self
-            .ecs
-            .tasks_started_by(&launch.cluster, &launch.started_by)
-            .await?;
-        if let Some(arn) = existing.first() {
-            duplicate(
-                record,
-                format!("it is already running as {arn} (a repeated event)"),
-            );
-            return Ok(());
-        }
-        match self.ecs.run_task(&launch).await {
-            Ok(arn) => {
+        let planned = PlannedLaunch {
+            launch: launch_for(
+                task,
+                rerun,
+                &self.config.network,
+                record.container.as_deref().unwrap_or_default(),
+            ),
+            family: task.family().to_owned(),
+            origin_task_arn: rerun.origin_task_arn.clone(),
+            original_command: rerun.original_command.clone(),
+            attempt: rerun.attempt,
+        };
+        let seconds = self
+            .config
+            .delay
+            .before(rerun.attempt, jitter_draw(&task.task_arn));
+        let outcome = if seconds > 0 {
+            schedule_once(
+                &self.ecs,
+                &self.schedules,
+                &self.config,
+                &planned,
+                seconds,
+                chrono::Utc::now(),
+            )
+            .await?
+        } else {
+            launch_once(&self.ecs, &self.config, &planned).await?
+        };
+        match outcome {
+            Outcome::Started(arn) => {
                 if let Some(rerun) = record.rerun.as_mut() {
                     rerun.task_arn = Some(arn);
                 }
-                Ok(())
             }
-            Err(e) if e.is_conflict() => {
-                duplicate(
-                    record,
-                    format!("RunTask reports it as already started ({})", e.message),
-                );
-                Ok(())
+            Outcome::Scheduled { name, due, new } => {
+                if new {
+                    if let Some(rerun) = record.rerun.as_mut() {
+                        rerun.scheduled_at = Some(due.clone());
+                        rerun.schedule_name = Some(name);
+                    }
+                    record
+                        .reason
+                        .push_str(&format!(", due at {due} ({seconds} s from now)"));
+                } else {
+                    duplicate(
+                        record,
+                        format!("it is already scheduled as {name} (a repeated event)"),
+                    );
+                }
             }
-            Err(e) => Err(e.into()),
+            Outcome::AlreadyStarted(why) => duplicate(record, why),
+            Outcome::Superseded(arn) => superseded(record, &arn),
         }
+        Ok(())
     }
 }
 
@@ -198,6 +232,16 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
     record.log_wait_seconds = needs_log.then_some(read.waited.as_secs_f64());
     record.log_stream = log_stream;
     Ok(record)
+}
+
+fn superseded(record: &mut DecisionRecord, newer: &str) {
+    let attempt = record.rerun.as_ref().map(|r| r.attempt).unwrap_or_default();
+    record.decision = Decision::Ignore;
+    record.reason = format!(
+        "superseded by task {newer}, a newer run of the same command that does this work \
+         (DBT_RERUN_ON_OVERLAP=skip): attempt {attempt} is not started"
+    );
+    record.rerun = None;
 }
 
 fn duplicate(record: &mut DecisionRecord, why: String) {

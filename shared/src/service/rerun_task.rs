@@ -1,7 +1,7 @@
 //! rerun-task: a person's request to re-run, by selection, by command, or "like
 //! on-task-stopped would" for a stopped task.
 
-use super::{gather_and_decide, launch_for, ServiceError};
+use super::{gather_and_decide, launch_for, launch_once, Outcome, PlannedLaunch, ServiceError};
 use crate::aws::{Ecs, Launch, Logs, Network};
 use crate::command::{is_selector_term, DbtCommand};
 use crate::config::ServiceConfig;
@@ -38,6 +38,10 @@ pub struct RerunRequest {
     pub from_task_arn: Option<String>,
     #[serde(default)]
     pub dry_run: bool,
+    /// A re-run on-task-stopped planned and delayed: its schedule's input. Launched exactly,
+    /// after the same checks (already running, superseded); comes alone.
+    #[serde(default)]
+    pub planned_launch: Option<PlannedLaunch>,
 }
 
 /// Selector terms as one space-separated string or a list.
@@ -75,6 +79,9 @@ pub struct RerunResponse {
     /// For `from_task_arn`: the decision on-task-stopped would have made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionRecord>,
+    /// Why nothing was started (a planned launch already running, or superseded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A payload that cannot be carried out; the message names the field.
@@ -116,7 +123,10 @@ pub struct RerunTask<E, L> {
     pub config: ServiceConfig,
 }
 
-impl RerunTask<crate::aws::EcsClient, crate::aws::CloudWatchLogs> {
+/// rerun-task over the real AWS clients.
+pub type RerunTaskService = RerunTask<crate::aws::EcsClient, crate::aws::CloudWatchLogs>;
+
+impl RerunTaskService {
     /// The real service: SDK clients for `aws`, built once per process.
     pub fn new(aws: &aws_config::SdkConfig, config: ServiceConfig) -> Self {
         Self {
@@ -135,6 +145,9 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
         request: &RerunRequest,
         invocation_id: &str,
     ) -> Result<RerunResponse, ServiceError> {
+        if let Some(planned) = &request.planned_launch {
+            return self.planned(request, planned).await;
+        }
         let (launch, decision) = match &request.from_task_arn {
             Some(arn) => self.plan_from_stopped_task(request, arn).await?,
             None => (self.manual(request, invocation_id).await?, None),
@@ -166,6 +179,58 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
             started_by: launch.started_by,
             dry_run,
             decision,
+            note: None,
+        })
+    }
+
+    /// A delayed re-run's schedule fired: launch exactly what was planned, once.
+    async fn planned(
+        &self,
+        request: &RerunRequest,
+        planned: &PlannedLaunch,
+    ) -> Result<RerunResponse, ServiceError> {
+        let alone = request.select.is_none()
+            && request.exclude.is_none()
+            && request.command.is_none()
+            && request.environment.is_empty()
+            && request.cluster.is_none()
+            && request.task_definition.is_none()
+            && request.container.is_none()
+            && request.from_task_arn.is_none();
+        if !alone {
+            return Err(field(
+                "planned_launch",
+                "comes alone: it already holds the whole launch",
+            )
+            .into());
+        }
+        let dry_run = request.dry_run || self.config.dry_run;
+        let (task_arn, note) = if dry_run {
+            (None, None)
+        } else {
+            match launch_once(&self.ecs, &self.config, planned).await? {
+                Outcome::Started(arn) => (Some(arn), None),
+                Outcome::AlreadyStarted(why) => (None, Some(format!("not started again: {why}"))),
+                Outcome::Superseded(arn) => (
+                    None,
+                    Some(format!(
+                        "not started: superseded by task {arn}, a newer run of the same command"
+                    )),
+                ),
+                Outcome::Scheduled { name, .. } => (None, Some(format!("scheduled as {name}"))),
+            }
+        };
+        let launch = &planned.launch;
+        Ok(RerunResponse {
+            task_arn,
+            command: launch.command.clone(),
+            cluster: launch.cluster.clone(),
+            task_definition: launch.task_definition.clone(),
+            container: launch.container.clone(),
+            started_by: launch.started_by.clone(),
+            dry_run,
+            decision: None,
+            note,
         })
     }
 
@@ -210,8 +275,13 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
         let rerun = match (&record.rerun, &record.rerun_command) {
             (Some(rerun), _) => rerun.clone(),
             // A person asked: the policy and budget that stop automatic re-runs do not apply.
-            (None, Some(command)) => continue_chain(&task, &container, command.clone())
-                .map_err(|why| field("from_task_arn", why))?,
+            (None, Some(command)) => continue_chain(
+                &task,
+                &container,
+                command.clone(),
+                record.command.as_deref(),
+            )
+            .map_err(|why| field("from_task_arn", why))?,
             (None, None) => {
                 return Err(field(
                     "from_task_arn",
