@@ -164,11 +164,9 @@ impl Moto {
         config
     }
 
-    /// Starts an "original" dbt task like EventBridge's schedule would, and returns it as
-    /// ECS described it while it ran. moto runs nothing, so the task is stopped right away
-    /// (its event, built by the test, says how): a task left RUNNING would look like a newer
-    /// run of the same command to the next chain's overlap check.
-    pub async fn run_original(
+    /// Starts a dbt task like EventBridge's schedule would and leaves it RUNNING (as ECS
+    /// describes it).
+    pub async fn start_task(
         &self,
         ecs: &aws_sdk_ecs::Client,
         command: &[&str],
@@ -214,10 +212,23 @@ impl Moto {
             .await
             .expect("moto runs the original task");
         let arn = out.tasks()[0].task_arn().unwrap().to_owned();
-        let running = self.describe(&arn).await;
+        self.describe(&arn).await
+    }
+
+    /// Starts an "original" dbt task like EventBridge's schedule would, and returns it as
+    /// ECS described it while it ran. moto runs nothing, so the task is stopped right away
+    /// (its event, built by the test, says how): a task left RUNNING would look like a newer
+    /// run of the same command to the next chain's overlap check.
+    pub async fn run_original(
+        &self,
+        ecs: &aws_sdk_ecs::Client,
+        command: &[&str],
+        env: &[(&str, &str)],
+    ) -> EcsTask {
+        let running = self.start_task(ecs, command, env).await;
         ecs.stop_task()
-            .cluster(&s.cluster)
-            .task(&arn)
+            .cluster(&self.setup.cluster)
+            .task(&running.task_arn)
             .reason("stopped by the test: moto runs nothing")
             .send()
             .await
