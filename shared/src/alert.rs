@@ -232,14 +232,18 @@ fn text_body(record: &DecisionRecord) -> String {
         );
     }
     if let Some(rerun) = &record.rerun {
-        let _ = writeln!(
-            t,
-            "\nRe-run task: {}",
-            rerun
-                .task_arn
-                .as_deref()
-                .unwrap_or("(dry run: not launched)")
-        );
+        match (&rerun.task_arn, &rerun.scheduled_at) {
+            (Some(arn), _) => {
+                let _ = writeln!(t, "\nRe-run task: {arn}");
+            }
+            (None, Some(due)) => {
+                let name = rerun.schedule_name.as_deref().unwrap_or_default();
+                let _ = writeln!(t, "\nRe-run scheduled for {due} (schedule {name})");
+            }
+            (None, None) => {
+                let _ = writeln!(t, "\nRe-run task: (dry run: not launched)");
+            }
+        }
     }
     match &record.rerun_command {
         Some(command) => {
