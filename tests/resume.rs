@@ -8,7 +8,8 @@ use dbt_rerun::log::{parse_reader, Limits};
 use dbt_rerun::plan::{plan_resume, PlanShape, ECS_OVERRIDE_LIMIT};
 use dbt_rerun::RunReport;
 use dbt_rerun_tests::{
-    dbt_ls, executed_types, killed_fixtures, name_of, selection_flags, Fixture, Mismatches,
+    dbt_ls, executed_types, finished_in_file_log, killed_fixtures, name_of, selection_flags,
+    Fixture, Mismatches,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -137,28 +138,6 @@ fn copy_project(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(&path, to.join(&*name)).unwrap();
         }
     }
-}
-
-/// unique_ids with a NodeFinished success/pass/warn in dbt's JSON file log.
-fn finished_in_file_log(path: &std::path::Path) -> BTreeSet<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("\"name\": \"NodeFinished\""))
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| {
-            matches!(
-                e["data"]["node_info"]["node_status"].as_str(),
-                Some("success" | "pass" | "warn")
-            )
-        })
-        .map(|e| {
-            e["data"]["node_info"]["unique_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect()
 }
 
 #[test]

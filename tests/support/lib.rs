@@ -73,26 +73,12 @@ impl Fixture {
             .collect()
     }
 
-    /// unique_ids of the nodes dbt's own file log says finished well (NodeFinished with status
-    /// success, pass or warn): the truth for a killed run.
+    /// unique_ids of the nodes dbt's own file log says finished well: the truth for a
+    /// killed run.
     pub fn finished_per_file_log(&self) -> BTreeSet<String> {
-        let text = std::fs::read_to_string(self.dir.join("node_finished.jsonl"))
-            .unwrap_or_else(|e| panic!("{}: node_finished.jsonl: {e}", self.id));
-        text.lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a NodeFinished event"))
-            .filter(|e| {
-                let status = e["data"]["node_info"]["node_status"]
-                    .as_str()
-                    .unwrap_or_default();
-                matches!(status, "success" | "pass" | "warn")
-            })
-            .map(|e| {
-                e["data"]["node_info"]["unique_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect()
+        let path = self.dir.join("node_finished.jsonl");
+        assert!(path.exists(), "{}: no node_finished.jsonl", self.id);
+        finished_in_file_log(&path)
     }
 
     pub fn is_json(&self) -> bool {
@@ -304,4 +290,27 @@ pub fn executed_types(verb: &str) -> &'static [&'static str] {
         "snapshot" => &["snapshot"],
         _ => &["model", "seed", "snapshot", "test", "unit_test"],
     }
+}
+
+/// unique_ids with a NodeFinished event of status success, pass or warn in a dbt JSON file
+/// log (`logs/dbt.log` with `--log-format-file json`, or the events kept from one).
+pub fn finished_in_file_log(path: &Path) -> BTreeSet<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"name\": \"NodeFinished\""))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| {
+            matches!(
+                e["data"]["node_info"]["node_status"].as_str(),
+                Some("success" | "pass" | "warn")
+            )
+        })
+        .map(|e| {
+            e["data"]["node_info"]["unique_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
 }

@@ -5,7 +5,6 @@
 //! the invocation's error (Lambda retries it, then its failure destination gets it); the
 //! runtime keeps serving the next event.
 
-use dbt_rerun::config::service_config;
 use dbt_rerun::service::OnTaskStoppedService;
 use dbt_rerun::DecisionRecord;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -14,10 +13,7 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = service_config(|name| std::env::var(name).ok()).inspect_err(|e| {
-        tracing::error!(error = %e, "bad configuration");
-    })?;
-    let aws = dbt_rerun::aws::load_config().await;
+    let (config, aws) = dbt_rerun::service::cold_start().await?;
     let service = OnTaskStoppedService::new(&aws, config);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -7,7 +7,6 @@
 // The handler's future nests the services' futures deeply (rustc's layout query).
 #![recursion_limit = "256"]
 
-use dbt_rerun::config::service_config;
 use dbt_rerun::service::{RerunRequest, RerunResponse, RerunTaskService};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -15,10 +14,7 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = service_config(|name| std::env::var(name).ok()).inspect_err(|e| {
-        tracing::error!(error = %e, "bad configuration");
-    })?;
-    let aws = dbt_rerun::aws::load_config().await;
+    let (config, aws) = dbt_rerun::service::cold_start().await?;
     let service = RerunTaskService::new(&aws, config);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

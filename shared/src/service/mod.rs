@@ -48,6 +48,17 @@ pub struct OnTaskStopped<E, L, A, S> {
     pub config: ServiceConfig,
 }
 
+/// A function's cold start: its configuration from the environment (an error names the
+/// variable) and the SDK configuration, each read once per process.
+pub async fn cold_start(
+) -> Result<(ServiceConfig, aws_config::SdkConfig), crate::config::ConfigError> {
+    let config =
+        crate::config::service_config(|name| std::env::var(name).ok()).inspect_err(|e| {
+            tracing::error!(error = %e, "bad configuration");
+        })?;
+    Ok((config, crate::aws::load_config().await))
+}
+
 /// on-task-stopped over the real AWS clients.
 pub type OnTaskStoppedService =
     OnTaskStopped<EcsClient, CloudWatchLogs, SnsAlerts, SchedulerClient>;
