@@ -85,6 +85,15 @@ fn split_timestamp(line: &[u8]) -> Option<&[u8]> {
     Some(rest)
 }
 
+/// `HH:MM:SS  N of M ... [`: a result line whose text up to its status bracket is all here.
+fn is_result_line(line: &[u8]) -> bool {
+    let Some(rest) = split_timestamp(line) else {
+        return false;
+    };
+    let rest = rest.trim_ascii_start();
+    rest.first().is_some_and(u8::is_ascii_digit) && rest.ends_with(b"[")
+}
+
 /// Splits `N of M REST` into (N, REST); None if the line is not a numbered result line.
 fn split_result_index(line: &str) -> Option<(u64, &str)> {
     let bytes = line.as_bytes();
@@ -105,10 +114,10 @@ fn split_result_index(line: &str) -> Option<(u64, &str)> {
 /// `created sql table model main.fct_orders` gives (Model, `fct_orders`): text logs name a
 /// model by its relation, `schema.alias`.
 fn result_subject(desc: &str) -> (ResourceType, &str) {
-    let end = [desc.find(" ."), desc.find(" [")]
-        .into_iter()
-        .flatten()
-        .min()
+    // The first ` .` (the dots) or ` [` (the status bracket), found with one memchr pass.
+    let bytes = desc.as_bytes();
+    let end = memchr::memchr_iter(b' ', bytes)
+        .find(|&i| matches!(bytes.get(i + 1), Some(b'.' | b'[')))
         .unwrap_or(desc.len());
     let desc = desc[..end].trim_end();
     let last = desc.rsplit(' ').next().unwrap_or(desc);
@@ -165,13 +174,23 @@ fn parse_stats(line: &str) -> Option<RunStats> {
 impl LogParser {
     pub(super) fn push_text(&mut self, raw: &[u8]) {
         let mut scratch = std::mem::take(&mut self.scratch);
-        let line: &[u8] = if memchr::memchr(0x1b, raw).is_some() {
-            strip_ansi(raw, &mut scratch);
-            &scratch
-        } else {
-            raw
+        // The hot path: a result line, `ESC[0m` + `HH:MM:SS  N of M STATUS desc ... [ESC...`.
+        // Only what comes before the colour codes of its status bracket is read, so the line
+        // is cut at its first escape instead of copied without them.
+        let unprefixed = raw.strip_prefix(b"\x1b[0m").unwrap_or(raw);
+        let line: &[u8] = match memchr::memchr(0x1b, unprefixed) {
+            None => unprefixed,
+            Some(at) if is_result_line(&unprefixed[..at]) => &unprefixed[..at],
+            Some(_) => {
+                strip_ansi(raw, &mut scratch);
+                &scratch
+            }
         };
-        let line = String::from_utf8_lossy(line);
+        // Valid UTF-8 (almost always) is borrowed; the lossy decoder only for the rest.
+        let line = match std::str::from_utf8(line) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(line),
+        };
         match split_timestamp(line.as_bytes()) {
             // Timestamp stripped at an ASCII position, so the rest is valid UTF-8 too.
             Some(rest) => {
