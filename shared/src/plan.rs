@@ -447,6 +447,29 @@ mod tests {
     }
 
     #[test]
+    fn selection_values_are_split_on_whitespace_like_dbt_does() {
+        // Found by fuzzing: a --select value holding whitespace and newlines is several terms
+        // (dbt splits it too), and the descendants form intersects with each of them.
+        let c = DbtCommand::parse(&[
+            "dbt".into(),
+            "build".into(),
+            "--select".into(),
+            " stg+\n tag:x ".into(),
+        ])
+        .unwrap();
+        let r = report(
+            &[("fct", Model, Error)],
+            &[("agg", Model), ("a_long_skipped_model_name", Model)],
+        );
+        let plan = plan_rerun(&c, &r, 55).unwrap();
+        assert_eq!(plan.shape, PlanShape::Descendants);
+        assert_eq!(
+            plan.argv.join(" "),
+            "dbt build --select fct+,stg+ fct+,tag:x"
+        );
+    }
+
+    #[test]
     fn names_of_digits_only_are_node_names_too() {
         // Found by fuzzing (the harness's own check mistook `19` for a depth suffix).
         let plan =
