@@ -5,11 +5,15 @@
 use dbt_rerun::NodeName;
 
 pub fn allowed(arg: &str, original: &[String]) -> bool {
-    // dbt (and the planner) split selection values on whitespace: each piece of an original
-    // argument is the original's too.
+    // dbt (and the planner) split selection values on whitespace, and intersections on `,`:
+    // each piece of an original argument is the original's too.
     let pieces: Vec<String> = original
         .iter()
-        .flat_map(|o| std::iter::once(o.as_str()).chain(o.split_whitespace()))
+        .flat_map(|o| {
+            std::iter::once(o.as_str())
+                .chain(o.split_whitespace())
+                .chain(o.split_whitespace().flat_map(|t| t.split(',')))
+        })
         .map(str::to_owned)
         .collect();
     let original = &pieces[..];

@@ -180,8 +180,10 @@ fn name_hash(name: &str) -> u64 {
     })
 }
 
-/// Indexes above this are not remembered as started (a bit each up to here: 2 MiB).
-const MAX_TRACKED_INDEX: u64 = 16 << 20;
+/// Indexes above this are not remembered as started: a bit each up to here (256 KiB, for two
+/// million nodes, more than any dbt project has), allocated only as far as the highest index
+/// a log shows.
+const MAX_TRACKED_INDEX: u64 = 2 << 20;
 
 impl StartedNodes {
     /// A START line; false when the index had started before (a contradiction).
