@@ -227,12 +227,26 @@ fn exact_models(
     })
 }
 
+/// Whether the original's selection terms can be written again as arguments of their own:
+/// a term that starts with `-` (possible inside a quoted `--select "a -x"`, where dbt reads it
+/// as a term) would become a flag.
+fn terms_rewritable(selection: &Selection) -> bool {
+    !selection
+        .select
+        .iter()
+        .chain(&selection.exclude)
+        .any(|t| t.starts_with('-'))
+}
+
 fn descendants(
     command: &DbtCommand,
     selection: &Selection,
     failed: &[(NodeName, ResourceType)],
 ) -> Option<RerunCommand> {
-    if !selection.selector.is_empty() || failed.iter().any(|(_, t)| t.is_test()) {
+    if !selection.selector.is_empty()
+        || failed.iter().any(|(_, t)| t.is_test())
+        || !terms_rewritable(selection)
+    {
         return None;
     }
     let mut terms = Vec::new();
@@ -315,6 +329,9 @@ fn resume(
 ) -> Result<RerunCommand, String> {
     if !selection.selector.is_empty() {
         return Err("the run used --selector, which cannot be narrowed to its unfinished nodes: re-running the whole original command".to_owned());
+    }
+    if !terms_rewritable(selection) {
+        return Err("a selection term of the original starts with `-` and cannot be written as its own argument: re-running the whole original command".to_owned());
     }
     if report.truncated {
         return Err("the log lists more finished nodes than dbt-rerun keeps: re-running the whole original command".to_owned());
@@ -467,6 +484,36 @@ mod tests {
             plan.argv.join(" "),
             "dbt build --select fct+,stg+ fct+,tag:x"
         );
+    }
+
+    #[test]
+    fn a_term_that_would_become_a_flag_is_never_written_alone() {
+        // Found by fuzzing: `--select "a -x"` is two terms to dbt; written back as separate
+        // arguments, `-x` would be --fail-fast.
+        let c = DbtCommand::parse(&[
+            "dbt".into(),
+            "build".into(),
+            "--select".into(),
+            "stg+ -x".into(),
+        ])
+        .unwrap();
+        let r = report(
+            &[("fct", Model, Error)],
+            &[("agg", Model), ("a_long_skipped_model_name", Model)],
+        );
+        let plan = plan_rerun(&c, &r, 55).unwrap();
+        assert_eq!(plan.shape, PlanShape::Original);
+        let mut killed = r.clone();
+        killed.end_of_run = false;
+        killed.dbt_version = Some("1.11.0".into());
+        killed.finished = FinishedNodes {
+            count: 1,
+            nodes: vec![node("stg", Model)],
+            before_first_failure: 1,
+        };
+        let plan = plan_resume(&c, &killed, 8192);
+        assert_eq!(plan.shape, PlanShape::Original);
+        assert!(plan.argv.iter().all(|a| a != "-x"), "{:?}", plan.argv);
     }
 
     #[test]
