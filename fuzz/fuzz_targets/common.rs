@@ -30,11 +30,16 @@ pub fn allowed(arg: &str, original: &[String]) -> bool {
         if original.iter().any(|o| o == part) || part == "resource_type:test" || part == "resource_type:unit_test" {
             return true;
         }
-        // `name`, `name+`, `name+3`, or an original term with `+N` added.
-        let base = match part.rsplit_once('+') {
-            Some((base, depth)) if depth.bytes().all(|b| b.is_ascii_digit()) => base,
-            _ => part,
-        };
-        NodeName::parse(base).is_ok() || original.iter().any(|o| o == base || o.trim_end_matches('+') == base)
+        // `name`, `name+`, `name+3`, or an original term with its `+N` changed.
+        let base = without_depth(part);
+        NodeName::parse(base).is_ok() || original.iter().any(|o| without_depth(o) == base)
     })
+}
+
+/// A selector part without its trailing graph operator (`+` or `+N`).
+fn without_depth(part: &str) -> &str {
+    match part.rsplit_once('+') {
+        Some((base, depth)) if depth.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => part,
+    }
 }
