@@ -3,37 +3,50 @@
 //! terms, graph operators and `resource_type:` filters.
 
 use dbt_rerun::NodeName;
+use std::collections::HashSet;
 
-pub fn allowed(arg: &str, original: &[String]) -> bool {
-    // dbt (and the planner) split selection values on whitespace, and intersections on `,`:
-    // each piece of an original argument is the original's too.
-    let pieces: Vec<String> = original
-        .iter()
-        .flat_map(|o| {
-            std::iter::once(o.as_str())
-                .chain(o.split_whitespace())
-                .chain(o.split_whitespace().flat_map(|t| t.split(',')))
-        })
-        .map(str::to_owned)
-        .collect();
-    let original = &pieces[..];
-    if original.iter().any(|o| o == arg) {
-        return true;
+/// The original command's arguments and every piece of them the planner may write back
+/// (dbt splits selection values on whitespace, intersections on `,`), read once per input.
+pub struct Original {
+    pieces: HashSet<String>,
+    bases: HashSet<String>,
+}
+
+impl Original {
+    pub fn new(argv: &[String]) -> Self {
+        let mut pieces = HashSet::new();
+        for arg in argv {
+            pieces.insert(arg.clone());
+            for term in arg.split_whitespace() {
+                pieces.insert(term.to_owned());
+                for part in term.split(',') {
+                    pieces.insert(part.to_owned());
+                }
+            }
+        }
+        let bases = pieces.iter().map(|p| without_depth(p).to_owned()).collect();
+        Self { pieces, bases }
     }
-    if ["--select", "--exclude", "--indirect-selection", "empty"].contains(&arg) {
-        return true;
-    }
-    if arg.starts_with('-') {
-        return false;
-    }
-    arg.split(',').all(|part| {
-        if original.iter().any(|o| o == part) || part == "resource_type:test" || part == "resource_type:unit_test" {
+
+    pub fn allowed(&self, arg: &str) -> bool {
+        if self.pieces.contains(arg) {
             return true;
         }
-        // `name`, `name+`, `name+3`, or an original term with its `+N` changed.
-        let base = without_depth(part);
-        NodeName::parse(base).is_ok() || original.iter().any(|o| without_depth(o) == base)
-    })
+        if ["--select", "--exclude", "--indirect-selection", "empty"].contains(&arg) {
+            return true;
+        }
+        if arg.starts_with('-') {
+            return false;
+        }
+        arg.split(',').all(|part| {
+            if self.pieces.contains(part) || part == "resource_type:test" || part == "resource_type:unit_test" {
+                return true;
+            }
+            // `name`, `name+`, `name+3`, or an original term with its `+N` changed.
+            let base = without_depth(part);
+            NodeName::parse(base).is_ok() || self.bases.contains(base)
+        })
+    }
 }
 
 /// A selector part without its trailing graph operator (`+` or `+N`).
