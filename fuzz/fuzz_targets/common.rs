@@ -17,7 +17,12 @@ impl Original {
         let mut pieces = HashSet::new();
         for arg in argv {
             pieces.insert(arg.clone());
-            for term in arg.split_whitespace() {
+            // `--select=VALUE`: the value is the original's.
+            let value = match arg.split_once('=') {
+                Some((flag, value)) if flag.starts_with("--") => value,
+                _ => arg.as_str(),
+            };
+            for term in arg.split_whitespace().chain(value.split_whitespace()) {
                 pieces.insert(term.to_owned());
                 for part in term.split(',') {
                     pieces.insert(part.to_owned());
