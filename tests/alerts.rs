@@ -4,7 +4,7 @@
 use dbt_rerun::alert::AlertSettings;
 use dbt_rerun::service::OnTaskStopped;
 use dbt_rerun::Decision;
-use dbt_rerun_tests::moto::{fixture_argv, fixture_lines, stopped_event, AlertInbox, Moto, Stop};
+use dbt_rerun_tests::moto::{AlertInbox, Moto};
 use std::time::Duration;
 
 async fn service(
@@ -20,35 +20,18 @@ async fn service(
     OnTaskStopped::new(&moto.sdk_config().await, config)
 }
 
-/// Starts a task that ran `fixture`'s command, writes its log, returns its STOPPED event.
-async fn failed_run(
-    moto: &Moto,
-    fixture: &str,
-    env: &[(&str, &str)],
-) -> (dbt_rerun::event::EcsTask, Vec<u8>) {
-    let aws = moto.sdk_config().await;
-    let ecs = aws_sdk_ecs::Client::new(&aws);
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
-    let argv = fixture_argv(fixture);
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let task = moto.run_original(&ecs, &argv, env).await;
-    moto.write_log(&logs, &task, &fixture_lines(fixture), true)
-        .await;
-    let event = stopped_event(&task, &Stop::exit(1));
-    (task, event)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deterministic_error_sends_one_give_up_alert_naming_every_failed_node() {
     let moto = Moto::start();
     let inbox = moto.alert_inbox("dbt-alerts").await;
     let service = service(&moto, &inbox, "give_up").await;
-    let (_, event) = failed_run(
-        &moto,
-        "1.10/two_failures_threads4",
-        &[("DB_PASSWORD", "hunter2")],
-    )
-    .await;
+    let (_, event) = moto
+        .fixture_run(
+            "1.10/two_failures_threads4",
+            1,
+            &[("DB_PASSWORD", "hunter2")],
+        )
+        .await;
     let record = service.handle(&event).await.unwrap();
     assert_eq!(record.decision, Decision::GiveUp);
 
@@ -88,7 +71,7 @@ async fn reruns_alert_only_when_asked_and_name_what_is_rerun() {
     let moto = Moto::start();
     let inbox = moto.alert_inbox("dbt-alerts").await;
     let quiet = service(&moto, &inbox, "give_up").await;
-    let (_, event) = failed_run(&moto, "1.10/transient_model_error", &[]).await;
+    let (_, event) = moto.fixture_run("1.10/transient_model_error", 1, &[]).await;
     assert_eq!(
         quiet.handle(&event).await.unwrap().decision,
         Decision::Rerun
@@ -99,7 +82,7 @@ async fn reruns_alert_only_when_asked_and_name_what_is_rerun() {
     );
 
     let loud = service(&moto, &inbox, "give_up,rerun").await;
-    let (_, event) = failed_run(&moto, "1.10/transient_model_error", &[]).await;
+    let (_, event) = moto.fixture_run("1.10/transient_model_error", 1, &[]).await;
     let record = loud.handle(&event).await.unwrap();
     assert_eq!(record.decision, Decision::Rerun);
     let alerts = inbox.received().await;
@@ -129,15 +112,16 @@ async fn the_spent_budget_gives_up_and_says_so() {
     let inbox = moto.alert_inbox("dbt-alerts").await;
     let service = service(&moto, &inbox, "give_up").await;
     let origin = "arn:aws:ecs:eu-west-1:123456789012:task/dbt-project-cluster/ffffffffffffffffffffffffffffffff";
-    let (_, event) = failed_run(
-        &moto,
-        "1.10/transient_model_error",
-        &[
-            ("DBT_RERUN_ATTEMPT", "3"),
-            ("DBT_RERUN_ORIGIN_TASK", origin),
-        ],
-    )
-    .await;
+    let (_, event) = moto
+        .fixture_run(
+            "1.10/transient_model_error",
+            1,
+            &[
+                ("DBT_RERUN_ATTEMPT", "3"),
+                ("DBT_RERUN_ORIGIN_TASK", origin),
+            ],
+        )
+        .await;
     let record = service.handle(&event).await.unwrap();
     assert_eq!(record.decision, Decision::GiveUp);
     let alerts = inbox.received().await;

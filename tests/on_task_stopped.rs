@@ -195,6 +195,27 @@ async fn failures_a_rerun_cannot_fix_and_success_start_nothing() {
 
 const KILLED: &str = "killed/1.11/build_sigkill";
 
+/// A world in which the killed run's task stopped as `stop` says, and the decision on it.
+async fn killed_run(
+    exit_code: i32,
+    stop_code: &str,
+    reason: Option<&str>,
+) -> (World, DecisionRecord) {
+    let w = world(Duration::from_secs(1)).await;
+    let task = w.original(KILLED, &[]).await;
+    let record = w
+        .handle(
+            &task,
+            Stop {
+                exit_code: Some(exit_code),
+                stop_code,
+                reason,
+            },
+        )
+        .await;
+    (w, record)
+}
+
 /// The re-run's dbt command, and the names of the nodes the killed run finished.
 fn resumed(w: &World, rerun: &EcsTask, record: &DecisionRecord) -> (String, Vec<String>) {
     let ov = rerun.container_override(&w.moto.setup.container).unwrap();
@@ -206,18 +227,12 @@ fn resumed(w: &World, rerun: &EcsTask, record: &DecisionRecord) -> (String, Vec<
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oom_kill_resumes_with_the_next_larger_fargate_memory() {
-    let w = world(Duration::from_secs(1)).await;
-    let task = w.original(KILLED, &[]).await;
-    let record = w
-        .handle(
-            &task,
-            Stop {
-                exit_code: Some(137),
-                stop_code: "EssentialContainerExited",
-                reason: Some("OutOfMemoryError: Container killed due to memory usage"),
-            },
-        )
-        .await;
+    let (w, record) = killed_run(
+        137,
+        "EssentialContainerExited",
+        Some("OutOfMemoryError: Container killed due to memory usage"),
+    )
+    .await;
     assert_eq!(record.decision, Decision::Rerun, "{}", record.reason);
     assert!(record.resume, "{}", record.reason);
     let reruns = w.moto.reruns(&w.ecs).await;
@@ -254,18 +269,7 @@ async fn an_oom_kill_resumes_with_the_next_larger_fargate_memory() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spot_interruption_resumes_with_the_same_memory() {
-    let w = world(Duration::from_secs(1)).await;
-    let task = w.original(KILLED, &[]).await;
-    let record = w
-        .handle(
-            &task,
-            Stop {
-                exit_code: Some(143),
-                stop_code: "SpotInterruption",
-                reason: None,
-            },
-        )
-        .await;
+    let (w, record) = killed_run(143, "SpotInterruption", None).await;
     assert_eq!(record.decision, Decision::Rerun, "{}", record.reason);
     assert_eq!(serde_json::to_value(record.failure_kind).unwrap(), "infra");
     assert!(record.resume);
@@ -278,18 +282,7 @@ async fn a_spot_interruption_resumes_with_the_same_memory() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_task_a_person_stopped_is_not_rerun() {
-    let w = world(Duration::from_secs(1)).await;
-    let task = w.original(KILLED, &[]).await;
-    let record = w
-        .handle(
-            &task,
-            Stop {
-                exit_code: Some(143),
-                stop_code: "UserInitiated",
-                reason: None,
-            },
-        )
-        .await;
+    let (w, record) = killed_run(143, "UserInitiated", None).await;
     assert_eq!(record.decision, Decision::Ignore, "{}", record.reason);
     assert!(
         record.reason.contains("a person stopped the task"),

@@ -245,6 +245,26 @@ impl Moto {
             .expect("task known")
     }
 
+    /// A task that ran `fixture`'s command (with `env`) and stopped with `exit_code`, its log
+    /// written: the task, and the STOPPED event ECS would send for it.
+    pub async fn fixture_run(
+        &self,
+        fixture: &str,
+        exit_code: i32,
+        env: &[(&str, &str)],
+    ) -> (EcsTask, Vec<u8>) {
+        let aws = self.sdk_config().await;
+        let ecs = aws_sdk_ecs::Client::new(&aws);
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
+        let argv = fixture_argv(fixture);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let task = self.run_original(&ecs, &argv, env).await;
+        self.write_log(&logs, &task, &fixture_lines(fixture), true)
+            .await;
+        let event = stopped_event(&task, &Stop::exit(exit_code));
+        (task, event)
+    }
+
     /// Stops `task` as if its dbt container had exited `exit_code` (see moto_server.py), and
     /// returns it as ECS now describes it.
     pub async fn stop(&self, ecs: &aws_sdk_ecs::Client, task: &EcsTask, exit_code: i32) -> EcsTask {

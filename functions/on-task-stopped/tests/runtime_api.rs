@@ -2,27 +2,21 @@
 //! (a small server in the test) and moto. A malformed event between two good ones is that
 //! invocation's error, and the runtime keeps serving.
 
-use dbt_rerun_tests::moto::{fixture_argv, fixture_lines, stopped_event, Moto, Stop};
+use dbt_rerun_tests::moto::Moto;
 use dbt_rerun_tests::runtime_api::{Outcome, RuntimeApi};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_runtime_keeps_serving_after_a_malformed_event() {
     let moto = Moto::start();
-    let aws = moto.sdk_config().await;
-    let ecs = aws_sdk_ecs::Client::new(&aws);
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
-    let fixture = "1.8/transient_model_error";
-    let argv = fixture_argv(fixture);
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let mut events = Vec::new();
     for _ in 0..2 {
-        let task = moto
-            .run_original(&ecs, &argv, &[("DB_PASSWORD", "hunter2")])
-            .await;
-        moto.write_log(&logs, &task, &fixture_lines(fixture), true)
-            .await;
-        events.push(stopped_event(&task, &Stop::exit(1)));
+        let secret = [("DB_PASSWORD", "hunter2")];
+        events.push(
+            moto.fixture_run("1.8/transient_model_error", 1, &secret)
+                .await
+                .1,
+        );
     }
 
     let api = RuntimeApi::start();
@@ -84,17 +78,9 @@ async fn the_runtime_keeps_serving_after_a_malformed_event() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_alert_is_the_invocations_error_after_the_decision_is_logged() {
     let moto = Moto::start();
-    let aws = moto.sdk_config().await;
-    let ecs = aws_sdk_ecs::Client::new(&aws);
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
     let mut events = Vec::new();
     for (fixture, exit) in [("1.10/model_error", 1), ("1.10/success", 0)] {
-        let argv = fixture_argv(fixture);
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let task = moto.run_original(&ecs, &argv, &[]).await;
-        moto.write_log(&logs, &task, &fixture_lines(fixture), true)
-            .await;
-        events.push(stopped_event(&task, &Stop::exit(exit)));
+        events.push(moto.fixture_run(fixture, exit, &[]).await.1);
     }
     let api = RuntimeApi::start();
     api.invoke("give-up", &events[0]);
