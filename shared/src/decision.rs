@@ -8,7 +8,9 @@ use crate::event::{EcsTask, KeyValue};
 use crate::fargate::{next_size, TaskSize};
 use crate::log::RunReport;
 use crate::node::{FailedNode, SkippedNode};
-use crate::plan::{json_len, plan_rerun, plan_resume, PlanShape, ECS_OVERRIDE_LIMIT};
+use crate::plan::{
+    json_len, overrides_len, plan_rerun, plan_resume, PlanShape, ECS_OVERRIDE_LIMIT,
+};
 use crate::policy::{RetryClass, RetryPolicy};
 use crate::transient::TransientPatterns;
 use serde::{Serialize, Serializer};
@@ -293,7 +295,20 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
 
     // The command a person (or we) would re-run, whatever the decision.
     let mut plan_note = None;
-    let budget = ECS_OVERRIDE_LIMIT.saturating_sub(override_overhead(&outcome.container, &env));
+    // What the overrides hold besides the command (the environment with the chain's
+    // variables, other containers, the largest size), so the plan gets the rest.
+    let others = other_overrides(task, &outcome.container);
+    let chain_env = chain_environment(&chain, env.clone());
+    let budget = ECS_OVERRIDE_LIMIT
+        .saturating_sub(overrides_len(
+            &outcome.container,
+            &[],
+            &chain_env,
+            &others,
+            Some("16384"),
+            Some("122880"),
+        ))
+        .saturating_add(json_len(&[]));
     // A run dbt started and that ended without its end-of-run marker was cut off part-way.
     let cut_off = input.report.filter(|r| r.lines > 0 && !r.end_of_run);
     let rerun_command = match (classification.kind, input.command) {
@@ -380,7 +395,14 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
     }
 
     let rerun = planned_rerun(&chain, env, command, size);
-    let length = overrides_len(task, &outcome.container, &rerun);
+    let length = overrides_len(
+        &outcome.container,
+        &rerun.command,
+        &rerun.environment,
+        &others,
+        rerun.cpu.as_deref(),
+        rerun.memory.as_deref(),
+    );
     if length > ECS_OVERRIDE_LIMIT {
         return give_up(
             record,
@@ -403,6 +425,30 @@ pub fn decide(input: DecisionInput<'_>) -> DecisionRecord {
     record
 }
 
+/// The environment of the next run of `chain`: the original's with the chain variables
+/// advanced.
+fn chain_environment(chain: &Chain, env: Vec<KeyValue>) -> Vec<KeyValue> {
+    let mut environment: Vec<KeyValue> = env
+        .into_iter()
+        .filter(|kv| !is_chain_var(&kv.name))
+        .collect();
+    environment.push(KeyValue {
+        name: ATTEMPT_VAR.into(),
+        value: (chain.attempt + 1).to_string(),
+    });
+    environment.push(KeyValue {
+        name: ORIGIN_VAR.into(),
+        value: chain.origin_arn.clone(),
+    });
+    if let Some(original) = &chain.original_command {
+        environment.push(KeyValue {
+            name: ORIGIN_COMMAND_VAR.into(),
+            value: serde_json::to_string(original).unwrap_or_default(),
+        });
+    }
+    environment
+}
+
 /// The next run of `chain`: the original environment with the chain variables advanced.
 fn planned_rerun(
     chain: &Chain,
@@ -416,24 +462,7 @@ fn planned_rerun(
         .rsplit('/')
         .next()
         .unwrap_or(&chain.origin_arn);
-    let mut environment: Vec<KeyValue> = env
-        .into_iter()
-        .filter(|kv| !is_chain_var(&kv.name))
-        .collect();
-    environment.push(KeyValue {
-        name: ATTEMPT_VAR.into(),
-        value: next.to_string(),
-    });
-    environment.push(KeyValue {
-        name: ORIGIN_VAR.into(),
-        value: chain.origin_arn.clone(),
-    });
-    if let Some(original) = &chain.original_command {
-        environment.push(KeyValue {
-            name: ORIGIN_COMMAND_VAR.into(),
-            value: serde_json::to_string(original).unwrap_or_default(),
-        });
-    }
+    let environment = chain_environment(chain, env);
     PlannedRerun {
         original_command: chain.original_command.clone(),
         scheduled_at: None,
@@ -596,35 +625,14 @@ pub fn client_token(origin_task_id: &str, attempt: u32) -> String {
     format!("dbt-rerun-{id}-{attempt}")
 }
 
-/// Characters of the RunTask `overrides` of `rerun`, as ECS counts them (JSON).
-fn overrides_len(task: &EcsTask, container: &str, rerun: &PlannedRerun) -> usize {
-    let mut containers = vec![serde_json::json!({
-        "name": container,
-        "command": rerun.command,
-        "environment": rerun.environment.iter().map(|kv| serde_json::json!({"name": kv.name, "value": kv.value})).collect::<Vec<_>>(),
-    })];
-    for other in task
-        .overrides
+/// The other containers' overrides of `task`, which a re-run passes on unchanged.
+fn other_overrides(task: &EcsTask, container: &str) -> Vec<crate::event::ContainerOverride> {
+    task.overrides
         .container_overrides
         .iter()
         .filter(|o| o.name != container)
-    {
-        containers.push(serde_json::json!({"name": other.name, "command": other.command, "environment": other.environment}));
-    }
-    serde_json::json!({"containerOverrides": containers, "cpu": rerun.cpu, "memory": rerun.memory})
-        .to_string()
-        .len()
-}
-
-/// Characters of the RunTask overrides besides the command: container name, environment,
-/// sizes and JSON punctuation, with room to spare.
-fn override_overhead(container: &str, env: &[KeyValue]) -> usize {
-    let names: usize = env
-        .iter()
-        .map(|kv| kv.name.len() + kv.value.len() + 24)
-        .sum();
-    // The two chain variables, the task-level cpu/memory, and the object's own keys.
-    names + container.len() + 2 * 100 + 64 + 128 + json_len(&[])
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]

@@ -190,6 +190,20 @@ pub struct Launch {
     pub tags: Vec<(String, String)>,
 }
 
+impl Launch {
+    /// Characters of this launch's RunTask `overrides`, as ECS counts them.
+    pub fn overrides_len(&self) -> usize {
+        crate::plan::overrides_len(
+            &self.container,
+            &self.command,
+            &self.environment,
+            &self.other_overrides,
+            self.cpu.as_deref(),
+            self.memory.as_deref(),
+        )
+    }
+}
+
 /// awsvpc network configuration of a launch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Network {

@@ -152,14 +152,12 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
             Some(arn) => self.plan_from_stopped_task(request, arn).await?,
             None => (self.manual(request, invocation_id).await?, None),
         };
-        let overrides = serde_json::to_string(&(&launch.command, &launch.environment_json()))
-            .map(|s| s.len())
-            .unwrap_or(usize::MAX);
-        if overrides > ECS_OVERRIDE_LIMIT - 256 {
+        let overrides = launch.overrides_len();
+        if overrides > ECS_OVERRIDE_LIMIT {
             return Err(field(
                 "command",
                 format!(
-                    "command and environment are {overrides} characters; ECS takes 8192 in all"
+                    "command and environment make {overrides} characters of overrides; ECS takes {ECS_OVERRIDE_LIMIT}"
                 ),
             )
             .into());
@@ -410,15 +408,6 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
             client_token: format!("dbt-rerun-manual-{id}"),
             tags: vec![("dbt-rerun:manual".to_owned(), "true".to_owned())],
         })
-    }
-}
-
-impl Launch {
-    fn environment_json(&self) -> Vec<(&str, &str)> {
-        self.environment
-            .iter()
-            .map(|kv| (kv.name.as_str(), kv.value.as_str()))
-            .collect()
     }
 }
 
