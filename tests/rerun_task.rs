@@ -9,7 +9,7 @@ use std::time::Duration;
 
 async fn service(moto: &Moto) -> RerunTask<EcsClient, CloudWatchLogs> {
     let mut config = moto.service_config(Duration::from_secs(1));
-    config.cluster = Some(moto.setup.cluster.clone());
+    config.decision.cluster = Some(moto.setup.cluster.clone());
     config.task_definition = Some("dbt-models-building".to_owned());
     RerunTask::new(&moto.sdk_config().await, config)
 }

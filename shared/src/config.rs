@@ -79,8 +79,7 @@ pub struct ServiceConfig {
     pub log_wait: Duration,
     /// Decide and report, launch nothing.
     pub dry_run: bool,
-    /// rerun-task's defaults.
-    pub cluster: Option<String>,
+    /// rerun-task's default task definition (its default cluster is `decision.cluster`).
     pub task_definition: Option<String>,
     /// `DBT_RERUN_ALERT_TOPIC_ARN`, `DBT_RERUN_ALERT_ON`.
     pub alerts: AlertSettings,
@@ -218,7 +217,6 @@ pub fn service_config(
         },
         log_wait,
         dry_run,
-        cluster: get("DBT_RERUN_CLUSTER").map(|v| v.trim().to_owned()),
         task_definition: get("DBT_RERUN_TASK_DEFINITION").map(|v| v.trim().to_owned()),
     })
 }

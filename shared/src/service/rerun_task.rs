@@ -247,7 +247,7 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
         let cluster = match (
             request.cluster.as_deref(),
             cluster_of_task_arn(arn),
-            self.config.cluster.as_deref(),
+            self.config.decision.cluster.as_deref(),
         ) {
             (Some(c), _, _) | (None, Some(c), _) | (None, None, Some(c)) => c.to_owned(),
             (None, None, None) => {
@@ -303,7 +303,7 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
         let cluster = request
             .cluster
             .clone()
-            .or_else(|| self.config.cluster.clone())
+            .or_else(|| self.config.decision.cluster.clone())
             .ok_or_else(|| field("cluster", "not given and DBT_RERUN_CLUSTER is not set"))?;
         let task_definition = request
             .task_definition
