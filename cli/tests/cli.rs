@@ -34,6 +34,16 @@ fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A JSON array of strings.
+fn strings(value: &serde_json::Value) -> Vec<&str> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
+}
+
 fn error_line(out: &Output) -> String {
     assert_eq!(
         out.status.code(),
@@ -61,12 +71,7 @@ fn the_readme_sample_plans_an_exact_rerun() {
     assert_eq!(record["failure_kind"], "dbt_nodes");
     assert_eq!(record["transient"], true);
     assert_eq!(record["failed_nodes"][0]["name"], "fct_orders");
-    let command: Vec<&str> = record["rerun_command"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let command = strings(&record["rerun_command"]);
     assert_eq!(
         &command[..5],
         [
@@ -239,12 +244,7 @@ fn without_a_log_file_the_log_comes_from_cloudwatch() {
     ));
     assert_eq!(out["dry_run"], true);
     assert!(out["task_arn"].is_null());
-    let command: Vec<&str> = out["command"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let command = strings(&out["command"]);
     assert_eq!(
         command,
         [
