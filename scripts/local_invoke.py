@@ -4,9 +4,10 @@
     scripts/local_invoke.py [EVENT]     (default: events/rerun-transient-model-error.json)
 
 Starts moto's server (the local AWS, from .venvs/moto) with the dbt task's resources and the
-event's sample log (events/logs/<name>.log) in CloudWatch, starts `cargo lambda watch` (the
-Lambda runtime emulator, from .venvs/sam) with the function pointed at moto, sends the event
-with `cargo lambda invoke --data-file`, prints the decision record and exits 0 when the
+event's sample log (events/logs/<name>.log) in CloudWatch, starts `cargo lambda watch
+--only-lambda-apis` (the Lambda runtime emulator, from .venvs/sam) and the function's binary as
+`cargo test --workspace` builds it (built first if needed) pointed at moto, sends the event with
+`cargo lambda invoke --data-file`, prints the decision record and exits 0 when the
 decision is the one the event's name promises (<decision>-<case>.json). Launches for real in
 moto unless DBT_RERUN_DRY_RUN=true.
 """
@@ -42,6 +43,21 @@ def wait_for_port(port, what, proc, seconds=300):
     sys.exit(f"{what} did not listen on port {port} within {seconds} s")
 
 
+def built_function(name):
+    """The function's binary as `cargo test --workspace` builds it (built here if missing or stale)."""
+    build = subprocess.run(["cargo", "test", "--workspace", "--no-run", "--message-format=json"],
+                           cwd=REPO, stdout=subprocess.PIPE, text=True)
+    if build.returncode != 0:
+        sys.exit("cargo test --workspace --no-run failed")
+    for line in build.stdout.splitlines():
+        message = json.loads(line)
+        target = message.get("target", {})
+        if (message.get("reason") == "compiler-artifact" and target.get("name") == name
+                and "bin" in target.get("kind", []) and not message["profile"]["test"]):
+            return message["executable"]
+    sys.exit(f"cargo built no binary named {name}")
+
+
 def main():
     event = Path(sys.argv[1] if len(sys.argv) > 1 else REPO / "events/rerun-transient-model-error.json")
     promised = event.stem.split("-")[0]
@@ -53,7 +69,7 @@ def main():
     moto = subprocess.Popen([str(python), str(REPO / "tests/support/moto_server.py"), str(moto_port)],
                             env=dict(env, MOTO_ACCOUNT_ID="111122223333"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    watch = None
+    watch = function = None
     try:
         wait_for_port(moto_port, "moto", moto, 30)
         setup = json.loads(subprocess.run(
@@ -71,14 +87,23 @@ def main():
             "DBT_RERUN_SUBNETS": setup["subnet"], "DBT_RERUN_LOG_WAIT_SECONDS": "2",
             "DBT_RERUN_DRY_RUN": os.environ.get("DBT_RERUN_DRY_RUN", "false"),
         }
+        # The binary the test suite built (a no-op after `cargo test --workspace`), served by
+        # `cargo lambda watch --only-lambda-apis`: the emulator without its own debug build,
+        # which would compile the AWS SDK a second time with other features.
+        binary = built_function("on-task-stopped")
         watch = subprocess.Popen(
-            ["cargo", "lambda", "watch", "--ignore-changes", "--quiet", "-P", str(invoke_port),
-             "-A", "127.0.0.1", "--env-vars", ",".join(f"{k}={v}" for k, v in function_env.items())],
+            ["cargo", "lambda", "watch", "--only-lambda-apis", "-P", str(invoke_port), "-A", "127.0.0.1"],
             cwd=REPO / "functions" / "on-task-stopped", env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(invoke_port, "cargo lambda watch", watch)
+        function = subprocess.Popen(
+            [str(binary)], cwd=REPO,
+            env=dict(env, **function_env, AWS_LAMBDA_RUNTIME_API=f"http://127.0.0.1:{invoke_port}/.rt",
+                     AWS_LAMBDA_FUNCTION_NAME="_", AWS_LAMBDA_FUNCTION_VERSION="1",
+                     AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256"),
+            stdout=sys.stderr)
         out = subprocess.run(
-            ["cargo", "lambda", "invoke", "on-task-stopped", "--data-file", str(event),
+            ["cargo", "lambda", "invoke", "_", "--data-file", str(event),
              "-P", str(invoke_port), "-A", "127.0.0.1", "--output-format", "json"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
         if out.returncode != 0:
@@ -88,7 +113,7 @@ def main():
         if record.get("decision") != promised:
             sys.exit(f"decision {record.get('decision')!r}, {event.name} promises {promised!r}")
     finally:
-        for proc in (watch, moto):
+        for proc in (function, watch, moto):
             if proc is not None:
                 proc.terminate()
                 try:
