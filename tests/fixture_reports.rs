@@ -147,3 +147,25 @@ fn every_fixture_shows_dbts_end_of_run_and_exit_2_runs_carry_the_error() {
     }
     bad.assert_none();
 }
+
+#[test]
+fn aliased_relations_in_text_logs_are_detected_and_nowhere_else() {
+    // The alias_marts switch names every mart's relation mart_<model>; the failing model of
+    // those scenarios is a mart. dbt's OK/ERROR lines name the relation, its SKIP lines and
+    // summary the node, so only a text log can (and must) be told apart.
+    let mut bad = Mismatches::default();
+    let mut aliased = 0;
+    for f in fixtures() {
+        let report = report(&f);
+        let expected = !f.is_json() && f.meta.argv.iter().any(|a| a.contains("alias_marts"));
+        aliased += usize::from(expected);
+        bad.check(report.aliased == expected, || {
+            format!("{}: aliased {}, expected {expected}", f.id, report.aliased)
+        });
+    }
+    bad.assert_none();
+    assert!(
+        aliased >= 8,
+        "the aliased fixtures of every version: {aliased}"
+    );
+}

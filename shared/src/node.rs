@@ -34,6 +34,13 @@ impl ResourceType {
         matches!(self, Self::Test | Self::UnitTest)
     }
 
+    /// Models, seeds and snapshots: text result lines (START, OK, ERROR) name them by the
+    /// relation they build (`schema.alias`), which is not their node name when the project
+    /// sets an alias.
+    pub fn named_by_relation(self) -> bool {
+        matches!(self, Self::Model | Self::Seed | Self::Snapshot)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Model => "model",

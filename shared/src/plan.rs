@@ -91,12 +91,8 @@ pub fn plan_rerun(
             .map(|n| Ok((NodeName::parse(&n.name)?, n.resource_type)))
             .collect::<Result<Vec<_>, InvalidNodeName>>()?;
         let mut candidates = vec![exact(command, &failed, &skipped)];
-        if let Some(c) = exact_models(command, &selection, &failed, &skipped) {
-            candidates.push(c);
-        }
-        if let Some(c) = descendants(command, &selection, &failed) {
-            candidates.push(c);
-        }
+        candidates.extend(exact_models(command, &selection, &failed, &skipped));
+        candidates.extend(descendants(command, &selection, &failed));
         if let Some(plan) = candidates.into_iter().find(|c| fits(&c.argv)) {
             return Ok(plan);
         }
@@ -335,6 +331,9 @@ fn resume(
     }
     if report.truncated {
         return Err("the log lists more finished nodes than dbt-rerun keeps: re-running the whole original command".to_owned());
+    }
+    if report.aliased {
+        return Err("the text log names finished models by their relation alias, not their node name, so they cannot be excluded by name (--log-format json names them): re-running the whole original command".to_owned());
     }
     if report.conflicting {
         return Err("the log has lines imitating dbt's own (a node index started twice), so what finished is not trusted: re-running the whole original command".to_owned());

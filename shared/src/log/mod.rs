@@ -42,6 +42,11 @@ pub struct RunReport {
     /// Lines contradict each other (a result index started twice): something in the log
     /// imitates dbt's own lines, so its finished nodes are not trusted for a resume.
     pub conflicting: bool,
+    /// A text log names a failed model, seed or snapshot by a relation other than its node
+    /// name (the project sets `alias`, or its own `generate_alias_name`). dbt's OK/ERROR
+    /// lines name the relation built, so the finished names may not be node names at all;
+    /// its SKIP lines and summary use node names.
+    pub aliased: bool,
     pub lines: u64,
     pub bytes: u64,
 }
@@ -256,7 +261,9 @@ impl LogParser {
 
     /// The report for everything pushed so far.
     pub fn finish(mut self) -> RunReport {
-        if !self.in_summary {
+        if self.in_summary {
+            self.report.aliased = self.summary_names_differ();
+        } else {
             // No end-of-run summary (a log cut short, a run killed): the result lines'
             // failures are all there is. With a summary, the summary is dbt's verdict (under
             // --fail-fast, dbt prints nodes it cancelled as ERROR but records them skipped).
@@ -276,6 +283,25 @@ impl LogParser {
             (true, true) => LogFormat::Mixed,
         };
         self.report
+    }
+
+    /// A failed model, seed or snapshot the text summary names (by node name) has no result
+    /// line of that name, while result lines name such failures (by relation): the
+    /// relations are aliased.
+    fn summary_names_differ(&self) -> bool {
+        let by_relation = |n: &&FailedNode| n.resource_type.named_by_relation();
+        let mut result_lines = self.result_failures.iter().filter(by_relation).peekable();
+        if result_lines.peek().is_none() {
+            return false;
+        }
+        let relations: std::collections::HashSet<&str> =
+            result_lines.map(|n| n.name.as_str()).collect();
+        self.report
+            .failed
+            .iter()
+            .filter(by_relation)
+            .filter(|n| n.unique_id.is_none())
+            .any(|n| !relations.contains(n.name.as_str()))
     }
 
     fn add_failed(&mut self, node: FailedNode) -> Option<usize> {
