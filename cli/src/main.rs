@@ -63,8 +63,16 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(json) => {
-            println!("{json}");
-            ExitCode::SUCCESS
+            use std::io::Write;
+            match writeln!(std::io::stdout().lock(), "{json}") {
+                Ok(()) => ExitCode::SUCCESS,
+                // `| head` closed the pipe: the reader has what it wanted.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("dbt-rerun: error: cannot write the result: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Err(message) => {
             // One line, whatever the cause's text holds.

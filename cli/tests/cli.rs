@@ -287,3 +287,20 @@ fn alert_preview_shows_the_message_a_person_would_get() {
     assert!(text.contains("To re-run by hand"), "{text}");
     assert!(!text.contains("not-a-real-secret"), "{text}");
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    // `dbt-rerun plan ... | head -3`: the pipe closes before the record is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbt-rerun"))
+        .args(["plan", "--event", EVENT, "--log-file", LOG])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(stderr.is_empty(), "{stderr}");
+}
