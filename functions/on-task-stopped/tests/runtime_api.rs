@@ -4,7 +4,29 @@
 
 use dbt_rerun_tests::moto::Moto;
 use dbt_rerun_tests::runtime_api::{Outcome, RuntimeApi};
+use std::process::Output;
 use std::time::Duration;
+
+/// Runs the function binary under `api` until it has answered `count` invocations, checks it
+/// is still serving, then stops it: the outcomes and what it wrote.
+fn serve(
+    api: &RuntimeApi,
+    env: &[(String, String)],
+    count: usize,
+) -> (Vec<(String, Outcome)>, Output) {
+    let mut function = api.spawn_function(
+        env!("CARGO_BIN_EXE_on-task-stopped"),
+        "on-task-stopped",
+        env,
+    );
+    let outcomes = api.outcomes(count, Duration::from_secs(60));
+    assert!(
+        function.try_wait().unwrap().is_none(),
+        "the runtime is still serving"
+    );
+    function.kill().unwrap();
+    (outcomes, function.wait_with_output().unwrap())
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_runtime_keeps_serving_after_a_malformed_event() {
@@ -26,19 +48,7 @@ async fn the_runtime_keeps_serving_after_a_malformed_event() {
     let mut env = moto.env();
     env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
     env.push(("DBT_RERUN_LOG_WAIT_SECONDS".into(), "2".into()));
-    let mut function = api.spawn_function(
-        env!("CARGO_BIN_EXE_on-task-stopped"),
-        "on-task-stopped",
-        &env,
-    );
-
-    let outcomes = api.outcomes(3, Duration::from_secs(60));
-    assert!(
-        function.try_wait().unwrap().is_none(),
-        "the runtime is still serving"
-    );
-    function.kill().unwrap();
-    let output = function.wait_with_output().unwrap();
+    let (outcomes, output) = serve(&api, &env, 3);
     let stdout = String::from_utf8_lossy(&output.stdout);
 
     let ids: Vec<&str> = outcomes.iter().map(|(id, _)| id.as_str()).collect();
@@ -91,18 +101,7 @@ async fn a_failed_alert_is_the_invocations_error_after_the_decision_is_logged() 
         "DBT_RERUN_ALERT_TOPIC_ARN".into(),
         "arn:aws:sns:eu-west-1:123456789012:no-such-topic".into(),
     ));
-    let mut function = api.spawn_function(
-        env!("CARGO_BIN_EXE_on-task-stopped"),
-        "on-task-stopped",
-        &env,
-    );
-    let outcomes = api.outcomes(2, Duration::from_secs(60));
-    assert!(
-        function.try_wait().unwrap().is_none(),
-        "the runtime is still serving"
-    );
-    function.kill().unwrap();
-    let output = function.wait_with_output().unwrap();
+    let (outcomes, output) = serve(&api, &env, 2);
     let stdout = String::from_utf8_lossy(&output.stdout);
     match &outcomes[0] {
         (id, Outcome::Error(body)) if id == "give-up" => {
