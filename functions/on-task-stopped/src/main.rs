@@ -8,7 +8,11 @@
 use dbt_rerun::service::OnTaskStoppedService;
 use dbt_rerun::DecisionRecord;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// The event as Lambda delivered it, unparsed: the service decodes it once, naming any bad
+/// field.
+type Payload = Box<RawValue>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -16,7 +20,7 @@ async fn main() -> Result<(), Error> {
     let (config, aws) = dbt_rerun::service::cold_start().await?;
     let service = OnTaskStoppedService::new(&aws, config);
     let service = &service;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| async move {
         handle(service, event).await
     }))
     .await
@@ -24,11 +28,11 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(
     service: &OnTaskStoppedService,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<Payload>,
 ) -> Result<DecisionRecord, Error> {
-    let payload = serde_json::to_vec(&event.payload)?;
+    let payload = event.payload.get().as_bytes();
     // The service writes the decision's log line (EMF) itself, before alerting.
-    service.handle(&payload).await.map_err(|e| {
+    service.handle(payload).await.map_err(|e| {
         tracing::error!(error = %e, request_id = %event.context.request_id, "no decision");
         e.into()
     })

@@ -9,7 +9,11 @@
 
 use dbt_rerun::service::{RerunRequest, RerunResponse, RerunTaskService};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// The event as Lambda delivered it, unparsed: the service decodes it once, naming any bad
+/// field.
+type Payload = Box<RawValue>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -17,7 +21,7 @@ async fn main() -> Result<(), Error> {
     let (config, aws) = dbt_rerun::service::cold_start().await?;
     let service = RerunTaskService::new(&aws, config);
     let service = &service;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| async move {
         handle(service, event).await
     }))
     .await
@@ -25,9 +29,9 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(
     service: &RerunTaskService,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<Payload>,
 ) -> Result<RerunResponse, Error> {
-    let request = RerunRequest::from_json(&serde_json::to_vec(&event.payload)?)?;
+    let request = RerunRequest::from_json(event.payload.get().as_bytes())?;
     match service.handle(&request, &event.context.request_id).await {
         Ok(response) => {
             println!(
