@@ -1,10 +1,36 @@
-//! The sub-commands: read inputs, call the library, return JSON or a one-line error.
+//! The sub-commands: read inputs, call the service, return JSON or a one-line error.
 
-use dbt_rerun::config;
-use dbt_rerun::event::{parse_task_event, EcsTask};
-use dbt_rerun::service::{OnTaskStopped, RerunRequest, RerunTask, Terms};
-use dbt_rerun::{log, DecisionInput};
-use std::path::Path;
+use crate::offline::EventOnlyEcs;
+use dbt_rerun::config::{self, ConfigError, ServiceConfig};
+use dbt_rerun::event::{parse_task_event, ContainerOverride, EcsTask, EventError};
+use dbt_rerun::record::DecisionRecord;
+use dbt_rerun::{classify::TaskOutcome, log};
+use dbt_rerun_service::{
+    gather_and_decide, Ecs, FileLog, Gathered, Logs, RerunRequest, ServiceError, Terms,
+};
+use std::path::{Path, PathBuf};
+
+/// Why a command produced no result; the message names the input and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Event { path: PathBuf, source: EventError },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot write JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
 
 /// `dbt-rerun invoke`: the rerun-task payload as flags.
 #[derive(clap::Args)]
@@ -38,15 +64,25 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .map_err(CliError::Runtime)
 }
 
-pub fn parse_log(path: &Path) -> Result<String, String> {
-    pretty(&read_log(path)?)
+pub fn parse_log(path: &Path) -> Result<String, CliError> {
+    let file = std::fs::File::open(path).map_err(|source| read_error(path, source))?;
+    let report = log::parse_reader(file, log::Limits::default())
+        .map_err(|source| read_error(path, source))?;
+    pretty(&report)
+}
+
+fn read_error(path: &Path, source: std::io::Error) -> CliError {
+    CliError::Read {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 pub fn plan(
@@ -54,7 +90,7 @@ pub fn plan(
     log_file: Option<&Path>,
     command: Option<&str>,
     alert_preview: bool,
-) -> Result<String, String> {
+) -> Result<String, CliError> {
     let record = decide(event, log_file, command)?;
     if alert_preview {
         let alert = dbt_rerun::alert::compose(&record);
@@ -67,59 +103,69 @@ pub fn plan(
     pretty(&record)
 }
 
-/// The decision record for the event: the log from `log_file`, else from AWS.
+/// The decision record for the event, its inputs gathered as on-task-stopped gathers them:
+/// the log from `log_file`, else (with the task definition) from AWS.
 fn decide(
     event: &Path,
     log_file: Option<&Path>,
     command: Option<&str>,
-) -> Result<dbt_rerun::DecisionRecord, String> {
-    let bytes =
-        std::fs::read(event).map_err(|e| format!("cannot read {}: {e}", event.display()))?;
-    let parsed = parse_task_event(&bytes).map_err(|e| format!("{}: {e}", event.display()))?;
-    let mut task = parsed.detail;
+) -> Result<DecisionRecord, CliError> {
+    let bytes = std::fs::read(event).map_err(|source| read_error(event, source))?;
+    let mut task = parse_task_event(&bytes)
+        .map_err(|source| CliError::Event {
+            path: event.to_owned(),
+            source,
+        })?
+        .detail;
+    let config = config::planning_config(env)?;
     if let Some(json) = command {
         let argv: Vec<String> = serde_json::from_str(json).map_err(|e| {
-            format!("--command must be a JSON array of strings, like [\"dbt\",\"build\"]: {e}")
+            CliError::Usage(format!(
+                "--command must be a JSON array of strings, like [\"dbt\",\"build\"]: {e}"
+            ))
         })?;
-        set_command(&mut task, argv)?;
+        set_command(&mut task, argv, &config)?;
     }
-    let Some(log_file) = log_file else {
-        // Read the log (and the task definition) from AWS, exactly as the function does.
-        let config = config::planning_config(env).map_err(|e| e.to_string())?;
-        let runtime = runtime()?;
-        let record = runtime.block_on(async {
-            let aws = dbt_rerun::aws::load_config().await;
-            OnTaskStopped::new(&aws, config).decide(&task).await
-        });
-        return record.map_err(|e| e.to_string());
-    };
-    let config = config::decision_config(env).map_err(|e| e.to_string())?;
-    let report = read_log(log_file)?;
-    let outcome =
-        dbt_rerun::classify::TaskOutcome::from_task(&task, config.container.as_deref()).ok();
-    let argv = outcome.and_then(|o| {
-        task.container_override(&o.container)
-            .and_then(|c| c.command.clone())
-    });
-    Ok(dbt_rerun::decide(DecisionInput {
-        task: &task,
-        report: Some(&report),
-        log_note: None,
-        command: argv.as_deref(),
-        config: &config,
-    }))
+    let runtime = runtime()?;
+    match log_file {
+        Some(path) => runtime.block_on(gathered(
+            &EventOnlyEcs::new(&task),
+            &FileLog::new(path),
+            &config,
+            &task,
+        )),
+        None => runtime.block_on(async {
+            let aws = dbt_rerun_aws::load_config().await;
+            let ecs = dbt_rerun_aws::EcsClient::new(&aws);
+            let logs = dbt_rerun_aws::CloudWatchLogs::new(&aws);
+            gathered(&ecs, &logs, &config, &task).await
+        }),
+    }
+}
+
+async fn gathered<E: Ecs, L: Logs>(
+    ecs: &E,
+    logs: &L,
+    config: &ServiceConfig,
+    task: &EcsTask,
+) -> Result<DecisionRecord, CliError> {
+    let Gathered { decided, log } = gather_and_decide(ecs, logs, config, task).await?;
+    Ok(DecisionRecord::assemble(&decided, &log, None))
 }
 
 /// Puts `argv` in the dbt container's override, as if the event had carried it.
-fn set_command(task: &mut EcsTask, argv: Vec<String>) -> Result<(), String> {
-    let container =
-        dbt_rerun::classify::TaskOutcome::from_task(task, env("DBT_RERUN_CONTAINER").as_deref())
-            .map_err(|e| e.to_string())?
-            .container;
+fn set_command(
+    task: &mut EcsTask,
+    argv: Vec<String>,
+    config: &ServiceConfig,
+) -> Result<(), CliError> {
+    let container = TaskOutcome::from_task(task, config.decision.container.as_deref())
+        .map_err(|e| CliError::Usage(e.to_string()))?
+        .container;
     let overrides = &mut task.overrides.container_overrides;
     match overrides.iter_mut().find(|o| o.name == container) {
         Some(o) => o.command = Some(argv),
-        None => overrides.push(dbt_rerun::event::ContainerOverride {
+        None => overrides.push(ContainerOverride {
             name: container,
             command: Some(argv),
             environment: vec![],
@@ -128,19 +174,19 @@ fn set_command(task: &mut EcsTask, argv: Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
-pub fn invoke(args: InvokeArgs) -> Result<String, String> {
+pub fn invoke(args: InvokeArgs) -> Result<String, CliError> {
     let mut environment = std::collections::BTreeMap::new();
     for pair in &args.environment {
         let (name, value) = pair
             .split_once('=')
-            .ok_or_else(|| format!("--env takes NAME=VALUE, got `{pair}`"))?;
+            .ok_or_else(|| CliError::Usage(format!("--env takes NAME=VALUE, got `{pair}`")))?;
         environment.insert(name.to_owned(), value.to_owned());
     }
     let command = args
         .command
         .map(|json| serde_json::from_str::<Vec<String>>(&json))
         .transpose()
-        .map_err(|e| format!("--command must be a JSON array of strings: {e}"))?;
+        .map_err(|e| CliError::Usage(format!("--command must be a JSON array of strings: {e}")))?;
     let request = RerunRequest {
         select: args.select.map(Terms::One),
         exclude: args.exclude.map(Terms::One),
@@ -157,8 +203,7 @@ pub fn invoke(args: InvokeArgs) -> Result<String, String> {
         config::planning_config(env)
     } else {
         config::service_config(env)
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     // Unique per invocation of the command: it becomes the RunTask clientToken.
     let id = format!(
         "cli-{}-{}",
@@ -169,19 +214,14 @@ pub fn invoke(args: InvokeArgs) -> Result<String, String> {
         std::process::id()
     );
     let response = runtime()?.block_on(async {
-        let aws = dbt_rerun::aws::load_config().await;
-        RerunTask::new(&aws, config).handle(&request, &id).await
-    });
-    pretty(&response.map_err(|e| e.to_string())?)
+        let aws = dbt_rerun_aws::load_config().await;
+        dbt_rerun_aws::rerun_task(&aws, config)
+            .handle(&request, &id)
+            .await
+    })?;
+    pretty(&response)
 }
 
-fn read_log(path: &Path) -> Result<dbt_rerun::RunReport, String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    log::parse_reader(file, log::Limits::default())
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))
-}
-
-fn pretty(value: &impl serde::Serialize) -> Result<String, String> {
-    serde_json::to_string_pretty(value).map_err(|e| format!("cannot write JSON: {e}"))
+fn pretty(value: &impl serde::Serialize) -> Result<String, CliError> {
+    Ok(serde_json::to_string_pretty(value)?)
 }

@@ -1,6 +1,7 @@
 //! `dbt-rerun`: the planning of the Lambda functions, offline and on demand.
 
 mod commands;
+mod offline;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -74,8 +75,9 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Err(message) => {
+        Err(error) => {
             // One line, whatever the cause's text holds.
+            let message = error.to_string();
             let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
             eprintln!("dbt-rerun: error: {message}");
             ExitCode::from(2)

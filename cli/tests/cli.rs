@@ -200,16 +200,11 @@ fn without_a_log_file_the_log_comes_from_cloudwatch() {
         let aws = moto.sdk_config().await;
         let ecs = aws_sdk_ecs::Client::new(&aws);
         let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
-        let argv = dbt_rerun_tests::moto::fixture_argv(fixture);
+        let argv = dbt_rerun_tests::fixture_argv(fixture);
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let task = moto.run_original(&ecs, &argv, &[]).await;
-        moto.write_log(
-            &logs,
-            &task,
-            &dbt_rerun_tests::moto::fixture_lines(fixture),
-            true,
-        )
-        .await;
+        moto.write_log(&logs, &task, &dbt_rerun_tests::fixture_lines(fixture), true)
+            .await;
         dbt_rerun_tests::moto::stopped_event(&task, &dbt_rerun_tests::moto::Stop::exit(1))
     });
     let path =

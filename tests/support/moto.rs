@@ -1,10 +1,12 @@
 //! A moto server per test, the dbt task's AWS resources in it, and helpers to play ECS and
 //! the awslogs driver: start the "original" task, write its log, build the STOPPED event.
 
+use crate::fixtures::{fixture_argv, fixture_lines};
 use crate::repo_root;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use dbt_rerun::aws::{Ecs, EcsClient};
 use dbt_rerun::event::{EcsTask, KeyValue};
+use dbt_rerun_aws::EcsClient;
+use dbt_rerun_service::Ecs;
 use serde::Deserialize;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -534,40 +536,4 @@ pub fn env_value<'a>(env: &'a [KeyValue], name: &str) -> Option<&'a str> {
     env.iter()
         .find(|kv| kv.name == name)
         .map(|kv| kv.value.as_str())
-}
-
-/// The directory of a fixture: `1.10/model_error` (a recorded run) or
-/// `killed/1.11/build_sigkill` (a run killed part-way).
-fn fixture_dir(fixture: &str) -> PathBuf {
-    let fixtures = repo_root().join("tests/fixtures");
-    if fixture.starts_with("killed/") {
-        fixtures.join(fixture)
-    } else {
-        fixtures.join("runs").join(fixture)
-    }
-}
-
-/// A fixture's log as CloudWatch events: its lines, without the newline.
-pub fn fixture_lines(fixture: &str) -> Vec<String> {
-    let text = std::fs::read(fixture_dir(fixture).join("output.log"))
-        .unwrap_or_else(|e| panic!("fixture {fixture}: {e}"));
-    String::from_utf8_lossy(&text)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// A fixture's argv.
-pub fn fixture_argv(fixture: &str) -> Vec<String> {
-    let meta: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(fixture_dir(fixture).join("meta.json"))
-            .unwrap_or_else(|e| panic!("fixture {fixture}: {e}")),
-    )
-    .unwrap();
-    meta["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
 }

@@ -7,8 +7,9 @@
 //! time to its answer (DescribeTaskDefinition, the log, ListTasks, RunTask), and reads its
 //! peak resident memory (VmHWM). Prints median and worst of each.
 
-use dbt_rerun_tests::moto::{fixture_argv, fixture_lines, stopped_event, Moto, Stop};
+use dbt_rerun_tests::moto::{stopped_event, Moto, Stop};
 use dbt_rerun_tests::runtime_api::{Outcome, RuntimeApi};
+use dbt_rerun_tests::{fixture_argv, fixture_lines};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 10;

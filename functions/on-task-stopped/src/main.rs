@@ -1,12 +1,12 @@
 //! on-task-stopped: EventBridge "ECS Task State Change" -> decide -> RunTask.
 //!
 //! Thin by design: configuration and AWS clients are built once at cold start; each event
-//! goes to `dbt_rerun::service::OnTaskStopped`. A malformed event or a failed AWS call is
+//! goes to `dbt_rerun_service::OnTaskStopped` over the AWS adapters. A malformed event or a failed AWS call is
 //! the invocation's error (Lambda retries it, then its failure destination gets it); the
 //! runtime keeps serving the next event.
 
-use dbt_rerun::service::OnTaskStoppedService;
 use dbt_rerun::DecisionRecord;
+use dbt_rerun_aws::OnTaskStoppedService;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 
@@ -17,8 +17,8 @@ type Payload = Box<RawValue>;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (config, aws) = dbt_rerun::service::cold_start().await?;
-    let service = OnTaskStoppedService::new(&aws, config);
+    let (config, aws) = dbt_rerun_aws::cold_start().await?;
+    let service = dbt_rerun_aws::on_task_stopped(&aws, config);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| async move {
         handle(service, event).await

@@ -1,13 +1,15 @@
 //! rerun-task: a manual (or scheduled) request -> RunTask.
 //!
 //! Payload: `{"select", "exclude", "command", "environment", "cluster", "task_definition",
-//! "container", "from_task_arn", "dry_run"}`; see `dbt_rerun::service::RerunRequest`. A bad
+//! "container", "from_task_arn", "dry_run"}` or a delayed re-run's `{"planned_launch"}`; see
+//! `dbt_rerun_service::RerunRequest`. A bad
 //! payload is an error naming the field.
 
 // The handler's future nests the services' futures deeply (rustc's layout query).
 #![recursion_limit = "256"]
 
-use dbt_rerun::service::{RerunRequest, RerunResponse, RerunTaskService};
+use dbt_rerun_aws::RerunTaskService;
+use dbt_rerun_service::{RerunRequest, RerunResponse};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 
@@ -18,8 +20,8 @@ type Payload = Box<RawValue>;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (config, aws) = dbt_rerun::service::cold_start().await?;
-    let service = RerunTaskService::new(&aws, config);
+    let (config, aws) = dbt_rerun_aws::cold_start().await?;
+    let service = dbt_rerun_aws::rerun_task(&aws, config);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| async move {
         handle(service, event).await

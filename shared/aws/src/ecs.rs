@@ -1,0 +1,308 @@
+//! [`Ecs`] over `aws-sdk-ecs`.
+
+use crate::sdk_error;
+use aws_sdk_ecs::types;
+use dbt_rerun::event::{
+    Attachment, ContainerOverride, EcsContainer, EcsTask, KeyValue, TaskOverrides,
+};
+use dbt_rerun::launch::{Launch, Network};
+use dbt_rerun::task_definition::{AwsLogsOptions, ContainerDefinition, TaskDefinition};
+use dbt_rerun_service::{AwsError, Ecs};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The real ECS. Task definitions are cached for the life of the (warm) process: a
+/// revision's ARN always names the same definition.
+#[derive(Clone)]
+pub struct EcsClient {
+    client: aws_sdk_ecs::Client,
+    definitions: Arc<Mutex<HashMap<String, TaskDefinition>>>,
+    fetched: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl EcsClient {
+    /// A client for the configuration's region and endpoint (`AWS_ENDPOINT_URL` reaches moto).
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_ecs::Client::new(config),
+            definitions: Arc::default(),
+            fetched: Arc::default(),
+        }
+    }
+
+    /// How many DescribeTaskDefinition calls this client made (the cache answers the rest).
+    pub fn definitions_fetched(&self) -> usize {
+        self.fetched.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+fn kv(pairs: &[types::KeyValuePair]) -> Vec<KeyValue> {
+    pairs
+        .iter()
+        .map(|p| KeyValue {
+            name: p.name().unwrap_or_default().to_owned(),
+            value: p.value().unwrap_or_default().to_owned(),
+        })
+        .collect()
+}
+
+fn definition_of(def: &types::TaskDefinition) -> TaskDefinition {
+    TaskDefinition {
+        arn: def.task_definition_arn().unwrap_or_default().to_owned(),
+        family: def.family().unwrap_or_default().to_owned(),
+        containers: def
+            .container_definitions()
+            .iter()
+            .map(|c| ContainerDefinition {
+                name: c.name().unwrap_or_default().to_owned(),
+                entry_point: (!c.entry_point().is_empty()).then(|| c.entry_point().to_vec()),
+                command: (!c.command().is_empty()).then(|| c.command().to_vec()),
+                essential: c.essential().unwrap_or(true),
+                awslogs: c.log_configuration().and_then(|l| {
+                    if l.log_driver().as_str() != "awslogs" {
+                        return None;
+                    }
+                    let options = l.options()?;
+                    Some(AwsLogsOptions {
+                        group: options.get("awslogs-group")?.clone(),
+                        stream_prefix: options.get("awslogs-stream-prefix").cloned(),
+                        region: options.get("awslogs-region").cloned(),
+                    })
+                }),
+            })
+            .collect(),
+    }
+}
+
+/// An SDK task as the state-change event would describe it.
+fn task_of(t: &types::Task) -> EcsTask {
+    let overrides = t.overrides();
+    EcsTask {
+        cluster_arn: t.cluster_arn().unwrap_or_default().to_owned(),
+        task_arn: t.task_arn().unwrap_or_default().to_owned(),
+        task_definition_arn: t.task_definition_arn().unwrap_or_default().to_owned(),
+        last_status: t.last_status().unwrap_or_default().to_owned(),
+        desired_status: t.desired_status().map(str::to_owned),
+        stop_code: t.stop_code().map(|c| c.as_str().to_owned().into()),
+        stopped_reason: t.stopped_reason().map(str::to_owned),
+        containers: t
+            .containers()
+            .iter()
+            .map(|c| EcsContainer {
+                name: c.name().unwrap_or_default().to_owned(),
+                container_arn: c.container_arn().map(str::to_owned),
+                last_status: c.last_status().map(str::to_owned),
+                exit_code: c.exit_code(),
+                reason: c.reason().map(str::to_owned),
+                image: c.image().map(str::to_owned),
+            })
+            .collect(),
+        overrides: TaskOverrides {
+            container_overrides: overrides
+                .map(|o| o.container_overrides())
+                .unwrap_or_default()
+                .iter()
+                .map(|c| ContainerOverride {
+                    name: c.name().unwrap_or_default().to_owned(),
+                    command: (!c.command().is_empty()).then(|| c.command().to_vec()),
+                    environment: kv(c.environment()),
+                })
+                .collect(),
+            cpu: overrides.and_then(|o| o.cpu()).map(str::to_owned),
+            memory: overrides.and_then(|o| o.memory()).map(str::to_owned),
+        },
+        cpu: t.cpu().map(str::to_owned),
+        memory: t.memory().map(str::to_owned),
+        launch_type: t.launch_type().map(|l| l.as_str().to_owned().into()),
+        capacity_provider_name: t.capacity_provider_name().map(str::to_owned),
+        platform_version: t.platform_version().map(str::to_owned),
+        group: t.group().map(str::to_owned),
+        started_by: t.started_by().map(str::to_owned),
+        version: u64::try_from(t.version()).ok(),
+        attachments: t
+            .attachments()
+            .iter()
+            .map(|a| Attachment {
+                kind: a.r#type().unwrap_or_default().to_owned(),
+                details: kv(a.details()),
+            })
+            .collect(),
+    }
+}
+
+fn network_configuration(network: &Network) -> Result<types::NetworkConfiguration, AwsError> {
+    let vpc = types::AwsVpcConfiguration::builder()
+        .set_subnets(Some(network.subnets.clone()))
+        .set_security_groups(Some(network.security_groups.clone()))
+        .assign_public_ip(if network.assign_public_ip {
+            types::AssignPublicIp::Enabled
+        } else {
+            types::AssignPublicIp::Disabled
+        })
+        .build()
+        .map_err(|e| AwsError::local("ecs:RunTask", e))?;
+    Ok(types::NetworkConfiguration::builder()
+        .awsvpc_configuration(vpc)
+        .build())
+}
+
+fn pairs(env: &[KeyValue]) -> Vec<types::KeyValuePair> {
+    env.iter()
+        .map(|kv| {
+            types::KeyValuePair::builder()
+                .name(&kv.name)
+                .value(&kv.value)
+                .build()
+        })
+        .collect()
+}
+
+fn container_override(
+    name: &str,
+    command: Option<&[String]>,
+    env: &[KeyValue],
+) -> types::ContainerOverride {
+    types::ContainerOverride::builder()
+        .name(name)
+        .set_command(command.map(<[String]>::to_vec))
+        .set_environment((!env.is_empty()).then(|| pairs(env)))
+        .build()
+}
+
+impl Ecs for EcsClient {
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {
+        if let Some(def) = self
+            .definitions
+            .lock()
+            .ok()
+            .and_then(|c| c.get(arn).cloned())
+        {
+            return Ok(def);
+        }
+        self.fetched
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let out = self
+            .client
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ecs:DescribeTaskDefinition", e))?;
+        let def = out.task_definition().map(definition_of).ok_or_else(|| {
+            AwsError::local(
+                "ecs:DescribeTaskDefinition",
+                format!("no task definition in the answer for {arn}"),
+            )
+        })?;
+        if let Ok(mut cache) = self.definitions.lock() {
+            cache.insert(arn.to_owned(), def.clone());
+        }
+        Ok(def)
+    }
+
+    async fn task(&self, cluster: &str, task_arn: &str) -> Result<Option<EcsTask>, AwsError> {
+        let out = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .tasks(task_arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ecs:DescribeTasks", e))?;
+        Ok(out.tasks().first().map(task_of))
+    }
+
+    async fn running_tasks(&self, cluster: &str, family: &str) -> Result<Vec<EcsTask>, AwsError> {
+        let listed = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .family(family)
+            .desired_status(types::DesiredStatus::Running)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ecs:ListTasks", e))?;
+        let mut tasks = Vec::new();
+        for batch in listed.task_arns().chunks(100) {
+            let described = self
+                .client
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(batch.to_vec()))
+                .send()
+                .await
+                .map_err(|e| sdk_error("ecs:DescribeTasks", e))?;
+            tasks.extend(described.tasks().iter().map(task_of));
+        }
+        Ok(tasks)
+    }
+
+    async fn run_task(&self, launch: &Launch) -> Result<String, AwsError> {
+        let mut overrides = types::TaskOverride::builder()
+            .container_overrides(container_override(
+                &launch.container,
+                Some(&launch.command),
+                &launch.environment,
+            ))
+            .set_cpu(launch.cpu.clone())
+            .set_memory(launch.memory.clone());
+        for other in &launch.other_overrides {
+            overrides = overrides.container_overrides(container_override(
+                &other.name,
+                other.command.as_deref(),
+                &other.environment,
+            ));
+        }
+        let mut request = self
+            .client
+            .run_task()
+            .cluster(&launch.cluster)
+            .task_definition(&launch.task_definition)
+            .overrides(overrides.build())
+            .started_by(&launch.started_by)
+            .client_token(&launch.client_token)
+            .count(1)
+            .set_platform_version(launch.platform_version.clone());
+        match (&launch.capacity_provider, &launch.launch_type) {
+            (Some(provider), _) => {
+                request = request.capacity_provider_strategy(
+                    types::CapacityProviderStrategyItem::builder()
+                        .capacity_provider(provider)
+                        .weight(1)
+                        .build()
+                        .map_err(|e| AwsError::local("ecs:RunTask", e))?,
+                )
+            }
+            (None, Some(launch_type)) => {
+                request = request.launch_type(types::LaunchType::from(launch_type.as_str()))
+            }
+            (None, None) => {}
+        }
+        if let Some(network) = &launch.network {
+            request = request.network_configuration(network_configuration(network)?);
+        }
+        for (key, value) in &launch.tags {
+            request = request.tags(types::Tag::builder().key(key).value(value).build());
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| sdk_error("ecs:RunTask", e))?;
+        if let Some(failure) = out.failures().first() {
+            return Err(AwsError {
+                operation: "ecs:RunTask",
+                code: failure.reason().map(str::to_owned),
+                message: format!(
+                    "ECS could not start the task: {} {}",
+                    failure.reason().unwrap_or("no reason"),
+                    failure.detail().unwrap_or_default()
+                ),
+            });
+        }
+        out.tasks()
+            .first()
+            .and_then(|t| t.task_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::local("ecs:RunTask", "the answer names no started task"))
+    }
+}

@@ -1,0 +1,534 @@
+//! What kind of failure stopped a task, from the ECS event and (for dbt's own failures) the
+//! parsed log.
+
+use crate::event::{EcsTask, StopCode};
+use crate::log::RunReport;
+use crate::node::{FailStatus, FailedNode};
+use crate::policy::RetryClass;
+use crate::transient::{TransientMatch, TransientPatterns};
+use serde::Serialize;
+
+/// The kind of failure, as the decision record reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// Exit code 0.
+    None,
+    /// The task never ran dbt, or was stopped from outside.
+    Infra,
+    /// Killed for using too much memory.
+    Oom,
+    /// dbt ran and some nodes failed (exit 1).
+    DbtNodes,
+    /// dbt itself failed: compilation, parsing, connection (exit 2).
+    DbtRuntime,
+    /// Anything else (an exit code dbt does not use).
+    Unknown,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Infra => "infra",
+            Self::Oom => "oom",
+            Self::DbtNodes => "dbt_nodes",
+            Self::DbtRuntime => "dbt_runtime",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// How the dbt container stopped, from the event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskOutcome {
+    pub container: String,
+    pub exit_code: Option<i32>,
+    pub stop_code: Option<StopCode>,
+    pub stopped_reason: Option<String>,
+    pub container_reason: Option<String>,
+}
+
+/// The event names no container that can be the dbt container.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContainerError {
+    #[error("the task has no container named `{wanted}` (DBT_RERUN_CONTAINER); its containers are: {present}")]
+    NotFound { wanted: String, present: String },
+    #[error("the event lists no containers for the task")]
+    NoContainers,
+}
+
+impl TaskOutcome {
+    /// The dbt container's outcome: the configured container, else the only one, else the
+    /// first that exited non-zero (a sidecar's exit code can also match the rule), else the
+    /// first.
+    pub fn from_task(task: &EcsTask, container: Option<&str>) -> Result<Self, ContainerError> {
+        let chosen = match container {
+            Some(wanted) => task
+                .containers
+                .iter()
+                .find(|c| c.name == wanted)
+                .ok_or_else(|| ContainerError::NotFound {
+                    wanted: wanted.to_owned(),
+                    present: task
+                        .containers
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?,
+            None => task
+                .containers
+                .iter()
+                .find(|c| c.exit_code.is_some_and(|e| e != 0))
+                .or_else(|| task.containers.first())
+                .ok_or(ContainerError::NoContainers)?,
+        };
+        Ok(Self {
+            container: chosen.name.clone(),
+            exit_code: chosen.exit_code,
+            stop_code: task.stop_code.clone(),
+            stopped_reason: task.stopped_reason.clone(),
+            container_reason: chosen.reason.clone(),
+        })
+    }
+
+    /// What a decision needs from the dbt container's log: dbt's own failures (exit 1 or 2)
+    /// need it to say what failed, to its end; a run killed part-way (out of memory, Spot,
+    /// any signal) needs it to say what had finished. A task a person stopped, one that never
+    /// ran dbt (no exit code) and a success need none.
+    pub fn log_need(&self) -> LogNeed {
+        match self.exit_code {
+            Some(1 | 2) => LogNeed::ToTheEnd,
+            Some(0) | None => LogNeed::None,
+            Some(_) if self.stop_code == Some(StopCode::UserInitiated) => LogNeed::None,
+            Some(_) => LogNeed::UntilQuiet,
+        }
+    }
+
+    fn reason_starts_with(&self, prefixes: &[&str]) -> bool {
+        [&self.container_reason, &self.stopped_reason]
+            .into_iter()
+            .flatten()
+            .any(|r| prefixes.iter().any(|p| r.trim_start().starts_with(p)))
+    }
+}
+
+/// How much of the dbt container's log a decision needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogNeed {
+    None,
+    /// dbt ended on its own: read until its end-of-run marker (or the wait runs out).
+    ToTheEnd,
+    /// dbt was killed: no marker will come; read until no new line arrives.
+    UntilQuiet,
+}
+
+/// The verdict on one stopped task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classification {
+    pub kind: FailureKind,
+    /// A person stopped the task (stopCode `UserInitiated`): never re-run.
+    pub stopped_by_user: bool,
+    /// The failure is transient: every failed node (or dbt's own error) matched a transient
+    /// pattern.
+    pub transient: bool,
+    /// The retry class of each failure, for the policy: one per failed node for `dbt_nodes`,
+    /// one for the task otherwise; empty when nothing can be retried.
+    pub classes: Vec<RetryClass>,
+    /// What happened, one sentence.
+    pub summary: String,
+}
+
+/// Launch failures: ECS could not start the container.
+const LAUNCH_FAILURES: &[&str] = &[
+    "CannotPullContainerError",
+    "ResourceInitializationError",
+    "CannotStartContainerError",
+    "CannotCreateContainerError",
+    "CannotInspectContainerError",
+    "ContainerRuntimeError",
+    "ContainerRuntimeTimeoutError",
+    "InternalError",
+    "TaskFailedToStart",
+];
+
+/// The retry class of one failed node.
+pub fn node_class(
+    node: &FailedNode,
+    patterns: &TransientPatterns,
+) -> (RetryClass, Option<TransientMatch>) {
+    if node.status == FailStatus::Fail {
+        return (RetryClass::TestFailure, None);
+    }
+    let text = if node.detail.is_empty() {
+        &node.message
+    } else {
+        &node.detail
+    };
+    match patterns.find(text) {
+        Some(m) => (RetryClass::Transient, Some(m)),
+        None => (RetryClass::ModelError, None),
+    }
+}
+
+/// Classifies a stopped task. `report` is the parsed log, when there is one.
+pub fn classify(
+    outcome: &TaskOutcome,
+    report: Option<&RunReport>,
+    patterns: &TransientPatterns,
+) -> Classification {
+    let stop_code = outcome.stop_code.as_ref();
+    let reason = outcome
+        .container_reason
+        .as_deref()
+        .or(outcome.stopped_reason.as_deref())
+        .unwrap_or("no reason given");
+
+    if stop_code == Some(&StopCode::UserInitiated) {
+        return Classification {
+            stopped_by_user: true,
+            ..verdict(
+                FailureKind::Infra,
+                vec![],
+                format!("a person stopped the task (stopCode UserInitiated: {reason})"),
+            )
+        };
+    }
+    if outcome.exit_code == Some(0) {
+        return verdict(FailureKind::None, vec![], "dbt exited 0".to_owned());
+    }
+    if stop_code == Some(&StopCode::TaskFailedToStart)
+        || outcome.reason_starts_with(LAUNCH_FAILURES)
+    {
+        return verdict(
+            FailureKind::Infra,
+            vec![RetryClass::Infra],
+            format!("the task failed to start ({reason})"),
+        );
+    }
+    if stop_code == Some(&StopCode::SpotInterruption) {
+        return verdict(
+            FailureKind::Infra,
+            vec![RetryClass::Infra],
+            "Fargate Spot reclaimed the task (stopCode SpotInterruption)".to_owned(),
+        );
+    }
+    if outcome.exit_code == Some(137) || outcome.reason_starts_with(&["OutOfMemoryError"]) {
+        return verdict(
+            FailureKind::Oom,
+            vec![RetryClass::Oom],
+            format!("the container was killed for memory (exit 137, {reason})"),
+        );
+    }
+    match outcome.exit_code {
+        None => verdict(
+            FailureKind::Infra,
+            vec![RetryClass::Infra],
+            format!("the container has no exit code: dbt never ran or was killed ({reason})"),
+        ),
+        Some(1) => classify_nodes(report, patterns),
+        Some(2) => classify_dbt_error(report, patterns),
+        Some(code @ (143 | 130)) => verdict(
+            FailureKind::Infra,
+            vec![RetryClass::Infra],
+            format!("dbt was stopped from outside (exit {code}, {reason})"),
+        ),
+        Some(code) => verdict(
+            FailureKind::Unknown,
+            vec![],
+            format!("the container exited {code}, which dbt does not use ({reason})"),
+        ),
+    }
+}
+
+fn verdict(kind: FailureKind, classes: Vec<RetryClass>, summary: String) -> Classification {
+    Classification {
+        kind,
+        stopped_by_user: false,
+        transient: false,
+        classes,
+        summary,
+    }
+}
+
+/// dbt itself failed (exit 2): transient only when its error is.
+fn classify_dbt_error(report: Option<&RunReport>, patterns: &TransientPatterns) -> Classification {
+    let error = report.and_then(|r| r.error.as_deref()).unwrap_or_default();
+    let first = error
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no error in the log");
+    match patterns.find(error) {
+        Some(m) => Classification {
+            transient: true,
+            ..verdict(
+                FailureKind::DbtRuntime,
+                vec![RetryClass::Transient],
+                format!(
+                    "dbt itself failed with a transient error ({}): {first}",
+                    m.pattern
+                ),
+            )
+        },
+        None => verdict(
+            FailureKind::DbtRuntime,
+            vec![],
+            format!("dbt itself failed (exit 2): {}", first.trim()),
+        ),
+    }
+}
+
+fn classify_nodes(report: Option<&RunReport>, patterns: &TransientPatterns) -> Classification {
+    let nodes = report.map(|r| r.failed.as_slice()).unwrap_or_default();
+    if nodes.is_empty() {
+        let why = match report {
+            None => "the log could not be read",
+            Some(r) if r.lines == 0 => "the log is empty",
+            Some(_) => "the log names no failed node",
+        };
+        return Classification {
+            kind: FailureKind::DbtNodes,
+            stopped_by_user: false,
+            transient: false,
+            classes: vec![],
+            summary: format!("dbt exited 1 but {why}"),
+        };
+    }
+    let classes: Vec<RetryClass> = nodes.iter().map(|n| node_class(n, patterns).0).collect();
+    let transient = classes.iter().all(|c| *c == RetryClass::Transient);
+    let count = |class| classes.iter().filter(|c| **c == class).count();
+    let mut parts = Vec::new();
+    for (class, what) in [
+        (RetryClass::Transient, "transient error"),
+        (RetryClass::ModelError, "error"),
+        (RetryClass::TestFailure, "test failure"),
+    ] {
+        match count(class) {
+            0 => {}
+            1 => parts.push(format!("1 {what}")),
+            n => parts.push(format!("{n} {what}s")),
+        }
+    }
+    Classification {
+        kind: FailureKind::DbtNodes,
+        stopped_by_user: false,
+        transient,
+        classes,
+        summary: format!(
+            "{} failed node{} ({})",
+            nodes.len(),
+            if nodes.len() == 1 { "" } else { "s" },
+            parts.join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EcsContainer;
+    use crate::node::ResourceType;
+
+    fn outcome(exit: Option<i32>, stop_code: &str, reason: Option<&str>) -> TaskOutcome {
+        TaskOutcome {
+            container: "dbt".into(),
+            exit_code: exit,
+            stop_code: Some(stop_code.to_owned().into()),
+            stopped_reason: Some("Essential container in task exited".into()),
+            container_reason: reason.map(Into::into),
+        }
+    }
+
+    fn failed(name: &str, status: FailStatus, message: &str) -> FailedNode {
+        FailedNode {
+            name: name.into(),
+            resource_type: ResourceType::Model,
+            unique_id: None,
+            status,
+            message: message.into(),
+            detail: message.into(),
+        }
+    }
+
+    fn report(nodes: Vec<FailedNode>) -> RunReport {
+        RunReport {
+            failed: nodes,
+            lines: 10,
+            end_of_run: true,
+            ..RunReport::default()
+        }
+    }
+
+    fn kind_of(o: &TaskOutcome, r: Option<&RunReport>) -> Classification {
+        classify(o, r, &TransientPatterns::default())
+    }
+
+    #[test]
+    fn every_kind_is_recognised() {
+        let ok = outcome(Some(0), "EssentialContainerExited", None);
+        assert_eq!(kind_of(&ok, None).kind, FailureKind::None);
+
+        let pull = outcome(
+            None,
+            "TaskFailedToStart",
+            Some("CannotPullContainerError: pull access denied"),
+        );
+        let c = kind_of(&pull, None);
+        assert_eq!(
+            (c.kind, c.classes.as_slice()),
+            (FailureKind::Infra, &[RetryClass::Infra][..])
+        );
+        assert!(
+            c.summary.contains("CannotPullContainerError"),
+            "{}",
+            c.summary
+        );
+
+        let eni = outcome(
+            None,
+            "EssentialContainerExited",
+            Some("ResourceInitializationError: unable to pull secrets"),
+        );
+        assert_eq!(kind_of(&eni, None).kind, FailureKind::Infra);
+
+        let spot = outcome(Some(143), "SpotInterruption", None);
+        assert_eq!(kind_of(&spot, None).kind, FailureKind::Infra);
+
+        let oom = outcome(
+            Some(137),
+            "EssentialContainerExited",
+            Some("OutOfMemoryError: Container killed due to memory usage"),
+        );
+        assert_eq!(kind_of(&oom, None).kind, FailureKind::Oom);
+
+        let no_exit = outcome(None, "EssentialContainerExited", None);
+        assert_eq!(kind_of(&no_exit, None).kind, FailureKind::Infra);
+
+        let term = outcome(Some(143), "EssentialContainerExited", None);
+        assert_eq!(kind_of(&term, None).kind, FailureKind::Infra);
+
+        let nodes = outcome(Some(1), "EssentialContainerExited", None);
+        let r = report(vec![failed(
+            "m",
+            FailStatus::Error,
+            "Binder Error: no column x",
+        )]);
+        let c = kind_of(&nodes, Some(&r));
+        assert_eq!((c.kind, c.transient), (FailureKind::DbtNodes, false));
+        assert_eq!(c.classes, [RetryClass::ModelError]);
+
+        let runtime = outcome(Some(2), "EssentialContainerExited", None);
+        let r = RunReport {
+            error: Some(
+                "Compilation Error\n  Model 'model.p.m' depends on a node named 'x'".into(),
+            ),
+            ..RunReport::default()
+        };
+        let c = kind_of(&runtime, Some(&r));
+        assert_eq!(
+            (c.kind, c.transient, c.classes.len()),
+            (FailureKind::DbtRuntime, false, 0)
+        );
+        assert!(c.summary.contains("Compilation Error"), "{}", c.summary);
+
+        let weird = outcome(Some(127), "EssentialContainerExited", None);
+        assert_eq!(kind_of(&weird, None).kind, FailureKind::Unknown);
+    }
+
+    #[test]
+    fn a_person_stopping_the_task_is_never_retried() {
+        let c = kind_of(&outcome(Some(143), "UserInitiated", None), None);
+        assert!(c.stopped_by_user);
+        assert!(c.classes.is_empty());
+        assert!(c.summary.contains("a person stopped"), "{}", c.summary);
+    }
+
+    #[test]
+    fn a_connection_error_that_stops_dbt_is_transient() {
+        let r = RunReport {
+            error: Some("Database Error\n  could not connect to server: Connection refused".into()),
+            ..RunReport::default()
+        };
+        let c = kind_of(
+            &outcome(Some(2), "EssentialContainerExited", None),
+            Some(&r),
+        );
+        assert_eq!((c.kind, c.transient), (FailureKind::DbtRuntime, true));
+        assert_eq!(c.classes, [RetryClass::Transient]);
+    }
+
+    #[test]
+    fn node_failures_get_a_class_each_and_transient_needs_all_transient() {
+        let o = outcome(Some(1), "EssentialContainerExited", None);
+        let r = report(vec![
+            failed("a", FailStatus::Error, "SSL SYSCALL error: EOF detected"),
+            failed(
+                "b",
+                FailStatus::Fail,
+                "Got 3 results, configured to fail if != 0",
+            ),
+        ]);
+        let c = kind_of(&o, Some(&r));
+        assert_eq!(c.classes, [RetryClass::Transient, RetryClass::TestFailure]);
+        assert!(!c.transient);
+        assert_eq!(
+            c.summary,
+            "2 failed nodes (1 transient error, 1 test failure)"
+        );
+
+        let r = report(vec![failed(
+            "a",
+            FailStatus::Error,
+            "connection reset by peer",
+        )]);
+        assert!(kind_of(&o, Some(&r)).transient);
+    }
+
+    #[test]
+    fn exit_1_without_failed_nodes_says_why() {
+        let o = outcome(Some(1), "EssentialContainerExited", None);
+        assert!(kind_of(&o, None).summary.contains("could not be read"));
+        assert!(kind_of(&o, Some(&report(vec![])))
+            .summary
+            .contains("names no failed node"));
+    }
+
+    #[test]
+    fn the_dbt_container_is_the_configured_one_or_the_one_that_failed() {
+        let task = EcsTask {
+            containers: vec![
+                EcsContainer {
+                    name: "sidecar".into(),
+                    exit_code: Some(0),
+                    ..Default::default()
+                },
+                EcsContainer {
+                    name: "dbt".into(),
+                    exit_code: Some(1),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            TaskOutcome::from_task(&task, None).unwrap().container,
+            "dbt"
+        );
+        assert_eq!(
+            TaskOutcome::from_task(&task, Some("sidecar"))
+                .unwrap()
+                .exit_code,
+            Some(0)
+        );
+        let err = TaskOutcome::from_task(&task, Some("dbt-core")).unwrap_err();
+        assert!(
+            err.to_string().contains("`dbt-core`") && err.to_string().contains("sidecar, dbt"),
+            "{err}"
+        );
+        assert_eq!(
+            TaskOutcome::from_task(&EcsTask::default(), None),
+            Err(ContainerError::NoContainers)
+        );
+    }
+}

@@ -1,0 +1,403 @@
+//! The dbt command a task ran, taken apart just enough to change its node selection and keep
+//! everything else as it was.
+
+use serde::Serialize;
+
+/// dbt sub-commands that run nodes and take `--select`.
+const SELECTING_VERBS: &[&str] = &["build", "run", "test", "seed", "snapshot"];
+
+/// Every dbt sub-command, to find the verb among global flags.
+const VERBS: &[&str] = &[
+    "build",
+    "run",
+    "test",
+    "seed",
+    "snapshot",
+    "compile",
+    "docs",
+    "source",
+    "run-operation",
+    "ls",
+    "list",
+    "parse",
+    "debug",
+    "deps",
+    "clean",
+    "init",
+    "show",
+    "retry",
+    "clone",
+];
+
+/// Flags (before or after the verb) that take one value, so the value is not taken for a
+/// verb or a selector.
+const VALUE_FLAGS: &[&str] = &[
+    "--log-format",
+    "--log-format-file",
+    "--log-level",
+    "--log-level-file",
+    "--log-path",
+    "--profiles-dir",
+    "--project-dir",
+    "--target-path",
+    "--printer-width",
+    "--warn-error-options",
+    "--record-timing-info",
+    "-r",
+    "--target",
+    "-t",
+    "--vars",
+    "--threads",
+    "--profile",
+    "--state",
+    "--defer-state",
+    "--indirect-selection",
+    "--selector",
+    "--event-time-start",
+    "--event-time-end",
+    "--sample",
+    "--invocation-command",
+    "--log-file-max-bytes",
+    "--output",
+    "--output-keys",
+    "--macro",
+    "--args",
+];
+
+/// Selection flags: each takes one or more values up to the next flag.
+const SELECT_FLAGS: &[&str] = &["--select", "-s", "--models", "--model", "-m"];
+const EXCLUDE_FLAGS: &[&str] = &["--exclude"];
+
+/// A dbt command line, as a container command or override gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DbtCommand {
+    /// What runs dbt: `["dbt"]`, `["/usr/local/bin/dbt"]`, or empty when the image's
+    /// entrypoint is dbt and the command starts at the verb.
+    pub program: Vec<String>,
+    /// Flags before the verb (`--log-format json`, `--use-colors`).
+    pub global_args: Vec<String>,
+    pub verb: String,
+    /// Everything after the verb, as given.
+    pub args: Vec<String>,
+}
+
+/// A command dbt-rerun cannot re-select nodes in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("the command is empty")]
+    Empty,
+    #[error("the command runs a shell script ({0}); dbt-rerun re-selects nodes only in a plain `dbt <verb> ...` command")]
+    Shell(String),
+    #[error("no dbt sub-command found in `{0}`")]
+    NoVerb(String),
+}
+
+impl DbtCommand {
+    /// Takes an argv apart: `[program] [global flags] verb [args]`.
+    pub fn parse(argv: &[String]) -> Result<Self, CommandError> {
+        let first = argv.first().ok_or(CommandError::Empty)?;
+        let base = first.rsplit('/').next().unwrap_or(first);
+        if matches!(base, "sh" | "bash" | "dash" | "zsh") {
+            return Err(CommandError::Shell(shown(argv)));
+        }
+        // The program is everything up to the word that names dbt (`dbt`, `/usr/bin/dbt`,
+        // `python -m dbt.cli.main`, `uv run dbt`); none when the command starts at the verb or
+        // a flag (the image's entrypoint is dbt).
+        let mut i = 0;
+        if !VERBS.contains(&first.as_str()) && !first.starts_with('-') {
+            let names_dbt = |a: &String| a.rsplit('/').next().unwrap_or(a).starts_with("dbt");
+            i = argv
+                .iter()
+                .take(4)
+                .position(names_dbt)
+                .ok_or_else(|| CommandError::NoVerb(shown(argv)))?
+                + 1;
+        }
+        let program = argv[..i].to_vec();
+        let mut global_args = Vec::new();
+        while i < argv.len() {
+            let arg = &argv[i];
+            if VERBS.contains(&arg.as_str()) {
+                return Ok(Self {
+                    program,
+                    global_args,
+                    verb: arg.clone(),
+                    args: argv[i + 1..].to_vec(),
+                });
+            }
+            global_args.push(arg.clone());
+            if takes_value(arg) && i + 1 < argv.len() {
+                global_args.push(argv[i + 1].clone());
+                i += 1;
+            }
+            i += 1;
+        }
+        Err(CommandError::NoVerb(shown(argv)))
+    }
+
+    /// The verb runs nodes and takes a selection.
+    pub fn selects_nodes(&self) -> bool {
+        SELECTING_VERBS.contains(&self.verb.as_str())
+    }
+
+    /// The selection as given: `--select`/`--exclude` values, `--selector`,
+    /// `--indirect-selection`, wherever they stand.
+    pub fn selection(&self) -> Selection {
+        let mut selection = Selection::default();
+        for args in [&self.global_args, &self.args] {
+            let mut i = 0;
+            while i < args.len() {
+                let (flag, inline) = split_inline(&args[i]);
+                i += 1;
+                let mut values: Vec<String> = inline.into_iter().collect();
+                if is_multi(flag) && values.is_empty() {
+                    while i < args.len() && !args[i].starts_with('-') {
+                        values.push(args[i].clone());
+                        i += 1;
+                    }
+                } else if takes_value(flag) && values.is_empty() && i < args.len() {
+                    values.push(args[i].clone());
+                    i += 1;
+                }
+                // dbt also splits each value on spaces: `--select "a b"` is two selectors.
+                let mut values = values
+                    .iter()
+                    .flat_map(|v| v.split_whitespace())
+                    .map(str::to_owned);
+                if SELECT_FLAGS.contains(&flag) {
+                    selection.select.extend(values);
+                } else if EXCLUDE_FLAGS.contains(&flag) {
+                    selection.exclude.extend(values);
+                } else if flag == "--selector" {
+                    selection.selector.extend(values);
+                } else if flag == "--indirect-selection" {
+                    selection.indirect = values.next_back();
+                } else if matches!(flag, "--resource-type" | "--resource-types") {
+                    selection.resource_types.extend(values);
+                }
+            }
+        }
+        selection
+    }
+
+    /// The same command with its selection flags (`--select` and synonyms, `--selector`,
+    /// `--indirect-selection`, and `--exclude` unless `keep_exclude`) removed.
+    pub fn without_selection(&self, keep_exclude: bool) -> DbtCommand {
+        self.without_flags(Strip {
+            select: true,
+            exclude: !keep_exclude,
+            indirect: true,
+        })
+    }
+
+    /// The same command without the selection flags `strip` names, and their values; every
+    /// other argument stays where it was.
+    pub fn without_flags(&self, strip: Strip) -> DbtCommand {
+        let Strip {
+            select,
+            exclude,
+            indirect,
+        } = strip;
+        let strip = |args: &[String]| {
+            let mut out = Vec::with_capacity(args.len());
+            let mut i = 0;
+            while i < args.len() {
+                let (flag, inline) = split_inline(&args[i]);
+                let drop = (select && (SELECT_FLAGS.contains(&flag) || flag == "--selector"))
+                    || (indirect && flag == "--indirect-selection")
+                    || (exclude && EXCLUDE_FLAGS.contains(&flag));
+                let start = i;
+                i += 1;
+                if inline.is_none() {
+                    if is_multi(flag) {
+                        while i < args.len() && !args[i].starts_with('-') {
+                            i += 1;
+                        }
+                    } else if takes_value(flag) && i < args.len() {
+                        i += 1;
+                    }
+                }
+                if !drop {
+                    out.extend_from_slice(&args[start..i]);
+                }
+            }
+            out
+        };
+        DbtCommand {
+            program: self.program.clone(),
+            global_args: strip(&self.global_args),
+            verb: self.verb.clone(),
+            args: strip(&self.args),
+        }
+    }
+
+    /// The argv again.
+    pub fn to_argv(&self) -> Vec<String> {
+        let mut argv = self.program.clone();
+        argv.extend(self.global_args.iter().cloned());
+        argv.push(self.verb.clone());
+        argv.extend(self.args.iter().cloned());
+        argv
+    }
+
+    /// Whether a flag (boolean) is present, e.g. `--fail-fast`.
+    pub fn has_flag(&self, names: &[&str]) -> bool {
+        self.global_args
+            .iter()
+            .chain(&self.args)
+            .any(|a| names.contains(&split_inline(a).0))
+    }
+}
+
+/// Which selection flags [`DbtCommand::without_flags`] removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Strip {
+    /// `--select` and its synonyms, and `--selector`.
+    pub select: bool,
+    pub exclude: bool,
+    pub indirect: bool,
+}
+
+/// Whether `term` is usable as one dbt selector term given by a person: no flag, no
+/// whitespace or shell syntax; letters, digits and dbt's selector punctuation
+/// (`_ - . : + @ , * /`).
+pub fn is_selector_term(term: &str) -> bool {
+    !term.is_empty()
+        && term.len() <= 512
+        && !term.starts_with('-')
+        && term
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:+@,*/".contains(&b))
+}
+
+/// The node selection of a command.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Selection {
+    /// `--select` terms (union); empty means everything.
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+    pub selector: Vec<String>,
+    pub indirect: Option<String>,
+    pub resource_types: Vec<String>,
+}
+
+fn is_multi(flag: &str) -> bool {
+    SELECT_FLAGS.contains(&flag)
+        || EXCLUDE_FLAGS.contains(&flag)
+        || matches!(
+            flag,
+            "--resource-type"
+                | "--resource-types"
+                | "--exclude-resource-type"
+                | "--exclude-resource-types"
+        )
+}
+
+fn takes_value(flag: &str) -> bool {
+    VALUE_FLAGS.contains(&split_inline(flag).0) && !flag.contains('=')
+}
+
+/// `--select=a` -> (`--select`, Some(`a`)).
+fn split_inline(arg: &str) -> (&str, Option<String>) {
+    match arg.split_once('=') {
+        Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
+        _ => (arg, None),
+    }
+}
+
+fn shown(argv: &[String]) -> String {
+    let joined = argv.join(" ");
+    crate::log::truncate(&joined, 120).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn program_global_flags_verb_and_args_are_found() {
+        let c = DbtCommand::parse(&argv(
+            "dbt --log-format json build --select a b --target prod",
+        ))
+        .unwrap();
+        assert_eq!(c.program, ["dbt"]);
+        assert_eq!(c.global_args, ["--log-format", "json"]);
+        assert_eq!(c.verb, "build");
+        assert_eq!(c.args, argv("--select a b --target prod"));
+        assert_eq!(
+            c.to_argv(),
+            argv("dbt --log-format json build --select a b --target prod")
+        );
+
+        let entrypoint = DbtCommand::parse(&argv("run --target prod")).unwrap();
+        assert!(entrypoint.program.is_empty());
+        assert_eq!(entrypoint.verb, "run");
+
+        let python = DbtCommand::parse(&argv("python -m dbt.cli.main test")).unwrap();
+        assert_eq!(python.program, argv("python -m dbt.cli.main"));
+        assert_eq!(python.verb, "test");
+
+        // A target called `build` is a value, not the verb.
+        let c = DbtCommand::parse(&argv("dbt --profiles-dir build run")).unwrap();
+        assert_eq!(c.verb, "run");
+    }
+
+    #[test]
+    fn commands_without_a_dbt_verb_are_refused() {
+        assert_eq!(DbtCommand::parse(&[]), Err(CommandError::Empty));
+        assert!(matches!(
+            DbtCommand::parse(&["sh".into(), "-c".into(), "dbt deps && dbt build".into()]),
+            Err(CommandError::Shell(_))
+        ));
+        assert!(matches!(
+            DbtCommand::parse(&argv("dbt --version")),
+            Err(CommandError::NoVerb(_))
+        ));
+        assert!(matches!(
+            DbtCommand::parse(&argv("python script.py")),
+            Err(CommandError::NoVerb(_))
+        ));
+    }
+
+    #[test]
+    fn the_selection_is_read_in_every_spelling() {
+        let c = DbtCommand::parse(&argv(
+            "dbt build -s a+ --exclude b c --select=tag:x --indirect-selection cautious --full-refresh -m d",
+        ))
+        .unwrap();
+        let s = c.selection();
+        assert_eq!(s.select, ["a+", "tag:x", "d"]);
+        assert_eq!(s.exclude, ["b", "c"]);
+        assert_eq!(s.indirect.as_deref(), Some("cautious"));
+        let quoted =
+            DbtCommand::parse(&["dbt".into(), "run".into(), "--select".into(), "a b+".into()])
+                .unwrap();
+        assert_eq!(quoted.selection().select, ["a", "b+"]);
+        let sel = DbtCommand::parse(&argv("dbt build --selector nightly")).unwrap();
+        assert_eq!(sel.selection().selector, ["nightly"]);
+    }
+
+    #[test]
+    fn removing_the_selection_keeps_every_other_flag_in_place() {
+        let c = DbtCommand::parse(&argv(
+            "dbt --log-format json build --select a b --vars {x:1} --exclude c --selector s --full-refresh --target prod",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.without_selection(true).to_argv(),
+            argv(
+                "dbt --log-format json build --vars {x:1} --exclude c --full-refresh --target prod"
+            )
+        );
+        assert_eq!(
+            c.without_selection(false).to_argv(),
+            argv("dbt --log-format json build --vars {x:1} --full-refresh --target prod")
+        );
+        assert!(c.has_flag(&["--full-refresh"]));
+        assert!(!c.has_flag(&["--fail-fast", "-x"]));
+    }
+}

@@ -1,0 +1,563 @@
+use super::*;
+use crate::log::{FinishedNodes, RunStats};
+use crate::node::{FailStatus, ResourceType};
+use crate::record::{DecisionKind, DecisionRecord};
+use crate::testing::{decide_record, TaskBuilder};
+
+const ARN: &str = crate::testing::TASK_ARN;
+
+fn task(exit: Option<i32>, stop_code: &str, reason: Option<&str>, env: &[(&str, &str)]) -> EcsTask {
+    let mut builder = TaskBuilder::exited(exit)
+        .stop_code(stop_code)
+        .overrides(None, env);
+    if let Some(reason) = reason {
+        builder = builder.reason(reason);
+    }
+    builder.build()
+}
+
+fn failed(name: &str, status: FailStatus, message: &str) -> FailedNode {
+    FailedNode {
+        name: name.into(),
+        resource_type: if status == FailStatus::Fail {
+            ResourceType::Test
+        } else {
+            ResourceType::Model
+        },
+        unique_id: None,
+        status,
+        message: message.into(),
+        detail: message.into(),
+    }
+}
+
+fn report(nodes: Vec<FailedNode>, skipped: &[&str]) -> RunReport {
+    RunReport {
+        failed: nodes,
+        skipped: skipped
+            .iter()
+            .map(|n| SkippedNode {
+                name: (*n).into(),
+                resource_type: ResourceType::Model,
+                unique_id: None,
+            })
+            .collect(),
+        stats: Some(RunStats {
+            skip: skipped.len() as u64,
+            ..Default::default()
+        }),
+        finished: FinishedNodes {
+            count: 12,
+            ..Default::default()
+        },
+        end_of_run: true,
+        lines: 40,
+        ..Default::default()
+    }
+}
+
+fn argv(s: &str) -> Vec<String> {
+    s.split(' ').map(str::to_owned).collect()
+}
+
+fn decide_with(
+    task: &EcsTask,
+    report: Option<&RunReport>,
+    command: &str,
+    config: &DecisionConfig,
+) -> DecisionRecord {
+    let command = argv(command);
+    decide_record(DecisionInput {
+        task,
+        report,
+        log_note: None,
+        command: Some(&command),
+        config,
+    })
+}
+
+fn transient_report() -> RunReport {
+    report(
+        vec![failed(
+            "fct_orders",
+            FailStatus::Error,
+            "SSL SYSCALL error: EOF detected",
+        )],
+        &["agg_daily"],
+    )
+}
+
+#[test]
+fn a_transient_failure_is_rerun_exactly_with_the_chain_in_the_environment() {
+    let t = task(
+        Some(1),
+        "EssentialContainerExited",
+        None,
+        &[("DBT_TARGET", "prod"), ("DB_PASSWORD", "hunter2")],
+    );
+    let r = transient_report();
+    let record = decide_with(
+        &t,
+        Some(&r),
+        "dbt build --target prod",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    assert_eq!(
+        (record.failure_kind, record.transient, record.attempt),
+        (FailureKind::DbtNodes, true, 1)
+    );
+    let expected =
+        argv("dbt build --target prod --select fct_orders agg_daily --indirect-selection empty");
+    assert_eq!(record.rerun_command.as_deref(), Some(&expected[..]));
+    let rerun = record.rerun.as_ref().unwrap();
+    assert_eq!(rerun.command, expected);
+    assert_eq!(rerun.attempt, 2);
+    assert_eq!(
+        rerun.started_by,
+        "dbt-rerun/0123456789abcdef0123456789abcdef/2"
+    );
+    assert_eq!(
+        rerun.client_token,
+        "dbt-rerun-0123456789abcdef0123456789abcdef-2"
+    );
+    assert!(rerun.client_token.len() <= 64);
+    let env: Vec<(&str, &str)> = rerun
+        .environment
+        .iter()
+        .map(|kv| (kv.name.as_str(), kv.value.as_str()))
+        .collect();
+    assert_eq!(
+        env,
+        [
+            ("DBT_TARGET", "prod"),
+            ("DB_PASSWORD", "hunter2"),
+            (ATTEMPT_VAR, "2"),
+            (ORIGIN_VAR, ARN),
+            (ORIGIN_COMMAND_VAR, r#"["dbt","build","--target","prod"]"#)
+        ]
+    );
+    assert!(
+        record.reason.contains("attempt 2 of 3"),
+        "{}",
+        record.reason
+    );
+}
+
+#[test]
+fn environment_values_never_appear_in_the_serialised_record() {
+    let t = task(
+        Some(1),
+        "EssentialContainerExited",
+        None,
+        &[("DB_PASSWORD", "hunter2")],
+    );
+    let record = decide_with(
+        &t,
+        Some(&transient_report()),
+        "dbt build",
+        &DecisionConfig::default(),
+    );
+    let json = serde_json::to_string(&record).unwrap();
+    assert!(!json.contains("hunter2"), "{json}");
+    assert!(json.contains("DB_PASSWORD"), "names stay visible: {json}");
+}
+
+#[test]
+fn the_chain_keeps_its_origin_and_counts_attempts_to_the_budget() {
+    let origin = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/ffffffffffffffffffffffffffffffff";
+    let second = task(
+        Some(1),
+        "EssentialContainerExited",
+        None,
+        &[(ATTEMPT_VAR, "2"), (ORIGIN_VAR, origin)],
+    );
+    let record = decide_with(
+        &second,
+        Some(&transient_report()),
+        "dbt build",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(record.decision, DecisionKind::Rerun);
+    let rerun = record.rerun.unwrap();
+    assert_eq!((rerun.attempt, rerun.origin_task_arn.as_str()), (3, origin));
+    assert_eq!(
+        rerun.started_by,
+        "dbt-rerun/ffffffffffffffffffffffffffffffff/3"
+    );
+
+    let third = task(
+        Some(1),
+        "EssentialContainerExited",
+        None,
+        &[(ATTEMPT_VAR, "3"), (ORIGIN_VAR, origin)],
+    );
+    let record = decide_with(
+        &third,
+        Some(&transient_report()),
+        "dbt build",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert!(
+        record.reason.contains("attempt 3 of 3"),
+        "{}",
+        record.reason
+    );
+    assert!(record.rerun.is_none());
+    assert!(
+        record.rerun_command.is_some(),
+        "a person can still re-run by hand"
+    );
+}
+
+#[test]
+fn an_unreadable_attempt_number_gives_up_instead_of_looping() {
+    let t = task(
+        Some(1),
+        "EssentialContainerExited",
+        None,
+        &[(ATTEMPT_VAR, "two")],
+    );
+    let record = decide_with(
+        &t,
+        Some(&transient_report()),
+        "dbt build",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert!(record.reason.contains("`two`"), "{}", record.reason);
+}
+
+#[test]
+fn a_deterministic_error_gives_up_under_the_default_policy_and_names_the_node() {
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    let r = report(
+        vec![failed(
+            "fct_orders",
+            FailStatus::Error,
+            "Binder Error: no column x",
+        )],
+        &[],
+    );
+    let record = decide_with(&t, Some(&r), "dbt build", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert!(
+        record.reason.contains("does not re-run model_error"),
+        "{}",
+        record.reason
+    );
+    assert!(
+        record.reason.contains("model fct_orders: Binder Error"),
+        "{}",
+        record.reason
+    );
+    assert_eq!(
+        record.rerun_command.unwrap().join(" "),
+        "dbt build --select fct_orders --indirect-selection empty"
+    );
+
+    let mut config = DecisionConfig::default();
+    config.policy.retry_on.insert(RetryClass::ModelError);
+    assert_eq!(
+        decide_with(&t, Some(&r), "dbt build", &config).decision,
+        DecisionKind::Rerun
+    );
+}
+
+#[test]
+fn one_deterministic_failure_among_transient_ones_blocks_the_rerun() {
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    let r = report(
+        vec![
+            failed("fct_orders", FailStatus::Error, "connection reset by peer"),
+            failed(
+                "unique_dim_id",
+                FailStatus::Fail,
+                "Got 2 results, configured to fail if != 0",
+            ),
+        ],
+        &[],
+    );
+    let record = decide_with(&t, Some(&r), "dbt build", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert!(!record.transient);
+    assert!(record.reason.contains("test_failure"), "{}", record.reason);
+    assert!(record.reason.contains("unique_dim_id"), "{}", record.reason);
+    assert!(
+        !record.reason.contains("test fct_orders"),
+        "{}",
+        record.reason
+    );
+}
+
+#[test]
+fn success_and_a_person_stopping_the_task_are_ignored() {
+    let ok = task(Some(0), "EssentialContainerExited", None, &[]);
+    let record = decide_with(&ok, None, "dbt build", &DecisionConfig::default());
+    assert_eq!(
+        (record.decision, record.failure_kind),
+        (DecisionKind::Ignore, FailureKind::None)
+    );
+    assert_eq!(record.rerun_command, None);
+
+    let stopped = task(Some(143), "UserInitiated", None, &[]);
+    let record = decide_with(&stopped, None, "dbt build", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::Ignore);
+    assert!(
+        record.reason.contains("a person stopped"),
+        "{}",
+        record.reason
+    );
+    assert!(record.rerun.is_none());
+}
+
+#[test]
+fn tasks_that_have_not_stopped_are_ignored() {
+    let mut running = task(None, "", None, &[]);
+    running.last_status = "RUNNING".into();
+    let record = decide_with(&running, None, "dbt build", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::Ignore);
+    assert!(record.reason.contains("RUNNING"), "{}", record.reason);
+}
+
+#[test]
+fn a_compile_error_cannot_be_rerun() {
+    let t = task(Some(2), "EssentialContainerExited", None, &[]);
+    let r = RunReport {
+        error: Some("Compilation Error\n  depends on a node named 'x'".into()),
+        end_of_run: true,
+        ..Default::default()
+    };
+    let record = decide_with(&t, Some(&r), "dbt build", &DecisionConfig::default());
+    assert_eq!(
+        (record.decision, record.failure_kind),
+        (DecisionKind::GiveUp, FailureKind::DbtRuntime)
+    );
+    assert_eq!(record.rerun_command, None);
+}
+
+#[test]
+fn infra_failures_rerun_the_original_command() {
+    let t = task(
+        None,
+        "TaskFailedToStart",
+        Some("CannotPullContainerError: timeout"),
+        &[],
+    );
+    let record = decide_with(
+        &t,
+        None,
+        "dbt build --select stg+",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(
+        (record.decision, record.failure_kind),
+        (DecisionKind::Rerun, FailureKind::Infra)
+    );
+    assert_eq!(
+        record.rerun.unwrap().command,
+        argv("dbt build --select stg+")
+    );
+}
+
+#[test]
+fn oom_reruns_with_more_memory_up_to_the_ceiling() {
+    let t = task(
+        Some(137),
+        "EssentialContainerExited",
+        Some("OutOfMemoryError: Container killed due to memory usage"),
+        &[],
+    );
+    let record = decide_with(&t, None, "dbt build", &DecisionConfig::default());
+    assert_eq!(
+        (record.decision, record.failure_kind),
+        (DecisionKind::Rerun, FailureKind::Oom)
+    );
+    let rerun = record.rerun.unwrap();
+    assert_eq!(
+        (rerun.cpu.as_deref(), rerun.memory.as_deref()),
+        (Some("1024"), Some("4096"))
+    );
+    assert!(record.reason.contains("4096 MiB"), "{}", record.reason);
+
+    let config = DecisionConfig {
+        max_memory_mib: 2048,
+        ..Default::default()
+    };
+    let record = decide_with(&t, None, "dbt build", &config);
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert!(
+        record.reason.contains("DBT_RERUN_MAX_MEMORY_MIB"),
+        "{}",
+        record.reason
+    );
+}
+
+#[test]
+fn an_unknown_command_gives_up_and_says_so() {
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    let r = transient_report();
+    let record = decide_record(DecisionInput {
+        task: &t,
+        report: Some(&r),
+        log_note: None,
+        command: None,
+        config: &DecisionConfig::default(),
+    });
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert!(
+        record.reason.contains("original command is not known"),
+        "{}",
+        record.reason
+    );
+}
+
+#[test]
+fn a_shell_command_cannot_be_narrowed_and_says_why() {
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    let command = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "dbt deps && dbt build".to_owned(),
+    ];
+    let record = decide_record(DecisionInput {
+        task: &t,
+        report: Some(&transient_report()),
+        log_note: None,
+        command: Some(&command),
+        config: &DecisionConfig::default(),
+    });
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert!(record.reason.contains("shell script"), "{}", record.reason);
+}
+
+#[test]
+fn a_missing_log_gives_up_with_the_logs_story() {
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    let command = argv("dbt build");
+    let record = decide_record(DecisionInput {
+        task: &t,
+        report: None,
+        log_note: Some("log stream dbt/dbt/0123 does not exist"),
+        command: Some(&command),
+        config: &DecisionConfig::default(),
+    });
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert!(
+        record.reason.contains("does not exist"),
+        "{}",
+        record.reason
+    );
+}
+
+#[test]
+fn a_run_killed_part_way_resumes_without_what_finished() {
+    let t = task(
+        Some(137),
+        "EssentialContainerExited",
+        Some("OutOfMemoryError: Container killed due to memory usage"),
+        &[],
+    );
+    let finished = |name: &str, t| SkippedNode {
+        name: name.into(),
+        resource_type: t,
+        unique_id: None,
+    };
+    let killed = RunReport {
+        lines: 30,
+        end_of_run: false,
+        dbt_version: Some("1.11.2".into()),
+        finished: FinishedNodes {
+            count: 2,
+            nodes: vec![
+                finished("stg_orders", ResourceType::Model),
+                finished("not_null_stg_orders_id", ResourceType::Test),
+            ],
+            before_first_failure: 2,
+        },
+        ..Default::default()
+    };
+    let record = decide_with(
+        &t,
+        Some(&killed),
+        "dbt build --target prod",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    assert!(record.resume);
+    assert_eq!(record.finished_nodes, 2);
+    assert_eq!(
+        record.finished_node_names,
+        ["stg_orders", "not_null_stg_orders_id"]
+    );
+    assert_eq!(
+        record.rerun.as_ref().unwrap().command.join(" "),
+        "dbt build --target prod --exclude stg_orders not_null_stg_orders_id --indirect-selection empty"
+    );
+    assert_eq!(record.rerun.unwrap().memory.as_deref(), Some("4096"));
+
+    // A log with nothing finished, or no log at all: the original command.
+    let nothing = RunReport {
+        lines: 5,
+        ..Default::default()
+    };
+    let record = decide_with(
+        &t,
+        Some(&nothing),
+        "dbt build --target prod",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(
+        (record.resume, record.rerun.unwrap().command.join(" ")),
+        (false, "dbt build --target prod".to_owned())
+    );
+}
+
+#[test]
+fn a_task_of_another_cluster_is_not_handled() {
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    let config = DecisionConfig {
+        cluster: Some("other-cluster".into()),
+        ..Default::default()
+    };
+    let record = decide_with(&t, Some(&transient_report()), "dbt build", &config);
+    assert_eq!(record.decision, DecisionKind::Ignore);
+    assert!(
+        record.reason.contains("not in other-cluster"),
+        "{}",
+        record.reason
+    );
+    let config = DecisionConfig {
+        cluster: Some("arn:aws:ecs:eu-west-1:123456789012:cluster/dbt".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        decide_with(&t, Some(&transient_report()), "dbt build", &config).decision,
+        DecisionKind::Rerun
+    );
+}
+
+#[test]
+fn overrides_already_at_the_limit_give_up_with_the_reason() {
+    let big = "x".repeat(8000);
+    let t = task(
+        Some(1),
+        "EssentialContainerExited",
+        None,
+        &[("DBT_VARS_BLOB", big.as_str())],
+    );
+    let record = decide_with(
+        &t,
+        Some(&transient_report()),
+        "dbt build",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(record.decision, DecisionKind::GiveUp, "{}", record.reason);
+    assert!(
+        record.reason.contains("ECS takes 8192"),
+        "{}",
+        record.reason
+    );
+    assert!(!record.reason.contains(&big));
+}

@@ -1,0 +1,436 @@
+//! The EventBridge "ECS Task State Change" event, typed for what dbt-rerun reads.
+//!
+//! Every field is optional or defaulted so that fields AWS adds, drops or leaves empty (a
+//! task that never started has no exit code) never make the event unreadable; unknown fields
+//! are ignored.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The detail-type EventBridge gives ECS task state changes.
+pub const TASK_STATE_CHANGE: &str = "ECS Task State Change";
+
+/// An EventBridge event carrying an ECS task: the envelope fields dbt-rerun checks, and the
+/// task. Other envelope fields (`id`, `time`, `resources`, ...) are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TaskStateChangeEvent {
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub source: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    pub detail: EcsTask,
+}
+
+/// An ECS task as the state-change event describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EcsTask {
+    pub cluster_arn: String,
+    pub task_arn: String,
+    pub task_definition_arn: String,
+    pub last_status: String,
+    pub desired_status: Option<String>,
+    /// AWS adds codes the SDK does not know (`InfrastructureHealth`): they are kept as
+    /// [`StopCode::Other`].
+    pub stop_code: Option<StopCode>,
+    pub stopped_reason: Option<String>,
+    pub containers: Vec<EcsContainer>,
+    pub overrides: TaskOverrides,
+    /// Task-level size, strings in the event (`"1024"`).
+    #[serde(deserialize_with = "string_or_number")]
+    pub cpu: Option<String>,
+    #[serde(deserialize_with = "string_or_number")]
+    pub memory: Option<String>,
+    pub launch_type: Option<LaunchType>,
+    pub capacity_provider_name: Option<String>,
+    pub platform_version: Option<String>,
+    /// `family:<task definition family>` for standalone tasks.
+    pub group: Option<String>,
+    pub started_by: Option<String>,
+    /// Increases with every state change of the task; duplicates share it.
+    pub version: Option<u64>,
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EcsContainer {
+    pub name: String,
+    pub container_arn: Option<String>,
+    pub last_status: Option<String>,
+    pub exit_code: Option<i32>,
+    /// Why the container stopped, e.g. `OutOfMemoryError: Container killed due to memory usage`.
+    pub reason: Option<String>,
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TaskOverrides {
+    pub container_overrides: Vec<ContainerOverride>,
+    #[serde(deserialize_with = "string_or_number")]
+    pub cpu: Option<String>,
+    #[serde(deserialize_with = "string_or_number")]
+    pub memory: Option<String>,
+}
+
+/// The overrides the task was started with (as RunTask sent them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerOverride {
+    pub name: String,
+    pub command: Option<Vec<String>>,
+    pub environment: Vec<KeyValue>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct KeyValue {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Attachment {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub details: Vec<KeyValue>,
+}
+
+/// Why ECS stopped a task (`stopCode`), with the codes dbt-rerun acts on named.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "String", into = "String")]
+pub enum StopCode {
+    TaskFailedToStart,
+    EssentialContainerExited,
+    /// A person (or a program acting for one) stopped the task.
+    UserInitiated,
+    ServiceSchedulerInitiated,
+    SpotInterruption,
+    TerminationNotice,
+    /// A code this version does not know, as ECS wrote it.
+    Other(String),
+}
+
+impl StopCode {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::TaskFailedToStart => "TaskFailedToStart",
+            Self::EssentialContainerExited => "EssentialContainerExited",
+            Self::UserInitiated => "UserInitiated",
+            Self::ServiceSchedulerInitiated => "ServiceSchedulerInitiated",
+            Self::SpotInterruption => "SpotInterruption",
+            Self::TerminationNotice => "TerminationNotice",
+            Self::Other(code) => code,
+        }
+    }
+}
+
+impl From<String> for StopCode {
+    fn from(code: String) -> Self {
+        match code.as_str() {
+            "TaskFailedToStart" => Self::TaskFailedToStart,
+            "EssentialContainerExited" => Self::EssentialContainerExited,
+            "UserInitiated" => Self::UserInitiated,
+            "ServiceSchedulerInitiated" => Self::ServiceSchedulerInitiated,
+            "SpotInterruption" => Self::SpotInterruption,
+            "TerminationNotice" => Self::TerminationNotice,
+            _ => Self::Other(code),
+        }
+    }
+}
+
+impl From<&str> for StopCode {
+    fn from(code: &str) -> Self {
+        code.to_owned().into()
+    }
+}
+
+impl From<StopCode> for String {
+    fn from(code: StopCode) -> Self {
+        match code {
+            StopCode::Other(code) => code,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+/// Where ECS runs a task (`launchType`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "String", into = "String")]
+pub enum LaunchType {
+    Fargate,
+    Ec2,
+    External,
+    Other(String),
+}
+
+impl LaunchType {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Fargate => "FARGATE",
+            Self::Ec2 => "EC2",
+            Self::External => "EXTERNAL",
+            Self::Other(kind) => kind,
+        }
+    }
+}
+
+impl From<String> for LaunchType {
+    fn from(kind: String) -> Self {
+        match kind.as_str() {
+            "FARGATE" => Self::Fargate,
+            "EC2" => Self::Ec2,
+            "EXTERNAL" => Self::External,
+            _ => Self::Other(kind),
+        }
+    }
+}
+
+impl From<LaunchType> for String {
+    fn from(kind: LaunchType) -> Self {
+        match kind {
+            LaunchType::Other(kind) => kind,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+/// ECS's name for a task that has stopped (`lastStatus`).
+pub const STOPPED: &str = "STOPPED";
+
+impl EcsTask {
+    /// The task has stopped (`lastStatus` STOPPED; `desiredStatus` STOPPED comes earlier,
+    /// while it is still stopping).
+    pub fn is_stopped(&self) -> bool {
+        self.last_status == STOPPED
+    }
+
+    /// The task runs on Fargate: its launch type, or a Fargate capacity provider
+    /// (`FARGATE`, `FARGATE_SPOT`).
+    pub fn on_fargate(&self) -> bool {
+        self.launch_type == Some(LaunchType::Fargate)
+            || self
+                .capacity_provider_name
+                .as_deref()
+                .is_some_and(|c| c.starts_with("FARGATE"))
+    }
+
+    /// The task has its own network interface (awsvpc mode; every Fargate task has).
+    pub fn uses_awsvpc(&self) -> bool {
+        self.on_fargate() || self.attachments.iter().any(Attachment::is_eni)
+    }
+
+    /// The overrides of every container but `container`, which a re-run passes on unchanged.
+    pub fn other_overrides(&self, container: &str) -> Vec<ContainerOverride> {
+        self.overrides
+            .container_overrides
+            .iter()
+            .filter(|o| o.name != container)
+            .cloned()
+            .collect()
+    }
+
+    /// The environment override of `container` (empty when it has none).
+    pub fn environment_of(&self, container: &str) -> Vec<KeyValue> {
+        self.container_override(container)
+            .map(|o| o.environment.clone())
+            .unwrap_or_default()
+    }
+
+    /// The task's id, the last part of its ARN (`arn:aws:ecs:r:a:task/cluster/ID`).
+    pub fn task_id(&self) -> &str {
+        self.task_arn.rsplit('/').next().unwrap_or(&self.task_arn)
+    }
+
+    /// The cluster's name, from its ARN.
+    pub fn cluster_name(&self) -> &str {
+        self.cluster_arn
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.cluster_arn)
+    }
+
+    /// The task definition family, from `group` (`family:dbt`) or the definition's ARN
+    /// (`.../task-definition/dbt:7`).
+    pub fn family(&self) -> &str {
+        if let Some(family) = self
+            .group
+            .as_deref()
+            .and_then(|g| g.strip_prefix("family:"))
+        {
+            return family;
+        }
+        let tail = self
+            .task_definition_arn
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.task_definition_arn);
+        tail.split(':').next().unwrap_or(tail)
+    }
+
+    /// The override sent for `container`, if any.
+    pub fn container_override(&self, container: &str) -> Option<&ContainerOverride> {
+        self.overrides
+            .container_overrides
+            .iter()
+            .find(|o| o.name == container)
+    }
+
+    /// The subnets of the task's network interface.
+    pub fn subnets(&self) -> Vec<String> {
+        self.attachments
+            .iter()
+            .filter(|a| a.is_eni())
+            .flat_map(|a| a.details.iter())
+            .filter(|d| d.name == "subnetId")
+            .map(|d| d.value.clone())
+            .collect()
+    }
+}
+
+impl Attachment {
+    /// A network interface (`eni` in events, `ElasticNetworkInterface` in DescribeTasks).
+    pub fn is_eni(&self) -> bool {
+        self.kind == "eni" || self.kind == "ElasticNetworkInterface"
+    }
+}
+
+/// ECS writes sizes as strings in events but numbers in some API shapes: accept both.
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Size>::deserialize(d)?.map(|s| match s {
+        Size::Text(t) => t,
+        Size::Number(n) => n.to_string(),
+    }))
+}
+
+/// Why an event cannot be handled at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("the event is not JSON an ECS task state change can be read from: {0}")]
+    Malformed(String),
+    #[error("the event's detail-type is `{0}`, expected `ECS Task State Change`")]
+    WrongDetailType(String),
+    #[error("the event's source is `{0}`, expected `aws.ecs`")]
+    WrongSource(String),
+    #[error("the event's task has no taskArn")]
+    NoTaskArn,
+}
+
+/// Reads an EventBridge ECS task state change from JSON, checking that it is one.
+pub fn parse_task_event(json: &[u8]) -> Result<TaskStateChangeEvent, EventError> {
+    // Errors name the field (`detail.containers[0].exitCode: invalid type ...`).
+    let de = &mut serde_json::Deserializer::from_slice(json);
+    let event: TaskStateChangeEvent = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        EventError::Malformed(if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        })
+    })?;
+    if event.detail_type != TASK_STATE_CHANGE {
+        return Err(EventError::WrongDetailType(event.detail_type));
+    }
+    if event.source != "aws.ecs" {
+        return Err(EventError::WrongSource(event.source));
+    }
+    if event.detail.task_arn.is_empty() {
+        return Err(EventError::NoTaskArn);
+    }
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENT: &str = r#"{
+      "version": "0", "id": "e1", "detail-type": "ECS Task State Change", "source": "aws.ecs",
+      "account": "123456789012", "time": "2026-11-27T02:10:00Z", "region": "eu-west-1",
+      "resources": ["arn:aws:ecs:eu-west-1:123456789012:task/dbt/0123456789abcdef0123456789abcdef"],
+      "detail": {
+        "clusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/dbt",
+        "taskArn": "arn:aws:ecs:eu-west-1:123456789012:task/dbt/0123456789abcdef0123456789abcdef",
+        "taskDefinitionArn": "arn:aws:ecs:eu-west-1:123456789012:task-definition/dbt-build:7",
+        "lastStatus": "STOPPED", "desiredStatus": "STOPPED", "stopCode": "EssentialContainerExited",
+        "cpu": "1024", "memory": "2048", "group": "family:dbt-build", "version": 5,
+        "containers": [{"name": "dbt", "exitCode": 1, "lastStatus": "STOPPED"}],
+        "overrides": {"containerOverrides": [{"name": "dbt", "command": ["dbt", "build"],
+          "environment": [{"name": "DBT_TARGET", "value": "prod"}], "memory": 512}]},
+        "attachments": [{"type": "eni", "status": "DELETED", "details": [
+          {"name": "subnetId", "value": "subnet-1"}]}],
+        "someFieldAwsAddsLater": {"x": 1}
+      }
+    }"#;
+
+    #[test]
+    fn a_full_event_reads_with_unknown_fields_ignored() {
+        let event = parse_task_event(EVENT.as_bytes()).unwrap();
+        let task = &event.detail;
+        assert_eq!(task.task_id(), "0123456789abcdef0123456789abcdef");
+        assert_eq!(task.cluster_name(), "dbt");
+        assert_eq!(task.family(), "dbt-build");
+        assert_eq!(task.containers[0].exit_code, Some(1));
+        assert_eq!(task.memory.as_deref(), Some("2048"));
+        assert_eq!(
+            task.container_override("dbt").unwrap().command.as_deref(),
+            Some(&["dbt".to_string(), "build".to_string()][..])
+        );
+        assert_eq!(task.subnets(), ["subnet-1"]);
+    }
+
+    #[test]
+    fn wrong_types_and_missing_fields_are_named() {
+        let wrong = EVENT.replace(r#""exitCode": 1"#, r#""exitCode": "one""#);
+        let err = parse_task_event(wrong.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("detail.containers[0].exitCode"), "{err}");
+        let err = parse_task_event(br#"{"source": "aws.ecs", "detail": {}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("detail-type"), "{err}");
+        let err = parse_task_event(
+            br#"{"detail-type": "ECS Task State Change", "source": "aws.ecs", "detail": {}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("taskArn"), "{err}");
+    }
+
+    #[test]
+    fn huge_arrays_are_read_without_trouble() {
+        let containers: Vec<String> = (0..50_000)
+            .map(|i| format!(r#"{{"name": "c{i}", "exitCode": 0}}"#))
+            .collect();
+        let json = EVENT.replace(
+            r#""containers": [{"name": "dbt", "exitCode": 1, "lastStatus": "STOPPED"}]"#,
+            &format!(r#""containers": [{}]"#, containers.join(",")),
+        );
+        let event = parse_task_event(json.as_bytes()).unwrap();
+        assert_eq!(event.detail.containers.len(), 50_000);
+    }
+
+    #[test]
+    fn other_events_are_refused_by_name() {
+        let other = EVENT.replace(
+            "ECS Task State Change",
+            "ECS Container Instance State Change",
+        );
+        let err = parse_task_event(other.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ECS Container Instance State Change"),
+            "{err}"
+        );
+        let err = parse_task_event(b"[1,2]").unwrap_err();
+        assert!(err.to_string().contains("not JSON an ECS task"), "{err}");
+    }
+}

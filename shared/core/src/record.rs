@@ -1,0 +1,284 @@
+//! The decision record: what on-task-stopped answers and logs, and what `dbt-rerun plan`
+//! prints. **API boundary**: its JSON only grows (fields are added, never renamed or removed).
+//!
+//! The record is a view, assembled once at the edge from the [`Decided`] (the decision and
+//! its findings), what reading the log gave, and the launch's outcome: so `rerun` is present
+//! exactly when `decision` is `rerun`, by construction. A launch that finds its re-run already
+//! started (a repeated event) or made unnecessary (a newer run) turns the record's decision
+//! into `ignore` here, and nowhere else.
+
+use crate::chain::is_chain_var;
+use crate::classify::FailureKind;
+use crate::decision::{Decided, Decision, PlannedRerun};
+use crate::event::KeyValue;
+use crate::node::{FailedNode, SkippedNode};
+use crate::plan::PlanShape;
+use crate::task_definition::LogLocation;
+use serde::{Serialize, Serializer};
+
+/// A decision, as the record and `DBT_RERUN_ALERT_ON` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Rerun,
+    Ignore,
+    GiveUp,
+}
+
+impl DecisionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rerun => "rerun",
+            Self::Ignore => "ignore",
+            Self::GiveUp => "give_up",
+        }
+    }
+}
+
+/// What became of a re-run's launch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launched {
+    Started {
+        task_arn: String,
+    },
+    /// A delayed re-run, scheduled now: due at `due` (RFC 3339), `seconds` from now.
+    Scheduled {
+        name: String,
+        due: String,
+        seconds: u64,
+    },
+    /// The re-run of this chain and attempt was started before (a repeated event).
+    AlreadyStarted {
+        why: String,
+    },
+    /// The re-run of this chain and attempt is already scheduled (a repeated event).
+    AlreadyScheduled {
+        name: String,
+    },
+    /// A newer run of the same command is running: it does the work.
+    Superseded {
+        by: String,
+    },
+}
+
+/// What reading the log gave, for the record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogFacts {
+    /// Where the dbt container's log is, when it was read from CloudWatch.
+    pub location: Option<LogLocation>,
+    /// How long the function waited for the log; None when it read none.
+    pub waited_seconds: Option<f64>,
+}
+
+/// The response of on-task-stopped and the output of `dbt-rerun plan`. Built only by
+/// [`DecisionRecord::assemble`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionRecord {
+    pub decision: DecisionKind,
+    /// One sentence a person understands.
+    pub reason: String,
+    pub failure_kind: FailureKind,
+    pub transient: bool,
+    pub task_arn: String,
+    /// The cluster's name and the task definition family, for people and metrics.
+    pub cluster: String,
+    pub task_family: String,
+    /// The command the dbt container ran, when known.
+    pub command: Option<Vec<String>>,
+    /// Where the dbt container's log is, when it was read.
+    pub log_stream: Option<LogLocation>,
+    /// The stopped task's attempt in its chain (1 = the original run).
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub container: Option<String>,
+    pub exit_code: Option<i32>,
+    pub stop_code: Option<String>,
+    pub failed_nodes: Vec<FailedNode>,
+    pub skipped_nodes: Vec<SkippedNode>,
+    /// The command that re-runs what can be re-run, for a person too; null when nothing can.
+    pub rerun_command: Option<Vec<String>>,
+    pub plan_shape: Option<PlanShape>,
+    /// The re-run resumes a run cut off part-way rather than listing failed nodes.
+    pub resume: bool,
+    /// Nodes the log shows as finished.
+    pub finished_nodes: u64,
+    /// Their names, when there are at most [`crate::decision::MAX_FINISHED_NAMES`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub finished_node_names: Vec<String>,
+    /// dbt's end-of-run marker was in the log.
+    pub log_complete: bool,
+    /// How long the function waited for the log to be complete; null when it read none.
+    pub log_wait_seconds: Option<f64>,
+    /// Present only when the decision is `rerun`.
+    pub rerun: Option<RerunRecord>,
+    /// The event repeated one already handled: its re-run was launched before.
+    pub duplicate: bool,
+}
+
+/// The re-run of a `rerun` record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RerunRecord {
+    pub command: Vec<String>,
+    /// The re-run's environment: the original's plus the chain variables. Values are not
+    /// serialised (they may hold secrets); names are.
+    #[serde(serialize_with = "names_only")]
+    pub environment: Vec<KeyValue>,
+    /// Task-level size for an OOM re-run.
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    /// The attempt number the re-run will be.
+    pub attempt: u32,
+    pub origin_task_arn: String,
+    /// `dbt-rerun/<origin-task-id>/<attempt>`.
+    pub started_by: String,
+    /// Deterministic, so a retried invocation cannot start a second task.
+    pub client_token: String,
+    /// The launched task, once launched; null on a dry run or while it is scheduled.
+    pub task_arn: Option<String>,
+    /// The chain's first command (a newer run of it makes this re-run unnecessary).
+    pub original_command: Option<Vec<String>>,
+    /// For a delayed re-run: when it is due (RFC 3339, UTC) and its schedule's name.
+    pub scheduled_at: Option<String>,
+    pub schedule_name: Option<String>,
+}
+
+fn names_only<S: Serializer>(env: &[KeyValue], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(env.len()))?;
+    for kv in env {
+        // Our own chain variables are not secret and help whoever reads the record.
+        let value = if is_chain_var(&kv.name) {
+            kv.value.as_str()
+        } else {
+            "(redacted)"
+        };
+        map.serialize_entry(&kv.name, value)?;
+    }
+    map.end()
+}
+
+impl RerunRecord {
+    fn of(rerun: &PlannedRerun) -> Self {
+        Self {
+            command: rerun.command.clone(),
+            environment: rerun.environment.clone(),
+            cpu: rerun.cpu.clone(),
+            memory: rerun.memory.clone(),
+            attempt: rerun.attempt,
+            origin_task_arn: rerun.chain.origin_task_arn().to_owned(),
+            started_by: rerun.started_by(),
+            client_token: rerun.client_token(),
+            task_arn: None,
+            original_command: rerun.chain.original_command().map(<[String]>::to_vec),
+            scheduled_at: None,
+            schedule_name: None,
+        }
+    }
+}
+
+/// The record's decision part: kind, reason, re-run, duplicate.
+struct Verdict {
+    kind: DecisionKind,
+    reason: String,
+    rerun: Option<RerunRecord>,
+    duplicate: bool,
+}
+
+impl Verdict {
+    fn of(decision: &Decision, launched: Option<&Launched>) -> Self {
+        let (rerun, reason) = match decision {
+            Decision::Ignore(reason) => return Self::plain(DecisionKind::Ignore, reason),
+            Decision::GiveUp(reason) => return Self::plain(DecisionKind::GiveUp, reason),
+            Decision::Rerun { rerun, reason } => (rerun, reason),
+        };
+        let mut view = RerunRecord::of(rerun);
+        let attempt = rerun.attempt;
+        let ignored = |reason: String, duplicate| Self {
+            kind: DecisionKind::Ignore,
+            reason,
+            rerun: None,
+            duplicate,
+        };
+        let mut reason = reason.clone();
+        match launched {
+            None => {}
+            Some(Launched::Started { task_arn }) => view.task_arn = Some(task_arn.clone()),
+            Some(Launched::Scheduled { name, due, seconds }) => {
+                view.scheduled_at = Some(due.clone());
+                view.schedule_name = Some(name.clone());
+                reason.push_str(&format!(", due at {due} ({seconds} s from now)"));
+            }
+            Some(Launched::AlreadyStarted { why }) => {
+                return ignored(already(attempt, why), true);
+            }
+            Some(Launched::AlreadyScheduled { name }) => {
+                let why = format!("it is already scheduled as {name} (a repeated event)");
+                return ignored(already(attempt, &why), true);
+            }
+            Some(Launched::Superseded { by }) => {
+                return ignored(
+                    format!(
+                        "superseded by task {by}, a newer run of the same command that does this \
+                         work (DBT_RERUN_ON_OVERLAP=skip): attempt {attempt} is not started"
+                    ),
+                    false,
+                );
+            }
+        }
+        Self {
+            kind: DecisionKind::Rerun,
+            reason,
+            rerun: Some(view),
+            duplicate: false,
+        }
+    }
+
+    fn plain(kind: DecisionKind, reason: &str) -> Self {
+        Self {
+            kind,
+            reason: reason.to_owned(),
+            rerun: None,
+            duplicate: false,
+        }
+    }
+}
+
+fn already(attempt: u32, why: &str) -> String {
+    format!("the re-run for attempt {attempt} was already launched: {why}")
+}
+
+impl DecisionRecord {
+    /// The record of `decided`, with what reading the log gave and, for a re-run that was
+    /// launched (not on a dry run), what became of the launch.
+    pub fn assemble(decided: &Decided, log: &LogFacts, launched: Option<&Launched>) -> Self {
+        let verdict = Verdict::of(&decided.decision, launched);
+        let f = decided.findings.clone();
+        Self {
+            decision: verdict.kind,
+            reason: verdict.reason,
+            failure_kind: f.failure_kind,
+            transient: f.transient,
+            task_arn: f.task_arn,
+            cluster: f.cluster,
+            task_family: f.task_family,
+            command: f.command,
+            log_stream: log.location.clone(),
+            attempt: f.attempt,
+            max_attempts: f.max_attempts,
+            container: f.container,
+            exit_code: f.exit_code,
+            stop_code: f.stop_code,
+            failed_nodes: f.failed_nodes,
+            skipped_nodes: f.skipped_nodes,
+            rerun_command: f.rerun_command,
+            resume: f.plan_shape == Some(PlanShape::Resume),
+            plan_shape: f.plan_shape,
+            finished_nodes: f.finished_nodes,
+            finished_node_names: f.finished_node_names,
+            log_complete: f.log_complete,
+            log_wait_seconds: log.waited_seconds,
+            rerun: verdict.rerun,
+            duplicate: verdict.duplicate,
+        }
+    }
+}

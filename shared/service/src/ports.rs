@@ -1,0 +1,143 @@
+//! The outside systems the flows use, one small trait each: [`Ecs`], [`Logs`], [`Alerts`],
+//! [`Schedules`] and [`Clock`]. They speak the core's plain types, so a flow never sees an
+//! SDK type; each has one real implementation (the AWS crate, [`SystemClock`]) and an
+//! in-memory one ([`crate::memory`]).
+
+use dbt_rerun::alert::Alert;
+use dbt_rerun::event::EcsTask;
+use dbt_rerun::launch::Launch;
+use dbt_rerun::schedule::ScheduleRequest;
+use dbt_rerun::task_definition::{LogLocation, TaskDefinition};
+use std::future::Future;
+
+/// A failed call to an outside system: which call, the service's error code, and its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} failed: {message}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    /// An error of `operation` found before or after the call (a request that cannot be
+    /// built, an answer without what it must hold).
+    pub fn local(operation: &'static str, message: impl ToString) -> Self {
+        Self {
+            operation,
+            code: None,
+            message: message.to_string(),
+        }
+    }
+
+    /// An error the service answered with `code`.
+    pub fn coded(operation: &'static str, code: &str, message: impl ToString) -> Self {
+        Self {
+            operation,
+            code: Some(code.to_owned()),
+            message: message.to_string(),
+        }
+    }
+
+    /// The resource does not exist (a log group or stream not there yet, a task gone).
+    pub fn is_not_found(&self) -> bool {
+        self.code.as_deref() == Some("ResourceNotFoundException")
+    }
+
+    /// RunTask saw the same clientToken with other parameters: a launch for this attempt
+    /// already happened.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("ConflictException") | Some("IdempotentParameterMismatchException")
+        )
+    }
+}
+
+/// One page of log events, each a line of the container's output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogPage {
+    pub lines: Vec<String>,
+    /// Where the next page starts; at the end of the stream, the token given.
+    pub next_token: Option<String>,
+}
+
+/// A container's log, as dbt-rerun reads it (CloudWatch Logs, or a file for the CLI).
+pub trait Logs {
+    /// The page of `at` after `token` (from the stream's first event when None), oldest first.
+    fn page(
+        &self,
+        at: &LogLocation,
+        token: Option<&str>,
+    ) -> impl Future<Output = Result<LogPage, AwsError>> + Send;
+
+    /// Whether the log is complete as it is, with nothing more to arrive (a file): then it is
+    /// read once, without waiting for dbt's end-of-run marker, and the record names no log
+    /// stream.
+    fn complete(&self) -> bool {
+        false
+    }
+}
+
+/// ECS, as dbt-rerun uses it.
+pub trait Ecs {
+    /// DescribeTaskDefinition (implementations may cache: revisions never change).
+    fn task_definition(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<TaskDefinition, AwsError>> + Send;
+
+    /// DescribeTasks of one task; None when ECS no longer knows it.
+    fn task(
+        &self,
+        cluster: &str,
+        task_arn: &str,
+    ) -> impl Future<Output = Result<Option<EcsTask>, AwsError>> + Send;
+
+    /// The family's tasks ECS runs or is starting (ListTasks `desiredStatus` RUNNING, then
+    /// DescribeTasks), as events would describe them.
+    fn running_tasks(
+        &self,
+        cluster: &str,
+        family: &str,
+    ) -> impl Future<Output = Result<Vec<EcsTask>, AwsError>> + Send;
+
+    /// RunTask; the started task's ARN. A `failures` entry in the answer is an error.
+    fn run_task(&self, launch: &Launch) -> impl Future<Output = Result<String, AwsError>> + Send;
+}
+
+/// SNS, as dbt-rerun alerts through it.
+pub trait Alerts {
+    /// Publishes `alert` to `topic_arn` (`MessageStructure: json`, with its attributes).
+    fn publish(
+        &self,
+        topic_arn: &str,
+        alert: &Alert,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// EventBridge Scheduler, as dbt-rerun delays re-runs with it.
+pub trait Schedules {
+    /// Creates the schedule (flexible window off, deleted after it fires). Ok(false) when a
+    /// schedule of that name already exists: the re-run is already scheduled.
+    fn create(
+        &self,
+        request: &ScheduleRequest,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+}
+
+/// The wall clock: when a delayed re-run is due, the decision line's timestamp, the jitter
+/// seed. Waiting uses tokio's timer, which tests pause.
+pub trait Clock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+}

@@ -1,0 +1,321 @@
+//! rerun-task's payload: a person's request to re-run, by selection, by command, "like
+//! on-task-stopped would" for a stopped task, or a delayed re-run's planned launch.
+//!
+//! **API boundary**: the payload's fields are rerun-task's interface (and
+//! `dbt-rerun invoke`'s flags); they are added to, never renamed or removed. The payload is
+//! read as given and then checked into one [`Mode`], so each mode sees only its own fields.
+
+use dbt_rerun::command::{is_selector_term, DbtCommand, Strip};
+use dbt_rerun::schedule::PlannedLaunch;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The payload of rerun-task (and the arguments of `dbt-rerun invoke`). At least one of
+/// `select`, `command` or `from_task_arn`; the rest defaults from the environment.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RerunRequest {
+    /// dbt selector terms, replacing the command's selection: `"fct_sales+ tag:daily"` or a list.
+    #[serde(default)]
+    pub select: Option<Terms>,
+    #[serde(default)]
+    pub exclude: Option<Terms>,
+    /// The dbt command; default: the task definition's.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Extra environment variables for the dbt container.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub task_definition: Option<String>,
+    #[serde(default)]
+    pub container: Option<String>,
+    /// Plan from this stopped task's log exactly as on-task-stopped would, and launch that.
+    #[serde(default)]
+    pub from_task_arn: Option<String>,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// A re-run on-task-stopped planned and delayed: its schedule's input. Launched exactly,
+    /// after the same checks (already running, superseded); comes alone.
+    #[serde(default)]
+    pub planned_launch: Option<PlannedLaunch>,
+}
+
+/// Selector terms as one space-separated string or a list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Terms {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Terms {
+    pub(crate) fn split(&self) -> Vec<String> {
+        let all: Vec<&String> = match self {
+            Terms::One(s) => vec![s],
+            Terms::Many(v) => v.iter().collect(),
+        };
+        all.iter()
+            .flat_map(|s| s.split_whitespace())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A payload that cannot be carried out; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("{field}: {problem}")]
+    Field { field: String, problem: String },
+    #[error("give at least one of `select`, `command` or `from_task_arn`")]
+    NothingToRun,
+}
+
+pub(crate) fn field(field: &str, problem: impl Into<String>) -> RequestError {
+    RequestError::Field {
+        field: field.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode<'a> {
+    /// A delayed re-run's schedule fired: launch exactly this.
+    Planned(&'a PlannedLaunch),
+    /// Re-plan this stopped task from its log and launch that.
+    FromTask {
+        task_arn: &'a str,
+        cluster: Option<&'a str>,
+    },
+    /// Launch the task definition's (or the given) command with the given selection.
+    Manual(Manual<'a>),
+}
+
+/// A manual re-run's fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Manual<'a> {
+    pub select: Option<&'a Terms>,
+    pub exclude: Option<&'a Terms>,
+    pub command: Option<&'a [String]>,
+    pub environment: &'a BTreeMap<String, String>,
+    pub cluster: Option<&'a str>,
+    pub task_definition: Option<&'a str>,
+    pub container: Option<&'a str>,
+}
+
+impl RerunRequest {
+    /// Reads a payload; errors name the field (`select: invalid type: integer ...`).
+    pub fn from_json(json: &[u8]) -> Result<Self, RequestError> {
+        let de = &mut serde_json::Deserializer::from_slice(json);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." {
+                "payload".to_owned()
+            } else {
+                path
+            };
+            field(&path, e.into_inner().to_string())
+        })
+    }
+
+    /// The request's mode, with the fields that mode does not take refused by name.
+    pub fn mode(&self) -> Result<Mode<'_>, RequestError> {
+        if let Some(planned) = &self.planned_launch {
+            if self.manual_fields().is_some() || self.from_task_arn.is_some() {
+                return Err(field(
+                    "planned_launch",
+                    "comes alone: it already holds the whole launch",
+                ));
+            }
+            planned
+                .check_version()
+                .map_err(|e| field("planned_launch.version", e.to_string()))?;
+            return Ok(Mode::Planned(planned));
+        }
+        if let Some(task_arn) = &self.from_task_arn {
+            if self.select.is_some() || self.command.is_some() || self.exclude.is_some() {
+                return Err(field(
+                    "from_task_arn",
+                    "plans its own command: leave out select, exclude and command",
+                ));
+            }
+            if let Some(other) = self.manual_fields().filter(|f| *f != "cluster") {
+                return Err(field(
+                    "from_task_arn",
+                    format!("re-launches the stopped task as it ran: leave out {other}"),
+                ));
+            }
+            return Ok(Mode::FromTask {
+                task_arn,
+                cluster: self.cluster.as_deref(),
+            });
+        }
+        if self.select.is_none() && self.command.is_none() {
+            return Err(RequestError::NothingToRun);
+        }
+        Ok(Mode::Manual(Manual {
+            select: self.select.as_ref(),
+            exclude: self.exclude.as_ref(),
+            command: self.command.as_deref(),
+            environment: &self.environment,
+            cluster: self.cluster.as_deref(),
+            task_definition: self.task_definition.as_deref(),
+            container: self.container.as_deref(),
+        }))
+    }
+
+    /// The first field of a manual request that is set, by name.
+    fn manual_fields(&self) -> Option<&'static str> {
+        [
+            ("select", self.select.is_some()),
+            ("exclude", self.exclude.is_some()),
+            ("command", self.command.is_some()),
+            ("environment", !self.environment.is_empty()),
+            ("task_definition", self.task_definition.is_some()),
+            ("container", self.container.is_some()),
+            ("cluster", self.cluster.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, set)| *set)
+        .map(|(name, _)| name)
+    }
+}
+
+/// `command` with its selection replaced by `select` / `exclude`, when given.
+pub(crate) fn with_terms(
+    command: &[String],
+    select: Option<&Terms>,
+    exclude: Option<&Terms>,
+) -> Result<Vec<String>, RequestError> {
+    if select.is_none() && exclude.is_none() {
+        return Ok(command.to_vec());
+    }
+    let parsed = DbtCommand::parse(command).map_err(|e| field("command", e.to_string()))?;
+    if !parsed.selects_nodes() {
+        return Err(field(
+            "select",
+            format!("`dbt {}` does not take a selection", parsed.verb),
+        ));
+    }
+    let mut out = parsed.without_flags(Strip {
+        select: select.is_some(),
+        exclude: exclude.is_some(),
+        indirect: false,
+    });
+    for (flag, terms, name) in [
+        ("--select", select, "select"),
+        ("--exclude", exclude, "exclude"),
+    ] {
+        let Some(terms) = terms else { continue };
+        let terms = terms.split();
+        if terms.is_empty() {
+            return Err(field(name, "is empty"));
+        }
+        if let Some(bad) = terms.iter().find(|t| !is_selector_term(t)) {
+            return Err(field(name, format!("`{bad}` is not a dbt selector")));
+        }
+        out.args.push(flag.to_owned());
+        out.args.extend(terms);
+    }
+    Ok(out.to_argv())
+}
+
+pub(crate) fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && name.len() <= 255
+}
+
+/// The cluster name in a task ARN of the long format (`...:task/CLUSTER/ID`).
+pub(crate) fn cluster_of_task_arn(arn: &str) -> Option<&str> {
+    let resource = arn.split(':').nth(5)?;
+    let mut parts = resource.split('/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("task"), Some(cluster), Some(_)) => Some(cluster),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_errors_name_the_field() {
+        let err = RerunRequest::from_json(br#"{"select": 5}"#).unwrap_err();
+        assert!(err.to_string().starts_with("select:"), "{err}");
+        let err = RerunRequest::from_json(br#"{"selct": "a"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `selct`"), "{err}");
+        let err = RerunRequest::from_json(br#"{"environment": {"A": 1}}"#).unwrap_err();
+        assert!(err.to_string().starts_with("environment.A:"), "{err}");
+        let err = RerunRequest::from_json(b"42").unwrap_err();
+        assert!(err.to_string().starts_with("payload:"), "{err}");
+        let ok =
+            RerunRequest::from_json(br#"{"select": ["a+", "tag:x b"], "dry_run": true}"#).unwrap();
+        assert_eq!(ok.select.unwrap().split(), ["a+", "tag:x", "b"]);
+    }
+
+    #[test]
+    fn selections_replace_the_commands_and_are_checked() {
+        let cmd: Vec<String> = ["dbt", "build", "--select", "old", "--target", "prod"]
+            .map(String::from)
+            .to_vec();
+        let select = Terms::One("fct_sales+".into());
+        assert_eq!(
+            with_terms(&cmd, Some(&select), None).unwrap().join(" "),
+            "dbt build --target prod --select fct_sales+"
+        );
+        let bad = Terms::One("--full-refresh".into());
+        let err = with_terms(&cmd, Some(&bad), None).unwrap_err();
+        assert!(err.to_string().starts_with("select:"), "{err}");
+        let exclude = Terms::Many(vec!["x".into()]);
+        assert_eq!(
+            with_terms(&cmd, None, Some(&exclude)).unwrap().join(" "),
+            "dbt build --select old --target prod --exclude x"
+        );
+    }
+
+    #[test]
+    fn clusters_come_from_long_task_arns() {
+        assert_eq!(
+            cluster_of_task_arn("arn:aws:ecs:eu-west-1:1:task/dbt/abc"),
+            Some("dbt")
+        );
+        assert_eq!(
+            cluster_of_task_arn("arn:aws:ecs:eu-west-1:1:task/abc"),
+            None
+        );
+        assert!(is_env_name("DBT_TARGET") && !is_env_name("1X") && !is_env_name("A-B"));
+    }
+
+    #[test]
+    fn each_mode_takes_only_its_own_fields() {
+        let request = |json: &str| RerunRequest::from_json(json.as_bytes()).unwrap();
+        let manual = request(r#"{"select": "a"}"#);
+        assert!(matches!(manual.mode(), Ok(Mode::Manual(_))));
+        let from_task = request(r#"{"from_task_arn": "arn:x", "cluster": "c"}"#);
+        assert!(matches!(
+            from_task.mode(),
+            Ok(Mode::FromTask {
+                cluster: Some("c"),
+                ..
+            })
+        ));
+        assert_eq!(
+            request("{}").mode().unwrap_err(),
+            RequestError::NothingToRun
+        );
+        let err = request(r#"{"from_task_arn": "arn:x", "container": "dbt"}"#)
+            .mode()
+            .unwrap_err();
+        assert!(err.to_string().contains("leave out container"), "{err}");
+        let err = request(r#"{"from_task_arn": "arn:x", "exclude": "a"}"#)
+            .mode()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("from_task_arn:"), "{err}");
+    }
+}

@@ -1,0 +1,359 @@
+//! Both flows over the in-memory ports, with tokio's time paused: a minute's log wait or a
+//! five-minute delay costs these tests nothing. The logs are real dbt runs from the fixture
+//! corpus; moto and the real SDK are the integration tests' business.
+
+use crate::memory::{MemoryAlerts, MemoryEcs, MemoryLogs, MemorySchedules, TestClock};
+use crate::{OnTaskStopped, RerunRequest, RerunTask};
+use dbt_rerun::chain::ATTEMPT_VAR;
+use dbt_rerun::config::ServiceConfig;
+use dbt_rerun::event::{EcsContainer, EcsTask};
+use dbt_rerun::record::{DecisionKind, DecisionRecord};
+use dbt_rerun::task_definition::{
+    AwsLogsOptions, ContainerDefinition, LogLocation, TaskDefinition,
+};
+use dbt_rerun::testing::TaskBuilder;
+use std::path::Path;
+use std::time::Duration;
+
+const DEFINITION: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/dbt-build:7";
+
+type Service = OnTaskStopped<MemoryEcs, MemoryLogs, MemoryAlerts, MemorySchedules, TestClock>;
+
+fn config(extra: &[(&str, &str)]) -> ServiceConfig {
+    let mut vars = vec![
+        ("DBT_RERUN_SECURITY_GROUPS", "sg-0123"),
+        ("DBT_RERUN_SUBNETS", "subnet-0123"),
+        ("DBT_RERUN_LOG_WAIT_SECONDS", "60"),
+    ];
+    vars.extend_from_slice(extra);
+    dbt_rerun::config::service_config(|name| {
+        vars.iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap()
+}
+
+fn definition() -> TaskDefinition {
+    TaskDefinition {
+        arn: DEFINITION.into(),
+        family: "dbt-build".into(),
+        containers: vec![ContainerDefinition {
+            name: "dbt".into(),
+            entry_point: None,
+            command: Some(vec!["dbt".into(), "build".into()]),
+            essential: true,
+            awslogs: Some(AwsLogsOptions {
+                group: "/ecs/dbt".into(),
+                stream_prefix: Some("dbt".into()),
+                region: None,
+            }),
+        }],
+    }
+}
+
+fn service(extra: &[(&str, &str)]) -> Service {
+    OnTaskStopped {
+        ecs: MemoryEcs::default().with_definition(definition()),
+        logs: MemoryLogs::default(),
+        alerts: MemoryAlerts::default(),
+        schedules: MemorySchedules::default(),
+        clock: TestClock::at("2026-12-01T02:00:00Z".parse().unwrap()),
+        config: config(extra),
+    }
+}
+
+/// The lines of a recorded dbt run (`runs/1.10/transient_model_error`).
+fn fixture_lines(fixture: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(fixture)
+        .join("output.log");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn stream_of(task: &EcsTask) -> LogLocation {
+    LogLocation {
+        group: "/ecs/dbt".into(),
+        stream: format!("dbt/dbt/{}", task.task_id()),
+        region: None,
+    }
+}
+
+fn event(task: &EcsTask) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "detail-type": "ECS Task State Change",
+        "source": "aws.ecs",
+        "detail": task,
+    }))
+    .unwrap()
+}
+
+/// The original run: `dbt build` failed with a transient error (exit 1).
+fn failed_original() -> EcsTask {
+    TaskBuilder::exited(Some(1))
+        .overrides(None, &[("DBT_TARGET", "prod")])
+        .build()
+}
+
+/// A task the service launched, stopped by ECS with `exit_code`.
+fn stopped(mut task: EcsTask, exit_code: i32) -> EcsTask {
+    task.last_status = "STOPPED".into();
+    task.desired_status = Some("STOPPED".into());
+    task.stop_code = Some("EssentialContainerExited".into());
+    task.containers = vec![EcsContainer {
+        name: "dbt".into(),
+        exit_code: Some(exit_code),
+        ..Default::default()
+    }];
+    task
+}
+
+async fn handle(service: &Service, task: &EcsTask) -> DecisionRecord {
+    service.handle(&event(task)).await.unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_log_that_lags_the_event_is_waited_for_and_the_rerun_launched_once() {
+    let service = service(&[]);
+    let task = failed_original();
+    let lines = fixture_lines("runs/1.10/transient_model_error");
+    // The awslogs driver delivers the first half at once and the rest 20 s later.
+    let (first, rest) = lines.split_at(lines.len() / 2);
+    service.logs.write(&stream_of(&task), first);
+    service
+        .logs
+        .write_after(&stream_of(&task), Duration::from_secs(20), rest);
+    let started = tokio::time::Instant::now();
+    let record = handle(&service, &task).await;
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    assert!(record.log_complete);
+    let waited = record.log_wait_seconds.unwrap();
+    assert!((20.0..25.0).contains(&waited), "waited {waited} s");
+    assert!(started.elapsed() >= Duration::from_secs(20));
+    let launches = service.ecs.launches();
+    assert_eq!(launches.len(), 1);
+    assert_eq!(launches[0].command, record.rerun.unwrap().command);
+    assert!(launches[0].command.contains(&"fct_orders".to_owned()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_log_without_its_end_is_decided_on_what_there_is_when_the_wait_runs_out() {
+    let service = service(&[]);
+    let task = failed_original();
+    let lines = fixture_lines("runs/1.10/transient_model_error");
+    service
+        .logs
+        .write(&stream_of(&task), &lines[..lines.len() / 2]);
+    let record = handle(&service, &task).await;
+    assert!(!record.log_complete);
+    assert_eq!(record.log_wait_seconds, Some(60.0));
+    assert!(
+        record.reason.contains("end-of-run marker did not appear"),
+        "{}",
+        record.reason
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_killed_runs_log_is_read_until_it_is_quiet() {
+    let service = service(&[]);
+    let task = TaskBuilder::exited(Some(137))
+        .reason("OutOfMemoryError: Container killed due to memory usage")
+        .build();
+    service.logs.write(
+        &stream_of(&task),
+        &fixture_lines("killed/1.11/build_sigkill"),
+    );
+    let record = handle(&service, &task).await;
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    assert!(record.resume, "{record:?}");
+    let waited = record.log_wait_seconds.unwrap();
+    assert!(
+        (crate::QUIET.as_secs_f64()..15.0).contains(&waited),
+        "waited {waited} s"
+    );
+    assert_eq!(service.ecs.launches()[0].memory.as_deref(), Some("4096"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_repeated_event_starts_no_second_task() {
+    let service = service(&[]);
+    let task = failed_original();
+    service.logs.write(
+        &stream_of(&task),
+        &fixture_lines("runs/1.10/transient_model_error"),
+    );
+    let first = handle(&service, &task).await;
+    let again = handle(&service, &task).await;
+    assert_eq!(first.decision, DecisionKind::Rerun);
+    assert_eq!(again.decision, DecisionKind::Ignore, "{}", again.reason);
+    assert!(again.duplicate);
+    assert!(again.reason.contains("already running"), "{}", again.reason);
+    assert!(again.rerun.is_none());
+    assert_eq!(service.ecs.launches().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_rerun_is_the_chains_next_attempt_until_the_budget_is_spent() {
+    let service = service(&[]);
+    let lines = fixture_lines("runs/1.10/transient_model_error");
+    let mut task = failed_original();
+    for attempt in 1..=3 {
+        service.logs.write(&stream_of(&task), &lines);
+        let record = handle(&service, &task).await;
+        assert_eq!(record.attempt, attempt);
+        if attempt == 3 {
+            assert_eq!(record.decision, DecisionKind::GiveUp);
+            assert!(
+                record.reason.contains("attempt 3 of 3"),
+                "{}",
+                record.reason
+            );
+            break;
+        }
+        assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+        let launched = service.ecs.tasks().pop().unwrap();
+        let env = &launched.overrides.container_overrides[0].environment;
+        let next = (attempt + 1).to_string();
+        assert!(env
+            .iter()
+            .any(|kv| kv.name == ATTEMPT_VAR && kv.value == next));
+        service.ecs.stop(&launched.task_arn);
+        task = stopped(launched, 1);
+    }
+    assert_eq!(service.ecs.launches().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_newer_run_of_the_same_command_supersedes_the_rerun() {
+    let service = service(&[]);
+    let task = failed_original();
+    service.logs.write(
+        &stream_of(&task),
+        &fixture_lines("runs/1.10/transient_model_error"),
+    );
+    // The next scheduled run of the same task definition command is already running.
+    let newer = TaskBuilder::exited(None)
+        .arn("arn:aws:ecs:eu-west-1:123456789012:task/dbt/ffff")
+        .status("RUNNING")
+        .build();
+    let mut newer = newer;
+    newer.desired_status = Some("RUNNING".into());
+    service.ecs.add_task(newer);
+    let record = handle(&service, &task).await;
+    assert_eq!(record.decision, DecisionKind::Ignore, "{}", record.reason);
+    assert!(
+        record.reason.contains("superseded by task"),
+        "{}",
+        record.reason
+    );
+    assert!(service.ecs.launches().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delayed_rerun_is_scheduled_once_and_launched_once_when_it_fires() {
+    let delays = [
+        ("DBT_RERUN_DELAY_SECONDS", "300"),
+        (
+            "DBT_RERUN_SCHEDULER_TARGET_ARN",
+            "arn:aws:lambda:eu-west-1:123456789012:function:rerun-task",
+        ),
+        (
+            "DBT_RERUN_SCHEDULER_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/scheduler",
+        ),
+    ];
+    let service = service(&delays);
+    let task = failed_original();
+    service.logs.write(
+        &stream_of(&task),
+        &fixture_lines("runs/1.10/transient_model_error"),
+    );
+    let record = handle(&service, &task).await;
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    let rerun = record.rerun.unwrap();
+    assert_eq!(rerun.scheduled_at.as_deref(), Some("2026-12-01T02:05:00Z"));
+    assert!(service.ecs.launches().is_empty(), "not yet");
+    let again = handle(&service, &task).await;
+    assert!(again.duplicate && again.reason.contains("already scheduled"));
+    let schedules = service.schedules.schedules();
+    assert_eq!(schedules.len(), 1);
+    assert_eq!(schedules[0].expression, "at(2026-12-01T02:05:00)");
+    assert_eq!(Some(schedules[0].name.clone()), rerun.schedule_name);
+
+    // The schedule fires: rerun-task launches exactly the plan, and only once.
+    let rerun_task = RerunTask {
+        ecs: service.ecs,
+        logs: MemoryLogs::default(),
+        config: config(&delays),
+    };
+    let request = RerunRequest::from_json(schedules[0].input.as_bytes()).unwrap();
+    let fired = rerun_task.handle(&request, "fired-1").await.unwrap();
+    assert!(fired.task_arn.is_some(), "{:?}", fired.note);
+    assert_eq!(fired.command, rerun.command);
+    let twice = rerun_task.handle(&request, "fired-2").await.unwrap();
+    assert_eq!(twice.task_arn, None);
+    assert!(twice.note.unwrap().contains("already running"));
+    assert_eq!(rerun_task.ecs.launches().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_alert_fails_the_invocation_after_the_launch() {
+    let service = service(&[
+        (
+            "DBT_RERUN_ALERT_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:dbt",
+        ),
+        ("DBT_RERUN_ALERT_ON", "rerun"),
+    ]);
+    service.alerts.fail();
+    let task = failed_original();
+    service.logs.write(
+        &stream_of(&task),
+        &fixture_lines("runs/1.10/transient_model_error"),
+    );
+    let err = service.handle(&event(&task)).await.unwrap_err();
+    assert!(err.to_string().contains("sns:Publish"), "{err}");
+    assert_eq!(service.ecs.launches().len(), 1, "launched before the alert");
+    // Lambda retries: the retry finds the task, launches nothing, and alerts nothing new.
+    let again = service.handle(&event(&task)).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(service.ecs.launches().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_task_is_replanned_on_request_even_past_the_policy() {
+    let service = service(&[("DBT_RERUN_RETRY_ON", "infra")]);
+    let task = failed_original();
+    service.ecs.add_task(task.clone());
+    service.logs.write(
+        &stream_of(&task),
+        &fixture_lines("runs/1.10/transient_model_error"),
+    );
+    let record = handle(&service, &task).await;
+    assert_eq!(record.decision, DecisionKind::GiveUp, "the policy says no");
+    let rerun_task = RerunTask {
+        ecs: service.ecs,
+        logs: service.logs,
+        config: config(&[("DBT_RERUN_RETRY_ON", "infra")]),
+    };
+    let request = RerunRequest::from_json(
+        serde_json::json!({ "from_task_arn": task.task_arn })
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    let response = rerun_task.handle(&request, "person-1").await.unwrap();
+    assert!(response.task_arn.is_some());
+    assert_eq!(Some(response.command), record.rerun_command);
+    assert_eq!(
+        response.started_by,
+        format!("dbt-rerun/{}/2", task.task_id())
+    );
+}

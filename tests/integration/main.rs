@@ -1,0 +1,16 @@
+//! The integration tests, in one binary (one link of the AWS SDK instead of twelve): real dbt
+//! fixtures through the parser and planner, `dbt ls` as the judge of every plan, and both
+//! functions against moto through the real SDK clients.
+
+mod alerts;
+mod api_calls;
+mod aws_faults;
+mod dbt_ls_selection;
+mod delayed_reruns;
+mod fixture_reports;
+mod hostile_logs;
+mod on_task_stopped;
+mod rerun_task;
+mod resume;
+mod rule_pattern;
+mod sample_events;

@@ -1,0 +1,202 @@
+//! The recorded dbt fixtures (`tests/fixtures/runs`, `tests/fixtures/killed`) and dbt's own
+//! verdict on each (`run_results.json`, the file log's NodeFinished events).
+
+use crate::dbt::finished_in_file_log;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the repository root")
+        .to_path_buf()
+}
+
+/// One recorded dbt run.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// `1.10/model_error`
+    pub id: String,
+    /// dbt-core minor version directory, `1.10`.
+    pub version: String,
+    pub dir: PathBuf,
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Meta {
+    pub dbt_version: String,
+    pub argv: Vec<String>,
+    pub exit_code: i32,
+    #[serde(default)]
+    pub setup: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RunResults {
+    results: Vec<NodeResult>,
+}
+
+/// One entry of dbt's `run_results.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NodeResult {
+    pub unique_id: String,
+    pub status: String,
+}
+
+impl Fixture {
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("output.log")
+    }
+
+    /// dbt's own results, None when dbt wrote no `run_results.json` (it stopped before
+    /// running anything).
+    pub fn run_results(&self) -> Option<Vec<NodeResult>> {
+        let text = std::fs::read_to_string(self.dir.join("run_results.json")).ok()?;
+        let parsed: RunResults = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: bad run_results.json: {e}", self.id));
+        Some(parsed.results)
+    }
+
+    /// unique_ids dbt reports with one of `statuses`.
+    pub fn ids_with_status(&self, statuses: &[&str]) -> BTreeSet<String> {
+        self.run_results()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| statuses.contains(&r.status.as_str()))
+            .map(|r| r.unique_id)
+            .collect()
+    }
+
+    /// unique_ids of the nodes dbt's own file log says finished well: the truth for a
+    /// killed run.
+    pub fn finished_per_file_log(&self) -> BTreeSet<String> {
+        let path = self.dir.join("node_finished.jsonl");
+        assert!(path.exists(), "{}: no node_finished.jsonl", self.id);
+        finished_in_file_log(&path)
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.meta
+            .argv
+            .windows(2)
+            .any(|w| w[0] == "--log-format" && w[1] == "json")
+    }
+}
+
+/// Every recorded fixture, sorted; panics if there are none (a missing corpus must not make
+/// the tests pass vacuously).
+pub fn fixtures() -> Vec<Fixture> {
+    let out = fixtures_in("runs");
+    assert!(
+        out.len() >= 100,
+        "expected the full fixture corpus, found {} runs",
+        out.len()
+    );
+    out
+}
+
+/// Every run recorded by `generate_killed.py`: dbt killed part-way.
+pub fn killed_fixtures() -> Vec<Fixture> {
+    let out = fixtures_in("killed");
+    assert!(
+        out.len() >= 16,
+        "expected the killed-run corpus, found {} runs",
+        out.len()
+    );
+    out
+}
+
+fn fixtures_in(corpus: &str) -> Vec<Fixture> {
+    let runs = repo_root().join("tests/fixtures").join(corpus);
+    let mut out = Vec::new();
+    let versions =
+        std::fs::read_dir(&runs).unwrap_or_else(|e| panic!("cannot read {}: {e}", runs.display()));
+    for version in versions {
+        let version = version.expect("readable fixture directory").path();
+        for scenario in std::fs::read_dir(&version).expect("readable version directory") {
+            let dir = scenario.expect("readable scenario directory").path();
+            let meta: Meta = serde_json::from_str(
+                &std::fs::read_to_string(dir.join("meta.json"))
+                    .unwrap_or_else(|e| panic!("{}: {e}", dir.display())),
+            )
+            .unwrap_or_else(|e| panic!("{}: bad meta.json: {e}", dir.display()));
+            let v = version.file_name().unwrap().to_string_lossy().into_owned();
+            let s = dir.file_name().unwrap().to_string_lossy().into_owned();
+            out.push(Fixture {
+                id: format!("{v}/{s}"),
+                version: v,
+                dir,
+                meta,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// The node name dbt selects a unique_id by (`test.shop.not_null_x.abc123` -> `not_null_x`).
+pub fn name_of(unique_id: &str) -> String {
+    dbt_rerun::NodeName::from_unique_id(unique_id)
+        .unwrap_or_else(|e| panic!("{unique_id}: {e}"))
+        .to_string()
+}
+
+/// Collects every failed check of a test over many fixtures, to report them all at once.
+#[derive(Default)]
+pub struct Mismatches(Vec<String>);
+
+impl Mismatches {
+    pub fn check(&mut self, ok: bool, describe: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(describe());
+        }
+    }
+
+    pub fn assert_none(&self) {
+        assert!(
+            self.0.is_empty(),
+            "{} mismatches:\n{}",
+            self.0.len(),
+            self.0.join("\n")
+        );
+    }
+}
+
+/// The directory of a fixture: `1.10/model_error` (a recorded run) or
+/// `killed/1.11/build_sigkill` (a run killed part-way).
+fn fixture_dir(fixture: &str) -> PathBuf {
+    let fixtures = repo_root().join("tests/fixtures");
+    if fixture.starts_with("killed/") {
+        fixtures.join(fixture)
+    } else {
+        fixtures.join("runs").join(fixture)
+    }
+}
+
+/// A fixture's log as CloudWatch events: its lines, without the newline.
+pub fn fixture_lines(fixture: &str) -> Vec<String> {
+    let text = std::fs::read(fixture_dir(fixture).join("output.log"))
+        .unwrap_or_else(|e| panic!("fixture {fixture}: {e}"));
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A fixture's argv.
+pub fn fixture_argv(fixture: &str) -> Vec<String> {
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture_dir(fixture).join("meta.json"))
+            .unwrap_or_else(|e| panic!("fixture {fixture}: {e}")),
+    )
+    .unwrap();
+    meta["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
