@@ -15,6 +15,8 @@ fuzz_target!(|data: &[u8]| {
         report: None,
         log_note: None,
         command: Some(&command),
+        entry_point: None,
+        invocations: None,
         config: &DecisionConfig::default(),
     });
     let record = DecisionRecord::assemble(&decided, &LogFacts::default(), None);

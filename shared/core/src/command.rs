@@ -193,42 +193,37 @@ impl DbtCommand {
     /// The same command without the selection flags `strip` names, and their values; every
     /// other argument stays where it was.
     pub fn without_flags(&self, strip: Strip) -> DbtCommand {
-        let Strip {
-            select,
-            exclude,
-            indirect,
-        } = strip;
-        let strip = |args: &[String]| {
-            let mut out = Vec::with_capacity(args.len());
-            let mut i = 0;
-            while i < args.len() {
-                let (flag, inline) = split_inline(&args[i]);
-                let drop = (select && (SELECT_FLAGS.contains(&flag) || flag == "--selector"))
-                    || (indirect && flag == "--indirect-selection")
-                    || (exclude && EXCLUDE_FLAGS.contains(&flag));
-                let start = i;
-                i += 1;
-                if inline.is_none() {
-                    if is_multi(flag) {
-                        while i < args.len() && !args[i].starts_with('-') {
-                            i += 1;
-                        }
-                    } else if takes_value(flag) && i < args.len() {
-                        i += 1;
-                    }
-                }
-                if !drop {
-                    out.extend_from_slice(&args[start..i]);
-                }
-            }
-            out
+        let keep = |args: &[String]| -> Vec<String> {
+            let dropped = dropped_in(args, strip);
+            args.iter()
+                .enumerate()
+                .filter(|(i, _)| !dropped.contains(i))
+                .map(|(_, a)| a.clone())
+                .collect()
         };
         DbtCommand {
             program: self.program.clone(),
-            global_args: strip(&self.global_args),
+            global_args: keep(&self.global_args),
             verb: self.verb.clone(),
-            args: strip(&self.args),
+            args: keep(&self.args),
         }
+    }
+
+    /// The positions in [`DbtCommand::to_argv`] of the words [`DbtCommand::without_flags`]
+    /// removes, in order.
+    pub fn flag_positions(&self, strip: Strip) -> Vec<usize> {
+        let global_start = self.program.len();
+        let args_start = global_start + self.global_args.len() + 1;
+        let mut positions: Vec<usize> = dropped_in(&self.global_args, strip)
+            .into_iter()
+            .map(|i| global_start + i)
+            .collect();
+        positions.extend(
+            dropped_in(&self.args, strip)
+                .into_iter()
+                .map(|i| args_start + i),
+        );
+        positions
     }
 
     /// The argv again.
@@ -247,6 +242,33 @@ impl DbtCommand {
             .chain(&self.args)
             .any(|a| names.contains(&split_inline(a).0))
     }
+}
+
+/// The indices of `args` that are selection flags `strip` names, or their values.
+fn dropped_in(args: &[String], strip: Strip) -> Vec<usize> {
+    let mut dropped = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let (flag, inline) = split_inline(&args[i]);
+        let drop = (strip.select && (SELECT_FLAGS.contains(&flag) || flag == "--selector"))
+            || (strip.indirect && flag == "--indirect-selection")
+            || (strip.exclude && EXCLUDE_FLAGS.contains(&flag));
+        let start = i;
+        i += 1;
+        if inline.is_none() {
+            if is_multi(flag) {
+                while i < args.len() && !args[i].starts_with('-') {
+                    i += 1;
+                }
+            } else if takes_value(flag) && i < args.len() {
+                i += 1;
+            }
+        }
+        if drop {
+            dropped.extend(start..i);
+        }
+    }
+    dropped
 }
 
 /// Which selection flags [`DbtCommand::without_flags`] removes.
@@ -279,6 +301,19 @@ pub struct Selection {
     pub selector: Vec<String>,
     pub indirect: Option<String>,
     pub resource_types: Vec<String>,
+}
+
+/// Whether `arg` is a flag that takes the next argument as its value (`--target prod`), so
+/// that argument is neither a verb, a flag nor a selector.
+pub fn takes_value_flag(arg: &str) -> bool {
+    takes_value(arg)
+}
+
+/// Whether `arg` is part of a node selection: `--select` and its synonyms, `--exclude`,
+/// `--selector`, `--indirect-selection`, resource type filters (inline `=VALUE` included).
+pub fn is_selection_flag(arg: &str) -> bool {
+    let flag = split_inline(arg).0;
+    is_multi(flag) || matches!(flag, "--selector" | "--indirect-selection")
 }
 
 fn is_multi(flag: &str) -> bool {

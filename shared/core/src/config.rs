@@ -2,7 +2,7 @@
 //! that names the variable, never a guess.
 
 use crate::alert::AlertSettings;
-use crate::decision::DecisionConfig;
+use crate::decision::{DecisionConfig, ScriptFallback};
 use crate::delay::{DelaySettings, Jitter};
 use crate::policy::{PolicyError, RetryPolicy};
 use crate::transient::TransientPatterns;
@@ -44,6 +44,19 @@ pub fn decision_config(
         config.transient = TransientPatterns::with_extra(
             parse_patterns(&v).map_err(|e| ConfigError::new("DBT_RERUN_TRANSIENT_PATTERNS", e))?,
         );
+    }
+    config.script_fallback = match get("DBT_RERUN_SCRIPT_FALLBACK").as_deref().map(str::trim) {
+        None | Some("whole") => ScriptFallback::Whole,
+        Some("give_up") => ScriptFallback::GiveUp,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "DBT_RERUN_SCRIPT_FALLBACK",
+                format!("expected whole or give_up, got `{other}`"),
+            ))
+        }
+    };
+    if let Some(v) = get("DBT_RERUN_INSPECT_SUCCESS") {
+        config.inspect_success = parse_bool("DBT_RERUN_INSPECT_SUCCESS", &v)?;
     }
     config.container = get("DBT_RERUN_CONTAINER").map(|v| v.trim().to_owned());
     config.cluster = get("DBT_RERUN_CLUSTER").map(|v| v.trim().to_owned());
@@ -425,6 +438,13 @@ mod tests {
         assert_eq!(c.max_memory_mib, 16384);
         let c = config(&[("DBT_RERUN_TRANSIENT_PATTERNS", "http 429, quota")]).unwrap();
         assert!(c.transient.find("got HTTP 429").is_some());
+        let c = config(&[
+            ("DBT_RERUN_SCRIPT_FALLBACK", "give_up"),
+            ("DBT_RERUN_INSPECT_SUCCESS", "true"),
+        ])
+        .unwrap();
+        assert_eq!(c.script_fallback, ScriptFallback::GiveUp);
+        assert!(c.inspect_success);
     }
 
     #[test]
@@ -434,6 +454,8 @@ mod tests {
             ("DBT_RERUN_MAX_ATTEMPTS", "0"),
             ("DBT_RERUN_TRANSIENT_PATTERNS", "[1, 2"),
             ("DBT_RERUN_MAX_MEMORY_MIB", "lots"),
+            ("DBT_RERUN_SCRIPT_FALLBACK", "sometimes"),
+            ("DBT_RERUN_INSPECT_SUCCESS", "maybe"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

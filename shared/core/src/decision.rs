@@ -8,18 +8,20 @@
 
 use crate::chain::{Chain, ChainPosition};
 use crate::classify::{classify, node_class, Classification, FailureKind, TaskOutcome};
-use crate::command::DbtCommand;
 use crate::event::{EcsTask, KeyValue};
 use crate::fargate::{next_size, TaskSize};
 use crate::log::RunReport;
 use crate::node::{FailedNode, SkippedNode};
-use crate::plan::{
-    json_len, overrides_len, plan_rerun, plan_resume, PlanShape, ECS_OVERRIDE_LIMIT,
-};
+use crate::plan::{json_len, overrides_len, PlanShape, ECS_OVERRIDE_LIMIT};
 use crate::policy::{RetryClass, RetryPolicy};
 use crate::transient::TransientPatterns;
 
 pub use crate::chain::{ATTEMPT_VAR, ORIGIN_COMMAND_VAR, ORIGIN_VAR};
+pub use commands::{ScriptFallback, ScriptStep};
+
+mod commands;
+
+use commands::{command_plan, Reading};
 
 /// The record names finished nodes when there are at most this many.
 pub const MAX_FINISHED_NAMES: usize = 20;
@@ -61,6 +63,11 @@ pub struct DecisionConfig {
     pub max_memory_mib: u32,
     /// The dbt cluster (`DBT_RERUN_CLUSTER`): tasks of other clusters are not handled.
     pub cluster: Option<String>,
+    /// A script that cannot be re-run from its failed step (`DBT_RERUN_SCRIPT_FALLBACK`).
+    pub script_fallback: ScriptFallback,
+    /// A task that exited 0 is judged by its log too (`DBT_RERUN_INSPECT_SUCCESS`): a wrapper
+    /// such as `dbt run || true` hides dbt's failures from the exit code.
+    pub inspect_success: bool,
 }
 
 impl Default for DecisionConfig {
@@ -71,6 +78,8 @@ impl Default for DecisionConfig {
             transient: TransientPatterns::default(),
             max_memory_mib: 30720,
             cluster: None,
+            script_fallback: ScriptFallback::Whole,
+            inspect_success: false,
         }
     }
 }
@@ -86,6 +95,10 @@ pub struct DecisionInput<'a> {
     /// The command the dbt container ran: the event's override, else the task definition's.
     /// None when neither is known.
     pub command: Option<&'a [String]>,
+    /// The task definition's `entryPoint` of the dbt container: ECS runs it, then the command.
+    pub entry_point: Option<&'a [String]>,
+    /// The log split by dbt invocation, for a command that runs a shell script.
+    pub invocations: Option<&'a [crate::log::Invocation]>,
     pub config: &'a DecisionConfig,
 }
 
@@ -98,6 +111,10 @@ pub struct Findings {
     pub cluster: String,
     pub task_family: String,
     pub command: Option<Vec<String>>,
+    /// The task definition's entry point, when it has one.
+    pub entry_point: Option<Vec<String>>,
+    /// For a script: its steps, what happened to each, what the re-run does with it.
+    pub script_steps: Option<Vec<ScriptStep>>,
     /// The stopped task's attempt in its chain (1 = the original run).
     pub attempt: u32,
     pub max_attempts: u32,
@@ -182,17 +199,17 @@ impl PlannedRerun {
 
 /// Decides what to do about a stopped task.
 pub fn decide(input: DecisionInput<'_>) -> Decided {
-    let mut findings = Findings::new(&input);
+    let reading = Reading::of(&input);
+    let mut findings = Findings::new(&input, reading.shown.as_deref());
     // Each step either passes or settles the decision early (its Err).
-    let decision = judge(&input, &mut findings).unwrap_or_else(Decision::from);
+    let decision = judge(&input, &reading, &mut findings).unwrap_or_else(Decision::from);
     Decided { findings, decision }
 }
 
 impl Findings {
     /// What the task and the log say before anything is judged.
-    fn new(input: &DecisionInput<'_>) -> Self {
+    fn new(input: &DecisionInput<'_>, report: Option<&RunReport>) -> Self {
         let task = input.task;
-        let report = input.report;
         let finished = report.map(|r| &r.finished);
         Self {
             failure_kind: FailureKind::Unknown,
@@ -201,6 +218,8 @@ impl Findings {
             cluster: task.cluster_name().to_owned(),
             task_family: task.family().to_owned(),
             command: input.command.map(<[String]>::to_vec),
+            entry_point: input.entry_point.map(<[String]>::to_vec),
+            script_steps: None,
             attempt: 1,
             max_attempts: input.config.policy.max_attempts,
             container: None,
@@ -221,14 +240,26 @@ impl Findings {
 }
 
 /// The decision, step by step; an `Err` is a decision reached early.
-fn judge(input: &DecisionInput<'_>, findings: &mut Findings) -> Result<Decision, Early> {
+fn judge(
+    input: &DecisionInput<'_>,
+    reading: &Reading<'_>,
+    findings: &mut Findings,
+) -> Result<Decision, Early> {
     let (task, config) = (input.task, input.config);
     handled_here(task, config)?;
-    let outcome =
+    let mut outcome =
         TaskOutcome::from_task(task, config.container.as_deref()).map_err(give_up_with)?;
     findings.container = Some(outcome.container.clone());
     findings.exit_code = outcome.exit_code;
-    let classification = classify(&outcome, input.report, &config.transient);
+    let masked = hidden_failure(&mut outcome, reading, config);
+    script_failed_outside_dbt(&outcome, reading)?;
+    let mut classification = classify(&outcome, reading.judged(), &config.transient);
+    if masked {
+        classification.summary = format!(
+            "the task exited 0, but dbt reported failures its wrapper hid (DBT_RERUN_INSPECT_SUCCESS): {}",
+            classification.summary
+        );
+    }
     findings.failure_kind = classification.kind;
     findings.transient = classification.transient;
     let env = task.environment_of(&outcome.container);
@@ -236,15 +267,16 @@ fn judge(input: &DecisionInput<'_>, findings: &mut Findings) -> Result<Decision,
     findings.attempt = position.attempt;
 
     let budget = command_budget(task, &outcome.container, &position, &env);
-    let plan = command_plan(&classification, input, budget);
+    let plan = command_plan(&classification, input, reading, budget);
     findings.rerun_command = plan.argv.clone();
     findings.plan_shape = plan.shape;
+    findings.script_steps = plan.steps.clone();
 
     let what = with_log_note(&classification.summary, input.log_note);
     worth_a_rerun(&classification, &what)?;
     allowed(
         &classification,
-        input.report,
+        reading.judged(),
         config,
         position.attempt,
         &what,
@@ -291,6 +323,35 @@ impl From<Early> for Decision {
 
 fn give_up_with(error: impl std::fmt::Display) -> Early {
     Early::GiveUp(error.to_string())
+}
+
+/// With `DBT_RERUN_INSPECT_SUCCESS`, a task that exited 0 although dbt reported failures is
+/// judged as dbt's exit 1 would be; whether it was.
+fn hidden_failure(
+    outcome: &mut TaskOutcome,
+    reading: &Reading<'_>,
+    config: &DecisionConfig,
+) -> bool {
+    let failures = reading
+        .judged()
+        .is_some_and(|r| !r.failed.is_empty() || r.error.is_some());
+    let hidden = config.inspect_success && outcome.exit_code == Some(0) && failures;
+    if hidden {
+        outcome.exit_code = Some(1);
+    }
+    hidden
+}
+
+/// A script that failed (exit 1 or 2) while every dbt step in it succeeded failed in a step
+/// dbt-rerun cannot judge.
+fn script_failed_outside_dbt(outcome: &TaskOutcome, reading: &Reading<'_>) -> Result<(), Early> {
+    match (outcome.exit_code, reading.script_run()) {
+        (Some(code @ (1 | 2)), Some(run)) if run.root.is_none() => Err(Early::GiveUp(format!(
+            "the script exited {code} while every dbt step in it that ran succeeded: a step that \
+             is not dbt failed, and dbt-rerun cannot tell whether a re-run would help"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Only stopped tasks of the configured cluster are handled.
@@ -366,73 +427,6 @@ fn command_budget(
     ECS_OVERRIDE_LIMIT
         .saturating_sub(rest)
         .saturating_add(json_len(&[]))
-}
-
-/// The command a person (or we) would re-run, whatever the decision.
-#[derive(Debug, Default)]
-struct CommandPlan {
-    argv: Option<Vec<String>>,
-    shape: Option<PlanShape>,
-    /// Why this shape, or why there is no command.
-    note: Option<String>,
-}
-
-impl CommandPlan {
-    fn of(plan: crate::plan::RerunCommand) -> Self {
-        Self {
-            argv: Some(plan.argv),
-            shape: Some(plan.shape),
-            note: plan.note,
-        }
-    }
-
-    fn none_because(note: String) -> Self {
-        Self {
-            note: Some(note),
-            ..Self::default()
-        }
-    }
-}
-
-fn command_plan(
-    classification: &Classification,
-    input: &DecisionInput<'_>,
-    budget: usize,
-) -> CommandPlan {
-    let Some(argv) = input.command else {
-        return CommandPlan::default();
-    };
-    // A run dbt started and that ended without its end-of-run marker was cut off part-way.
-    let cut_off = input.report.filter(|r| r.lines > 0 && !r.end_of_run);
-    match classification.kind {
-        FailureKind::None => CommandPlan::default(),
-        FailureKind::DbtNodes => match (DbtCommand::parse(argv), input.report) {
-            (Ok(cmd), Some(report)) => match plan_rerun(&cmd, report, budget) {
-                Ok(plan) => CommandPlan::of(plan),
-                Err(e) => CommandPlan::none_because(e.to_string()),
-            },
-            (Err(e), _) => CommandPlan::none_because(e.to_string()),
-            (Ok(_), None) => CommandPlan::default(),
-        },
-        FailureKind::DbtRuntime if !classification.transient => CommandPlan::default(),
-        // Killed part-way (out of memory, Spot, any kill): resume from the log when dbt had
-        // started and the log shows where it stopped.
-        FailureKind::Infra | FailureKind::Oom if cut_off.is_some() => {
-            CommandPlan::of(match DbtCommand::parse(argv) {
-                Ok(cmd) => plan_resume(&cmd, cut_off.unwrap_or(&RunReport::default()), budget),
-                Err(e) => crate::plan::RerunCommand {
-                    argv: argv.to_vec(),
-                    shape: PlanShape::Original,
-                    note: Some(format!("{e}: re-running it as it was")),
-                },
-            })
-        }
-        _ => CommandPlan {
-            argv: Some(argv.to_vec()),
-            shape: Some(PlanShape::Original),
-            note: None,
-        },
-    }
 }
 
 /// Why no re-run command could be planned.

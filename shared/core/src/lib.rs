@@ -12,7 +12,8 @@
 //! - [`classify`]: what kind of failure stopped a task; [`transient`]: warehouse errors that
 //!   go away.
 //! - [`policy`]: which failures are re-run, and how often.
-//! - [`command`] and [`plan`]: the original dbt command, and the re-run command.
+//! - [`command`] and [`plan`]: the original dbt command, and the re-run command;
+//!   [`script`]: shell scripts around dbt, read into steps and re-run from the failed one.
 //! - [`chain`]: a chain of runs and every name derived from it (`startedBy`, `clientToken`,
 //!   schedule name, tags, environment).
 //! - [`decision`]: all of the above combined into a [`Decision`]; [`record`]: the record a
@@ -38,6 +39,7 @@ pub mod plan;
 pub mod policy;
 pub mod record;
 pub mod schedule;
+pub mod script;
 pub mod task_definition;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

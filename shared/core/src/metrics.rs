@@ -119,6 +119,8 @@ mod tests {
                 report: None,
                 log_note: None,
                 command: Some(&command),
+                entry_point: None,
+                invocations: None,
                 config: &DecisionConfig::default(),
             });
             let line = decision_log_line(&record, "DbtRerun", 1_764_000_000_000);

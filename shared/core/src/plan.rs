@@ -48,6 +48,44 @@ pub struct RerunCommand {
     pub note: Option<String>,
 }
 
+/// How a planned argv differs from the original: some of its words removed (the selection
+/// the plan replaces), some appended (the new selection). Every other word is the original's,
+/// in place, so the same change can be made to the words of a shell script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgvEdit {
+    /// Positions in the original argv, ascending.
+    pub removed: Vec<usize>,
+    pub appended: Vec<String>,
+}
+
+impl RerunCommand {
+    /// The edit that turns `command` into this plan's argv; None when the plan is not
+    /// `command` with its selection replaced (never the case for the shapes of this module).
+    pub fn edit_of(&self, command: &DbtCommand) -> Option<ArgvEdit> {
+        let original = command.to_argv();
+        let removed = match self.shape {
+            PlanShape::Original => vec![],
+            shape => command.flag_positions(crate::command::Strip {
+                select: true,
+                exclude: shape == PlanShape::Resume,
+                indirect: true,
+            }),
+        };
+        let kept: Vec<&String> = original
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !removed.contains(i))
+            .map(|(_, w)| w)
+            .collect();
+        let prefix_matches = self.argv.len() >= kept.len()
+            && self.argv.iter().zip(&kept).all(|(a, b)| a == *b);
+        prefix_matches.then(|| ArgvEdit {
+            removed,
+            appended: self.argv[kept.len()..].to_vec(),
+        })
+    }
+}
+
 /// Why no re-run command can be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {

@@ -9,7 +9,7 @@
 
 use crate::chain::is_chain_var;
 use crate::classify::FailureKind;
-use crate::decision::{Decided, Decision, PlannedRerun};
+use crate::decision::{Decided, Decision, PlannedRerun, ScriptStep};
 use crate::event::KeyValue;
 use crate::node::{FailedNode, SkippedNode};
 use crate::plan::PlanShape;
@@ -85,6 +85,13 @@ pub struct DecisionRecord {
     pub task_family: String,
     /// The command the dbt container ran, when known.
     pub command: Option<Vec<String>>,
+    /// The task definition's entry point, which ECS runs before the command (a re-run keeps
+    /// it; `rerun_command` is the command that follows it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_point: Option<Vec<String>>,
+    /// For a shell script: each step, what happened to it, and what the re-run does with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_steps: Option<Vec<ScriptStep>>,
     /// Where the dbt container's log is, when it was read.
     pub log_stream: Option<LogLocation>,
     /// The stopped task's attempt in its chain (1 = the original run).
@@ -262,6 +269,8 @@ impl DecisionRecord {
             cluster: f.cluster,
             task_family: f.task_family,
             command: f.command,
+            entry_point: f.entry_point,
+            script_steps: f.script_steps,
             log_stream: log.location.clone(),
             attempt: f.attempt,
             max_attempts: f.max_attempts,

@@ -8,6 +8,7 @@ use dbt_rerun::classify::{LogNeed, TaskOutcome};
 use dbt_rerun::config::ServiceConfig;
 use dbt_rerun::decision::{decide, Decided, DecisionInput};
 use dbt_rerun::event::EcsTask;
+use dbt_rerun::script::TaskCommand;
 use dbt_rerun::record::LogFacts;
 
 /// A decision and what reading the log gave.
@@ -35,6 +36,8 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
             report: None,
             log_note: None,
             command: None,
+            entry_point: None,
+            invocations: None,
             config,
         });
         return Ok(Gathered {
@@ -42,7 +45,11 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
             log: LogFacts::default(),
         });
     };
-    let need = outcome.log_need();
+    let mut need = outcome.log_need();
+    if need == LogNeed::None && outcome.exit_code == Some(0) && config.inspect_success {
+        // A wrapper may have hidden dbt's failures: the log tells (DBT_RERUN_INSPECT_SUCCESS).
+        need = LogNeed::ToTheEnd;
+    }
     let override_command = task
         .container_override(&outcome.container)
         .and_then(|o| o.command.clone());
@@ -55,12 +62,28 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
         .as_ref()
         .and_then(|d| d.container(&outcome.container));
     let command = override_command.or_else(|| container.and_then(|c| c.command.clone()));
+    let entry_point = container.and_then(|c| c.entry_point.clone());
+    // A script's log is read step by step (and so is one dbt-rerun cannot see into, to judge
+    // every step's failures).
+    let by_invocation = command.as_deref().is_some_and(|c| {
+        !matches!(
+            TaskCommand::read(entry_point.as_deref().unwrap_or_default(), c),
+            TaskCommand::Dbt(_)
+        )
+    });
     let mut read = LogRead::default();
     let mut log = LogFacts::default();
     if need != LogNeed::None {
         match container.and_then(|c| c.log_location(task.task_id())) {
             Some(at) => {
-                read = read_log(logs, &at, service.log_wait, need == LogNeed::ToTheEnd).await?;
+                read = read_log(
+                    logs,
+                    &at,
+                    service.log_wait,
+                    need == LogNeed::ToTheEnd,
+                    by_invocation,
+                )
+                .await?;
                 if !logs.complete() {
                     log.location = Some(at);
                     log.waited_seconds = Some(read.waited.as_secs_f64());
@@ -80,6 +103,8 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
         report: read.report.as_ref(),
         log_note: read.note.as_deref(),
         command: command.as_deref(),
+        entry_point: entry_point.as_deref(),
+        invocations: read.invocations.as_deref(),
         config,
     });
     Ok(Gathered { decided, log })

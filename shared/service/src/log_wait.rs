@@ -9,7 +9,7 @@
 //! second), or the wait runs out.
 
 use crate::ports::{AwsError, Logs};
-use dbt_rerun::log::{LogParser, RunReport};
+use dbt_rerun::log::{Invocation, InvocationSplitter, Limits, LogParser, RunReport};
 use dbt_rerun::task_definition::LogLocation;
 use std::time::Duration;
 // tokio's clock, so tests can pause time and the wait costs them nothing.
@@ -20,9 +20,38 @@ use tokio::time::Instant;
 pub struct LogRead {
     /// None when the stream never appeared.
     pub report: Option<RunReport>,
+    /// The log split by dbt invocation, when asked for (a command that runs a script).
+    pub invocations: Option<Vec<Invocation>>,
     /// For the decision's reason: why the log is missing or incomplete.
     pub note: Option<String>,
     pub waited: Duration,
+}
+
+/// Most dbt invocations a script's log is split into; past it the split is marked truncated.
+pub const MAX_INVOCATIONS: usize = 64;
+
+/// The parsers a log's lines go through: the whole log, and by invocation when asked.
+struct Parsers {
+    whole: LogParser,
+    split: Option<InvocationSplitter>,
+}
+
+impl Parsers {
+    fn push_line(&mut self, line: &[u8]) {
+        self.whole.push_line(line);
+        if let Some(split) = &mut self.split {
+            split.push_line(line);
+        }
+    }
+
+    /// dbt's end-of-run marker is there. For a script, the last invocation's, and the log has
+    /// been quiet since: another step may still print.
+    fn ended(&self, quiet: bool) -> bool {
+        match &self.split {
+            Some(split) => split.end_of_run() && quiet,
+            None => self.whole.end_of_run(),
+        }
+    }
 }
 
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
@@ -32,20 +61,26 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(4);
 
 /// Reads `at` from its start, streaming every page into the parser (no page is kept), and
 /// waits up to `wait` for dbt's end-of-run marker (`expect_end`), or, for a killed run, for
-/// the log to stay unchanged for [`QUIET`] (or `wait`, if shorter). A missing stream is waited
+/// the log to stay unchanged for [`QUIET`] (or `wait`, if shorter); `by_invocation` also
+/// splits it by dbt invocation, and then waits for the log to be quiet after the last
+/// invocation's marker too (a script's next step may still print). A missing stream is waited
 /// for too, then reported in `note`; other AWS errors are returned.
 pub async fn read_log<L: Logs>(
     logs: &L,
     at: &LogLocation,
     wait: Duration,
     expect_end: bool,
+    by_invocation: bool,
 ) -> Result<LogRead, AwsError> {
     let started = Instant::now();
     let mut last_news = started;
     let settled = logs.complete();
     let wait = if settled { Duration::ZERO } else { wait };
     let quiet = QUIET.min(wait);
-    let mut parser = LogParser::default();
+    let mut parsers = Parsers {
+        whole: LogParser::default(),
+        split: by_invocation.then(|| InvocationSplitter::new(Limits::default(), MAX_INVOCATIONS)),
+    };
     let mut token: Option<String> = None;
     let mut pause = FIRST_PAUSE;
     let mut stream_seen = false;
@@ -58,7 +93,7 @@ pub async fn read_log<L: Logs>(
                     last_news = Instant::now();
                 }
                 for line in &page.lines {
-                    parser.push_line(line.as_bytes());
+                    parsers.push_line(line.as_bytes());
                 }
                 if page.next_token.is_some() {
                     token = page.next_token;
@@ -66,7 +101,8 @@ pub async fn read_log<L: Logs>(
                 if more {
                     continue; // read on to the current end before judging
                 }
-                if parser.end_of_run() || (!expect_end && last_news.elapsed() >= quiet) {
+                let quiet_now = last_news.elapsed() >= quiet;
+                if parsers.ended(quiet_now) || (!expect_end && quiet_now) {
                     break;
                 }
             }
@@ -84,6 +120,7 @@ pub async fn read_log<L: Logs>(
     if !stream_seen {
         return Ok(LogRead {
             report: None,
+            invocations: None,
             note: Some(format!(
                 "log stream {} in group {} did not appear within {} s",
                 at.stream,
@@ -93,7 +130,14 @@ pub async fn read_log<L: Logs>(
             waited,
         });
     }
-    let report = parser.finish();
+    let report = parsers.whole.finish();
+    // Past MAX_INVOCATIONS the steps cannot all be told apart: the script is then re-run as a
+    // whole, as when it is not read at all.
+    let invocations = parsers
+        .split
+        .map(|s| s.finish())
+        .filter(|split| !split.truncated)
+        .map(|split| split.invocations);
     let note = (expect_end && !report.end_of_run && !settled).then(|| {
         format!(
             "dbt's end-of-run marker did not appear in {} within {} s; decided on the {} lines there are",
@@ -104,6 +148,7 @@ pub async fn read_log<L: Logs>(
     });
     Ok(LogRead {
         report: Some(report),
+        invocations,
         note,
         waited,
     })

@@ -72,6 +72,8 @@ fn decide_with(
         report,
         log_note: None,
         command: Some(&command),
+        entry_point: None,
+        invocations: None,
         config,
     })
 }
@@ -403,6 +405,8 @@ fn an_unknown_command_gives_up_and_says_so() {
         report: Some(&r),
         log_note: None,
         command: None,
+        entry_point: None,
+        invocations: None,
         config: &DecisionConfig::default(),
     });
     assert_eq!(record.decision, DecisionKind::GiveUp);
@@ -426,6 +430,8 @@ fn a_shell_command_cannot_be_narrowed_and_says_why() {
         report: Some(&transient_report()),
         log_note: None,
         command: Some(&command),
+        entry_point: None,
+        invocations: None,
         config: &DecisionConfig::default(),
     });
     assert_eq!(record.decision, DecisionKind::GiveUp);
@@ -441,6 +447,8 @@ fn a_missing_log_gives_up_with_the_logs_story() {
         report: None,
         log_note: Some("log stream dbt/dbt/0123 does not exist"),
         command: Some(&command),
+        entry_point: None,
+        invocations: None,
         config: &DecisionConfig::default(),
     });
     assert_eq!(record.decision, DecisionKind::GiveUp);

@@ -1,0 +1,283 @@
+//! The re-run command a decision offers, whatever the task ran: a dbt command narrowed or
+//! resumed, a script re-run from its failed step, or the original command whole.
+
+use super::{DecisionConfig, DecisionInput};
+use crate::classify::{Classification, FailureKind};
+use crate::command::DbtCommand;
+use crate::log::{Invocation, RunReport};
+use crate::plan::{plan_rerun, plan_resume, PlanShape, RerunCommand};
+use crate::script::{plan_script, ScriptRun, StepAction, StepKind, TaskCommand, Unreadable};
+use serde::Serialize;
+use std::borrow::Cow;
+
+/// What to do with a script that cannot be re-run from its failed step
+/// (`DBT_RERUN_SCRIPT_FALLBACK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScriptFallback {
+    /// Re-run the original command whole, as an orchestrator would.
+    #[default]
+    Whole,
+    /// Give up: a person decides.
+    GiveUp,
+}
+
+/// The task's command and its log, read the way the command needs.
+pub(super) struct Reading<'a> {
+    pub command: Option<TaskCommand>,
+    /// For a script: what happened to each step, or why that cannot be told.
+    pub script: Option<Result<ScriptRun, Unreadable>>,
+    /// The report the failure is judged by: the log's, or the script step the failure is
+    /// about. None when there is none.
+    pub judged: Option<Cow<'a, RunReport>>,
+    /// The report the record shows: the log's, or every invocation's nodes together.
+    pub shown: Option<Cow<'a, RunReport>>,
+}
+
+impl<'a> Reading<'a> {
+    pub fn of(input: &DecisionInput<'a>) -> Self {
+        let entry_point = input.entry_point.unwrap_or_default();
+        let command = input.command.map(|c| TaskCommand::read(entry_point, c));
+        let invocations = input.invocations;
+        match (&command, invocations) {
+            (Some(TaskCommand::Script(shell)), Some(invocations)) => {
+                let run = ScriptRun::of(shell, invocations);
+                let judged = match &run {
+                    Ok(run) => run.root_report(invocations).map(Cow::Borrowed),
+                    Err(_) => Some(Cow::Owned(combined(invocations))),
+                };
+                Self {
+                    script: Some(run),
+                    judged,
+                    shown: Some(Cow::Owned(combined(invocations))),
+                    command,
+                }
+            }
+            (Some(TaskCommand::Script(_)), None) => Self {
+                script: Some(Err(Unreadable(
+                    "the log was not read step by step".to_owned(),
+                ))),
+                judged: input.report.map(Cow::Borrowed),
+                shown: input.report.map(Cow::Borrowed),
+                command,
+            },
+            (Some(TaskCommand::Opaque(_)), Some(invocations)) => Self {
+                script: None,
+                judged: Some(Cow::Owned(combined(invocations))),
+                shown: Some(Cow::Owned(combined(invocations))),
+                command,
+            },
+            _ => Self {
+                script: None,
+                judged: input.report.map(Cow::Borrowed),
+                shown: input.report.map(Cow::Borrowed),
+                command,
+            },
+        }
+    }
+
+    pub fn judged(&self) -> Option<&RunReport> {
+        self.judged.as_deref()
+    }
+
+    /// The script's run, when the command is a script whose steps the log maps.
+    pub fn script_run(&self) -> Option<&ScriptRun> {
+        self.script.as_ref()?.as_ref().ok()
+    }
+}
+
+/// Every invocation's nodes together, in log order.
+fn combined(invocations: &[Invocation]) -> RunReport {
+    let mut all = RunReport::default();
+    for report in invocations.iter().map(|i| &i.report) {
+        all.failed.extend(report.failed.iter().cloned());
+        all.skipped.extend(report.skipped.iter().cloned());
+        all.finished.count += report.finished.count;
+        all.finished.nodes.extend(report.finished.nodes.iter().cloned());
+        all.lines += report.lines;
+        all.bytes += report.bytes;
+        all.truncated |= report.truncated;
+        all.error = all.error.take().or_else(|| report.error.clone());
+        all.dbt_version = report.dbt_version.clone().or(all.dbt_version.take());
+        all.format = report.format;
+    }
+    all.end_of_run = invocations.last().is_some_and(|i| i.report.end_of_run);
+    all
+}
+
+/// A script step in the record: what it is, what happened, what the re-run does with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScriptStep {
+    /// 1-based, in script order.
+    pub step: usize,
+    /// Its source text (bounded).
+    pub command: String,
+    /// The dbt verb, for a dbt step.
+    pub dbt_verb: Option<String>,
+    /// `succeeded`, `failed`, `killed`, `ran` (not dbt, reached), `never_ran`.
+    pub outcome: &'static str,
+    /// `removed` (succeeded: not run again), `as_written`, `narrowed`, `resumed`.
+    pub rerun: &'static str,
+}
+
+/// The command a person (or we) would re-run, whatever the decision.
+#[derive(Debug, Default)]
+pub(super) struct CommandPlan {
+    /// The dbt container's command override (without the entry point).
+    pub argv: Option<Vec<String>>,
+    pub shape: Option<PlanShape>,
+    /// Why this shape, or why there is no command.
+    pub note: Option<String>,
+    /// For a script: its steps.
+    pub steps: Option<Vec<ScriptStep>>,
+}
+
+impl CommandPlan {
+    fn of(plan: RerunCommand, entry_point_len: usize) -> Self {
+        Self {
+            argv: Some(plan.argv[entry_point_len.min(plan.argv.len())..].to_vec()),
+            shape: Some(plan.shape),
+            note: plan.note,
+            steps: None,
+        }
+    }
+
+    fn none_because(note: String) -> Self {
+        Self {
+            note: Some(note),
+            ..Self::default()
+        }
+    }
+
+    fn original(command: &[String], note: Option<String>) -> Self {
+        Self {
+            argv: Some(command.to_vec()),
+            shape: Some(PlanShape::Original),
+            note,
+            steps: None,
+        }
+    }
+}
+
+pub(super) fn command_plan(
+    classification: &Classification,
+    input: &DecisionInput<'_>,
+    reading: &Reading<'_>,
+    budget: usize,
+) -> CommandPlan {
+    let Some(command) = input.command else {
+        return CommandPlan::default();
+    };
+    let rerunnable = match classification.kind {
+        FailureKind::None => false,
+        FailureKind::DbtRuntime => classification.transient,
+        _ => true,
+    };
+    if !rerunnable {
+        return CommandPlan::default();
+    }
+    let entry_point_len = input.entry_point.map_or(0, <[String]>::len);
+    match &reading.command {
+        Some(TaskCommand::Dbt(dbt)) => {
+            dbt_plan(classification, dbt, reading.judged(), budget, entry_point_len, command)
+        }
+        Some(TaskCommand::Script(shell)) => {
+            let planned = match (&reading.script, input.invocations) {
+                (Some(Ok(run)), Some(invocations)) => {
+                    plan_script(shell, run, invocations, budget).map(|plan| (plan, run))
+                }
+                (Some(Err(why)), _) => Err(why.clone()),
+                _ => Err(Unreadable("the log was not read step by step".to_owned())),
+            };
+            match planned {
+                Ok((plan, run)) => script_plan(shell, run, plan),
+                Err(why) => fallback(command, &why, input.config),
+            }
+        }
+        Some(TaskCommand::Opaque(why)) => fallback(command, why, input.config),
+        None => CommandPlan::default(),
+    }
+}
+
+/// A bare dbt command: narrowed, resumed, or as it was.
+fn dbt_plan(
+    classification: &Classification,
+    dbt: &DbtCommand,
+    report: Option<&RunReport>,
+    budget: usize,
+    entry_point_len: usize,
+    command: &[String],
+) -> CommandPlan {
+    // A run dbt started and that ended without its end-of-run marker was cut off part-way.
+    let cut_off = report.filter(|r| r.lines > 0 && !r.end_of_run);
+    match (classification.kind, report) {
+        (FailureKind::DbtNodes, Some(report)) => match plan_rerun(dbt, report, budget) {
+            Ok(plan) => CommandPlan::of(plan, entry_point_len),
+            Err(e) => CommandPlan::none_because(e.to_string()),
+        },
+        (FailureKind::DbtNodes, None) => CommandPlan::default(),
+        // Killed part-way (out of memory, Spot, any kill): resume from the log when dbt had
+        // started and the log shows where it stopped.
+        (FailureKind::Infra | FailureKind::Oom, _) if cut_off.is_some() => {
+            let report = cut_off.map(Cow::Borrowed).unwrap_or_default();
+            CommandPlan::of(plan_resume(dbt, &report, budget), entry_point_len)
+        }
+        _ => CommandPlan::original(command, None),
+    }
+}
+
+/// A script re-run from its failed step.
+fn script_plan(
+    shell: &crate::script::ShellCommand,
+    run: &ScriptRun,
+    plan: crate::script::ScriptRerun,
+) -> CommandPlan {
+    let steps = shell
+        .script
+        .steps
+        .iter()
+        .zip(&run.outcomes)
+        .zip(&plan.actions)
+        .enumerate()
+        .map(|(i, ((step, outcome), action))| ScriptStep {
+            step: i + 1,
+            command: crate::log::truncate(&shell.script.text[step.span.clone()], 200).to_owned(),
+            dbt_verb: match &step.kind {
+                StepKind::Dbt(dbt) => Some(dbt.command.verb.clone()),
+                _ => None,
+            },
+            outcome: outcome.as_str(),
+            rerun: match (action, outcome) {
+                (StepAction::Drop, _) => "removed",
+                (StepAction::Keep, _) => "as_written",
+                (StepAction::Narrow(_), crate::script::StepOutcome::Killed(_)) => "resumed",
+                (StepAction::Narrow(_), _) => "narrowed",
+            },
+        })
+        .collect();
+    let shape = run
+        .root
+        .and_then(|root| plan.shapes.get(root).copied().flatten())
+        .unwrap_or(PlanShape::Original);
+    let from = run.root.map_or("the first step that did not succeed".to_owned(), |r| format!("step {}", r + 1));
+    let mut notes = vec![format!("re-running the script from {from}")];
+    notes.extend(plan.notes);
+    CommandPlan {
+        argv: Some(plan.argv[shell.entry_point_len..].to_vec()),
+        shape: Some(shape),
+        note: Some(notes.join("; ")),
+        steps: Some(steps),
+    }
+}
+
+/// A command that cannot be re-run from its failed step: whole, or not at all.
+fn fallback(command: &[String], why: &Unreadable, config: &DecisionConfig) -> CommandPlan {
+    match config.script_fallback {
+        ScriptFallback::Whole => CommandPlan::original(
+            command,
+            Some(format!("{why}: re-running the whole command")),
+        ),
+        ScriptFallback::GiveUp => CommandPlan::none_because(format!(
+            "{why} (DBT_RERUN_SCRIPT_FALLBACK=give_up)"
+        )),
+    }
+}

@@ -1,0 +1,314 @@
+//! Tasks that run dbt through a shell script: `sh -c "dbt deps && dbt build"`, `entryPoint
+//! ["sh", "-c"]` with the script as the command, `set -e` scripts with several dbt steps and
+//! an upload at the end.
+//!
+//! A key design decision: the script is re-run from its failed step, and inside that step
+//! only what did not succeed, by editing the script's text, never by regenerating it. The
+//! log is split by dbt invocation ([`crate::log::InvocationSplitter`]) and mapped onto the
+//! script's dbt steps ([`steps`]); dbt steps that succeeded are removed, the failed step's
+//! selection words are replaced exactly as a bare command's would be (a killed step is
+//! resumed), steps that never ran and everything that is not dbt stay byte for byte. The new
+//! script is read back and compared with the plan before it is used. Setup verbs (`deps`,
+//! `clean`, `debug`, `parse`) always run again: a fresh container has no `dbt_packages/`.
+//! Anything that cannot be read safely is [`TaskCommand::Opaque`], with the reason.
+
+mod rewrite;
+mod shell;
+mod steps;
+mod words;
+
+pub use rewrite::StepAction;
+pub use shell::{is_shell, mentions_dbt, read_script, DbtStep, Joiner, Script, ShellWord, Statement, Step, StepKind, Unreadable};
+pub use steps::{map_invocations, StepOutcome};
+pub use words::{single_quoted, static_value};
+
+use crate::command::DbtCommand;
+use crate::log::{Invocation, RunReport};
+use crate::plan::{json_len, plan_rerun, plan_resume, PlanShape, RerunCommand};
+
+/// dbt verbs that prepare the container and are run again whatever they did before.
+pub const SETUP_VERBS: &[&str] = &["deps", "clean", "debug", "parse"];
+
+/// What the dbt container runs, as dbt-rerun reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskCommand {
+    /// A dbt command line.
+    Dbt(DbtCommand),
+    /// A shell script dbt-rerun can follow.
+    Script(ShellCommand),
+    /// Something dbt-rerun cannot see into: the reason.
+    Opaque(Unreadable),
+}
+
+/// A shell started with a script: `sh -ec SCRIPT`, `bash -o pipefail -c SCRIPT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellCommand {
+    /// The whole argv ECS runs: the task definition's `entryPoint`, then the command.
+    pub argv: Vec<String>,
+    /// How many of its words are the entry point (RunTask can override only the rest).
+    pub entry_point_len: usize,
+    /// Where the script is in `argv`.
+    pub script_index: usize,
+    pub script: Script,
+}
+
+impl TaskCommand {
+    /// Reads what ECS runs: `entry_point` (the task definition's, empty when none) followed by
+    /// `command` (the override's, else the task definition's).
+    pub fn read(entry_point: &[String], command: &[String]) -> Self {
+        let argv: Vec<String> = entry_point.iter().chain(command).cloned().collect();
+        let Some(program) = argv.first() else {
+            return Self::Opaque(Unreadable("the command is empty".to_owned()));
+        };
+        if is_shell(program) {
+            return match shell_script(&argv) {
+                Ok((script_index, errexit)) => match read_script(&argv[script_index], errexit) {
+                    Ok(script) => Self::Script(ShellCommand {
+                        entry_point_len: entry_point.len(),
+                        script_index,
+                        script,
+                        argv,
+                    }),
+                    Err(why) => Self::Opaque(why),
+                },
+                Err(why) => Self::Opaque(why),
+            };
+        }
+        match DbtCommand::parse(&argv) {
+            Ok(command) => Self::Dbt(command),
+            Err(e) => Self::Opaque(Unreadable(format!(
+                "{e}: dbt-rerun cannot see which dbt commands it runs"
+            ))),
+        }
+    }
+}
+
+/// Where the script of a shell argv is (the first operand after options that include `-c`),
+/// and whether `-e` is among the options.
+fn shell_script(argv: &[String]) -> Result<(usize, bool), Unreadable> {
+    let (mut command_string, mut errexit) = (false, false);
+    let mut i = 1;
+    while let Some(arg) = argv.get(i) {
+        match arg.as_str() {
+            "-o" | "+o" => {
+                errexit |= arg == "-o" && argv.get(i + 1).map(String::as_str) == Some("errexit");
+                i += 2;
+                continue;
+            }
+            "--" => {
+                i += 1;
+                break;
+            }
+            long if long.starts_with("--") => {}
+            cluster if cluster.starts_with('-') || cluster.starts_with('+') => {
+                command_string |= cluster.contains('c');
+                errexit |= cluster.starts_with('-') && cluster.contains('e');
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    match (command_string, argv.get(i)) {
+        (true, Some(_)) => Ok((i, errexit)),
+        (false, Some(file)) => Err(Unreadable(format!(
+            "the shell runs the script file `{}`, whose steps dbt-rerun cannot read",
+            crate::log::truncate(file, 80)
+        ))),
+        _ => Err(Unreadable(
+            "the shell is given no script (`-c SCRIPT`)".to_owned(),
+        )),
+    }
+}
+
+/// A shell script's run, as the log shows it: every step's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptRun {
+    pub outcomes: Vec<StepOutcome>,
+    /// The step whose failure or kill the re-run is about: the first that failed or was
+    /// killed.
+    pub root: Option<usize>,
+}
+
+impl ScriptRun {
+    pub fn of(shell: &ShellCommand, invocations: &[Invocation]) -> Result<Self, Unreadable> {
+        let outcomes = map_invocations(&shell.script, invocations)?;
+        let root = outcomes
+            .iter()
+            .position(|o| matches!(o, StepOutcome::Failed(_) | StepOutcome::Killed(_)));
+        Ok(Self { outcomes, root })
+    }
+
+    /// The invocation of the root step.
+    pub fn root_report<'a>(&self, invocations: &'a [Invocation]) -> Option<&'a RunReport> {
+        let index = self.outcomes.get(self.root?)?.invocation()?;
+        invocations.get(index).map(|i| &i.report)
+    }
+}
+
+/// The re-run of a script, and what it does with each step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptRerun {
+    /// The whole argv with the new script.
+    pub argv: Vec<String>,
+    pub actions: Vec<StepAction>,
+    /// The plan shape of each narrowed step.
+    pub shapes: Vec<Option<PlanShape>>,
+    /// Why a failed step is re-run as written, when it is.
+    pub notes: Vec<String>,
+}
+
+/// Plans the re-run of `shell` after `run`, its argv at most `budget` long as JSON.
+pub fn plan_script(
+    shell: &ShellCommand,
+    run: &ScriptRun,
+    invocations: &[Invocation],
+    budget: usize,
+) -> Result<ScriptRerun, Unreadable> {
+    if shell.script_index < shell.entry_point_len {
+        return Err(Unreadable(
+            "the script is in the task definition's entryPoint, which RunTask cannot override"
+                .to_owned(),
+        ));
+    }
+    let step_budget = |dbt: &DbtStep| {
+        budget.saturating_sub(json_len(&shell.argv)) + json_len(&dbt.command.to_argv())
+    };
+    let mut plan = ScriptRerun {
+        argv: vec![],
+        actions: vec![],
+        shapes: vec![],
+        notes: vec![],
+    };
+    for (step, outcome) in shell.script.steps.iter().zip(&run.outcomes) {
+        let (action, shape) = match (&step.kind, *outcome) {
+            (StepKind::Dbt(dbt), StepOutcome::Succeeded(_))
+                if !SETUP_VERBS.contains(&dbt.command.verb.as_str()) =>
+            {
+                (StepAction::Drop, None)
+            }
+            (StepKind::Dbt(dbt), StepOutcome::Failed(i) | StepOutcome::Killed(i)) => {
+                let report = &invocations[i].report;
+                let planned = match outcome {
+                    StepOutcome::Killed(_) => Ok(plan_resume(&dbt.command, report, step_budget(dbt))),
+                    _ => plan_rerun(&dbt.command, report, step_budget(dbt)),
+                };
+                narrowed(dbt, planned, &mut plan.notes)
+            }
+            _ => (StepAction::Keep, None),
+        };
+        plan.actions.push(action);
+        plan.shapes.push(shape);
+    }
+    plan.argv = written(shell, &plan.actions)?;
+    if json_len(&plan.argv) > budget {
+        // Too long narrowed: re-run the failed steps as written, still without what succeeded.
+        for action in &mut plan.actions {
+            if matches!(action, StepAction::Narrow(_)) {
+                *action = StepAction::Keep;
+            }
+        }
+        plan.shapes.iter_mut().for_each(|s| *s = s.map(|_| PlanShape::Original));
+        plan.notes.push("the narrowed script does not fit ECS's override limit: the failed step runs as written".to_owned());
+        plan.argv = written(shell, &plan.actions)?;
+    }
+    Ok(plan)
+}
+
+/// A failed or killed step's action from its plan.
+fn narrowed(
+    dbt: &DbtStep,
+    planned: Result<RerunCommand, crate::plan::PlanError>,
+    notes: &mut Vec<String>,
+) -> (StepAction, Option<PlanShape>) {
+    let verb = &dbt.command.verb;
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(e) => {
+            notes.push(format!("`dbt {verb}` runs as written: {e}"));
+            return (StepAction::Keep, Some(PlanShape::Original));
+        }
+    };
+    if let Some(why) = &dbt.unknown {
+        notes.push(format!("`dbt {verb}` runs as written: {why}"));
+        return (StepAction::Keep, Some(PlanShape::Original));
+    }
+    if let Some(note) = &plan.note {
+        notes.push(format!("`dbt {verb}`: {note}"));
+    }
+    match (plan.shape, plan.edit_of(&dbt.command)) {
+        (PlanShape::Original, _) | (_, None) => (StepAction::Keep, Some(PlanShape::Original)),
+        (shape, Some(edit)) => (StepAction::Narrow(edit), Some(shape)),
+    }
+}
+
+/// The argv with the script rewritten by `actions`, after checking that the new script reads
+/// back as planned.
+fn written(shell: &ShellCommand, actions: &[StepAction]) -> Result<Vec<String>, Unreadable> {
+    let text = rewrite::rewrite(&shell.script, actions)?;
+    let errexit = shell_script(&shell.argv).map(|(_, e)| e).unwrap_or(false);
+    let again = read_script(&text, errexit).map_err(|e| {
+        Unreadable(format!("the re-run script would not read back ({e})"))
+    })?;
+    check_read_back(&shell.script, actions, &again)?;
+    let mut argv = shell.argv.clone();
+    argv[shell.script_index] = text;
+    Ok(argv)
+}
+
+/// The new script has the original's steps minus the dropped ones, each as written or with
+/// exactly its planned edit.
+fn check_read_back(
+    original: &Script,
+    actions: &[StepAction],
+    again: &Script,
+) -> Result<(), Unreadable> {
+    let kept: Vec<(&Step, &StepAction)> = original
+        .steps
+        .iter()
+        .zip(actions)
+        .filter(|(_, a)| **a != StepAction::Drop)
+        .collect();
+    let differs = kept.len() != again.steps.len()
+        || kept.iter().zip(&again.steps).any(|((old, action), new)| {
+            let old_text = &original.text[old.span.clone()];
+            let new_text = &again.text[new.span.clone()];
+            match (action, &old.kind, &new.kind) {
+                (StepAction::Narrow(edit), StepKind::Dbt(a), StepKind::Dbt(b)) => {
+                    expected_words(original, a, edit) != words_of(again, b)
+                }
+                _ => old_text != new_text,
+            }
+        });
+    if differs {
+        return Err(Unreadable(
+            "the re-run script does not read back as planned".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// A word as the check compares it: its value, or its text when it expands at run time.
+fn word_key(script: &Script, word: &ShellWord) -> String {
+    word.value
+        .clone()
+        .unwrap_or_else(|| script.text[word.span.clone()].to_owned())
+}
+
+fn words_of(script: &Script, dbt: &DbtStep) -> Vec<String> {
+    dbt.words.iter().map(|w| word_key(script, w)).collect()
+}
+
+fn expected_words(script: &Script, dbt: &DbtStep, edit: &crate::plan::ArgvEdit) -> Vec<String> {
+    let mut words: Vec<String> = dbt
+        .words
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !edit.removed.contains(i))
+        .map(|(_, w)| word_key(script, w))
+        .collect();
+    words.extend(edit.appended.iter().cloned());
+    words
+}
+
+#[cfg(test)]
+mod tests;
