@@ -14,3 +14,4 @@ mod rerun_task;
 mod resume;
 mod rule_pattern;
 mod sample_events;
+mod script_invocations;

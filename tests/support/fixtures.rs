@@ -1,9 +1,11 @@
-//! The recorded dbt fixtures (`tests/fixtures/runs`, `tests/fixtures/killed`) and dbt's own
-//! verdict on each (`run_results.json`, the file log's NodeFinished events).
+//! The recorded dbt fixtures (`tests/fixtures/runs`, `tests/fixtures/killed`,
+//! `tests/fixtures/scripts`) and dbt's own verdict on each (`run_results.json`, the file log's
+//! NodeFinished events, per invocation for scripts).
 
 use crate::dbt::finished_in_file_log;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The repository root.
@@ -110,30 +112,170 @@ pub fn killed_fixtures() -> Vec<Fixture> {
 }
 
 fn fixtures_in(corpus: &str) -> Vec<Fixture> {
+    scenarios_in(corpus)
+        .into_iter()
+        .map(|(id, version, dir, meta)| Fixture {
+            id,
+            version,
+            dir,
+            meta,
+        })
+        .collect()
+}
+
+/// Every `<version>/<scenario>/` directory of a corpus with its parsed `meta.json`, as (id,
+/// version, directory, meta), sorted by id. Files beside the version directories (a README)
+/// are skipped.
+fn scenarios_in<M: DeserializeOwned>(corpus: &str) -> Vec<(String, String, PathBuf, M)> {
     let runs = repo_root().join("tests/fixtures").join(corpus);
     let mut out = Vec::new();
     let versions =
         std::fs::read_dir(&runs).unwrap_or_else(|e| panic!("cannot read {}: {e}", runs.display()));
     for version in versions {
         let version = version.expect("readable fixture directory").path();
+        if !version.is_dir() {
+            continue;
+        }
         for scenario in std::fs::read_dir(&version).expect("readable version directory") {
             let dir = scenario.expect("readable scenario directory").path();
-            let meta: Meta = serde_json::from_str(
+            let meta: M = serde_json::from_str(
                 &std::fs::read_to_string(dir.join("meta.json"))
                     .unwrap_or_else(|e| panic!("{}: {e}", dir.display())),
             )
             .unwrap_or_else(|e| panic!("{}: bad meta.json: {e}", dir.display()));
             let v = version.file_name().unwrap().to_string_lossy().into_owned();
             let s = dir.file_name().unwrap().to_string_lossy().into_owned();
-            out.push(Fixture {
-                id: format!("{v}/{s}"),
-                version: v,
-                dir,
-                meta,
-            });
+            out.push((format!("{v}/{s}"), v, dir, meta));
         }
     }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// One run recorded by `generate_scripts.py`: a container command that runs a shell script
+/// with one or more dbt steps.
+#[derive(Debug, Clone)]
+pub struct ScriptFixture {
+    /// `1.11/deps_and_build_transient`
+    pub id: String,
+    pub version: String,
+    pub dir: PathBuf,
+    pub meta: ScriptMeta,
+}
+
+/// A script fixture's `meta.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScriptMeta {
+    pub dbt_version: String,
+    /// The shell that ran the script (`dash`, `bash`).
+    pub shell: String,
+    /// The container command: `entry_point` + `command` when the scenario gives them apart.
+    pub argv: Vec<String>,
+    #[serde(default)]
+    pub entry_point: Option<Vec<String>>,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// As ECS reports it: 128 + the signal for a kill.
+    pub exit_code: i32,
+    #[serde(default)]
+    pub signal: Option<String>,
+    #[serde(default)]
+    pub killed_after_finished: Option<u64>,
+    /// The environment the script relies on.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub setup: Vec<Vec<String>>,
+    #[serde(default)]
+    pub non_dbt_steps_ran: Vec<String>,
+    #[serde(default)]
+    pub non_dbt_steps_not_run: Vec<String>,
+}
+
+/// One dbt invocation of a script fixture, from dbt's JSON file log (`invocations.jsonl`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TruthInvocation {
+    pub invocation_id: String,
+    /// `build`, `seed`, `source freshness`, ...
+    pub verb: String,
+    #[serde(default)]
+    pub invocation_command: Option<String>,
+    pub dbt_version: String,
+    /// dbt logged CommandCompleted: not killed.
+    pub completed: bool,
+    #[serde(default)]
+    pub success: Option<bool>,
+    /// Every NodeFinished event, in order.
+    pub finished: Vec<TruthNode>,
+}
+
+/// A node of a NodeFinished event.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TruthNode {
+    pub unique_id: String,
+    pub node_status: String,
+}
+
+impl TruthInvocation {
+    /// unique_ids of the nodes that finished with one of `statuses`.
+    pub fn ids_with_status(&self, statuses: &[&str]) -> BTreeSet<String> {
+        self.finished
+            .iter()
+            .filter(|n| statuses.contains(&n.node_status.as_str()))
+            .map(|n| n.unique_id.clone())
+            .collect()
+    }
+}
+
+impl ScriptFixture {
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("output.log")
+    }
+
+    /// The script: the last word of the container command.
+    pub fn script(&self) -> &str {
+        self.meta
+            .argv
+            .last()
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The script's dbt steps log JSON to stdout.
+    pub fn is_json(&self) -> bool {
+        self.script().contains("--log-format json")
+    }
+
+    /// dbt's truth per invocation, in the order they started.
+    pub fn invocations(&self) -> Vec<TruthInvocation> {
+        let path = self.dir.join("invocations.jsonl");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        text.lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{}: bad invocations.jsonl: {e}", self.id))
+            })
+            .collect()
+    }
+}
+
+/// Every script fixture of every version, sorted; panics if the corpus is missing.
+pub fn script_fixtures() -> Vec<ScriptFixture> {
+    let out: Vec<ScriptFixture> = scenarios_in("scripts")
+        .into_iter()
+        .map(|(id, version, dir, meta)| ScriptFixture {
+            id,
+            version,
+            dir,
+            meta,
+        })
+        .collect();
+    assert!(
+        out.len() >= 42,
+        "expected the script corpus (14 scenarios of 1.6, 1.8, 1.11), found {} runs",
+        out.len()
+    );
     out
 }
 

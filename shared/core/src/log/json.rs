@@ -121,11 +121,46 @@ const UNINTERESTING: &[&str] = &[
 /// The event name from a line, found cheaply: `info` is the last key of dbt's events and
 /// `name` follows `msg` inside it, so the last `"name": "` is the event's (an unescaped quote
 /// cannot occur inside a JSON string).
-fn quick_event_name(line: &[u8]) -> Option<&[u8]> {
+pub(super) fn quick_event_name(line: &[u8]) -> Option<&[u8]> {
     let key = b"\"name\": \"";
     let start = memchr::memmem::rfind(line, key)? + key.len();
     let len = memchr::memchr(b'"', &line[start..])?;
     Some(&line[start..start + len])
+}
+
+/// The `info.invocation_id` of a line, found cheaply like [`quick_event_name`]: the last
+/// `"invocation_id"` key (`info` is the last key, and a key inside a JSON string would be
+/// escaped). Any spacing around the colon is accepted. Not a proof that the line is a dbt
+/// event: see [`invocation_id`].
+pub(super) fn quick_invocation_id(line: &[u8]) -> Option<&[u8]> {
+    let key = b"\"invocation_id\"";
+    let rest = &line[memchr::memmem::rfind(line, key)? + key.len()..];
+    let rest = rest.trim_ascii_start().strip_prefix(b":")?;
+    let rest = rest.trim_ascii_start().strip_prefix(b"\"")?;
+    let len = memchr::memchr(b'"', rest)?;
+    Some(&rest[..len]).filter(|id| !id.is_empty())
+}
+
+#[derive(Deserialize)]
+struct IdEvent<'a> {
+    #[serde(borrow)]
+    info: IdInfo<'a>,
+}
+
+#[derive(Deserialize)]
+struct IdInfo<'a> {
+    /// Required: every dbt event has a name.
+    #[serde(rename = "name")]
+    _name: IgnoredAny,
+    #[serde(borrow)]
+    invocation_id: Cow<'a, str>,
+}
+
+/// The `info.invocation_id` of a line that is a dbt JSON event (an object whose `info` has a
+/// `name` and an `invocation_id`), parsed in full.
+pub(super) fn invocation_id(line: &[u8]) -> Option<String> {
+    let event: IdEvent<'_> = serde_json::from_slice(line).ok()?;
+    Some(event.info.invocation_id.into_owned()).filter(|id| !id.is_empty())
 }
 
 impl LogParser {

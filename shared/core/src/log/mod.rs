@@ -6,9 +6,17 @@
 //! echoes before dbt starts) parse too. Memory is bounded: the report keeps at most
 //! [`Limits`] entries and bytes, whatever the length of the log; past a limit it counts and
 //! says so in [`RunReport::truncated`].
+//!
+//! A log holding several dbt invocations (a script's `dbt deps && dbt build`) is cut into one
+//! report per invocation by [`InvocationSplitter`] (or [`split_reader`]).
 
+mod invocations;
 mod json;
 mod text;
+
+pub use invocations::{
+    split_reader, Invocation, InvocationSplitter, SplitLog, DEFAULT_MAX_INVOCATIONS,
+};
 
 use crate::node::{FailStatus, FailedNode, ResourceType, SkippedNode};
 use serde::Serialize;

@@ -171,35 +171,60 @@ fn parse_stats(line: &str) -> Option<RunStats> {
     seen_total.then_some(stats)
 }
 
+/// A text line as the parser reads it: a dbt event (the message after dbt's timestamp
+/// prefix) or a continuation line (no timestamp: the next line of a multi-line message).
+pub(super) enum TextLine<'a> {
+    Event(&'a str),
+    Continuation(&'a str),
+}
+
+/// Calls `f` with `raw` read as a [`TextLine`], colour codes removed. `scratch` is reused
+/// between calls so that a line with colour codes costs no allocation.
+pub(super) fn with_text_line<R>(
+    raw: &[u8],
+    scratch: &mut Vec<u8>,
+    f: impl FnOnce(TextLine<'_>) -> R,
+) -> R {
+    // The hot path: a result line, `ESC[0m` + `HH:MM:SS  N of M STATUS desc ... [ESC...`.
+    // Only what comes before the colour codes of its status bracket is read, so the line
+    // is cut at its first escape instead of copied without them.
+    let unprefixed = raw.strip_prefix(b"\x1b[0m").unwrap_or(raw);
+    let line: &[u8] = match memchr::memchr(0x1b, unprefixed) {
+        None => unprefixed,
+        Some(at) if is_result_line(&unprefixed[..at]) => &unprefixed[..at],
+        Some(_) => {
+            strip_ansi(raw, scratch);
+            &scratch[..]
+        }
+    };
+    // Valid UTF-8 (almost always) is borrowed; the lossy decoder only for the rest.
+    let line = match std::str::from_utf8(line) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(line),
+    };
+    match split_timestamp(line.as_bytes()) {
+        // Timestamp stripped at an ASCII position, so the rest is valid UTF-8 too.
+        Some(rest) => f(TextLine::Event(&line[line.len() - rest.len()..])),
+        None => f(TextLine::Continuation(&line)),
+    }
+}
+
+/// The version of a `Running with dbt=1.8.8` message (trimmed, timestamp already removed):
+/// the header every dbt invocation prints first.
+pub(super) fn header_version(message: &str) -> Option<&str> {
+    message.strip_prefix("Running with dbt=").map(str::trim)
+}
+
 impl LogParser {
     pub(super) fn push_text(&mut self, raw: &[u8]) {
         let mut scratch = std::mem::take(&mut self.scratch);
-        // The hot path: a result line, `ESC[0m` + `HH:MM:SS  N of M STATUS desc ... [ESC...`.
-        // Only what comes before the colour codes of its status bracket is read, so the line
-        // is cut at its first escape instead of copied without them.
-        let unprefixed = raw.strip_prefix(b"\x1b[0m").unwrap_or(raw);
-        let line: &[u8] = match memchr::memchr(0x1b, unprefixed) {
-            None => unprefixed,
-            Some(at) if is_result_line(&unprefixed[..at]) => &unprefixed[..at],
-            Some(_) => {
-                strip_ansi(raw, &mut scratch);
-                &scratch
-            }
-        };
-        // Valid UTF-8 (almost always) is borrowed; the lossy decoder only for the rest.
-        let line = match std::str::from_utf8(line) {
-            Ok(text) => std::borrow::Cow::Borrowed(text),
-            Err(_) => String::from_utf8_lossy(line),
-        };
-        match split_timestamp(line.as_bytes()) {
-            // Timestamp stripped at an ASCII position, so the rest is valid UTF-8 too.
-            Some(rest) => {
-                let rest = &line[line.len() - rest.len()..];
+        with_text_line(raw, &mut scratch, |line| match line {
+            TextLine::Event(rest) => {
                 self.seen_text = true;
                 self.text_event(rest);
             }
-            None => self.continuation(&line),
-        }
+            TextLine::Continuation(line) => self.continuation(line),
+        });
         self.scratch = scratch;
     }
 
@@ -276,8 +301,8 @@ impl LogParser {
         if trimmed.starts_with("Completed ") {
             // `Completed successfully`, `Completed with 1 error and 0 warnings:`
             self.in_summary = true;
-        } else if let Some(version) = trimmed.strip_prefix("Running with dbt=") {
-            self.report.dbt_version = Some(version.trim().to_owned());
+        } else if let Some(version) = header_version(trimmed) {
+            self.report.dbt_version = Some(version.to_owned());
         } else if trimmed == "Encountered an error:" || trimmed.starts_with("Encountered an error")
         {
             self.report.end_of_run = true;
