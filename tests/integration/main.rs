@@ -15,3 +15,4 @@ mod resume;
 mod rule_pattern;
 mod sample_events;
 mod script_invocations;
+mod script_plans;

@@ -57,36 +57,11 @@ fn finished(report: &RunReport) -> BTreeSet<String> {
         .collect()
 }
 
-/// What the parser (not the splitter) misreads, known and kept exact so that a fix shows:
-/// dbt 1.8+ names a unit test's compilation error after the model its fixture reads
-/// (`Compilation Error in model fct_orders (models/marts/unit_tests.yml)`), and the text
-/// parser takes that header for a failed model. (fixture, invocation, read as failed, truth's
-/// node missing from the failed list or "").
-const PARSER_MISREADS: &[(&str, usize, &str, &str)] = &[
-    (
-        "1.8/semicolon_list_later_step_runs",
-        1,
-        "fct_orders",
-        "test_agg_daily_revenue_sums_orders",
-    ),
-    ("1.11/semicolon_list_later_step_runs", 1, "fct_orders", ""),
-];
-
-/// The truth's failed set as the parser reads it, known misreadings applied.
-fn expected_failed(
-    f: &ScriptFixture,
-    k: usize,
-    report: &RunReport,
-    truth: &TruthInvocation,
-) -> BTreeSet<String> {
-    let mut expected = keys(report, truth.ids_with_status(&["error", "fail"]));
-    for (id, index, extra, missing) in PARSER_MISREADS {
-        if *id == f.id && *index == k {
-            expected.insert((*extra).to_owned());
-            expected.remove(*missing);
-        }
-    }
-    expected
+/// The truth's failed set as the parser names it. (dbt 1.8+ names a unit test's compilation
+/// error after the model its fixture reads, `Compilation Error in model fct_orders
+/// (models/marts/unit_tests.yml)`: the parser takes the unit test from its result line.)
+fn expected_failed(report: &RunReport, truth: &TruthInvocation) -> BTreeSet<String> {
+    keys(report, truth.ids_with_status(&["error", "fail"]))
 }
 
 #[test]
@@ -177,7 +152,7 @@ fn each_invocations_failed_and_finished_nodes_are_dbts() {
         for (k, (inv, truth)) in split.invocations.iter().zip(f.invocations()).enumerate() {
             let at = format!("{} invocation {k} ({})", f.id, truth.verb);
             let report = &inv.report;
-            let (parsed, expected) = (failed(report), expected_failed(&f, k, report, &truth));
+            let (parsed, expected) = (failed(report), expected_failed(report, &truth));
             bad.check(parsed == expected, || {
                 format!("{at}: failed {parsed:?}, dbt says {expected:?}")
             });

@@ -77,8 +77,8 @@ impl RerunCommand {
             .filter(|(i, _)| !removed.contains(i))
             .map(|(_, w)| w)
             .collect();
-        let prefix_matches = self.argv.len() >= kept.len()
-            && self.argv.iter().zip(&kept).all(|(a, b)| a == *b);
+        let prefix_matches =
+            self.argv.len() >= kept.len() && self.argv.iter().zip(&kept).all(|(a, b)| a == *b);
         prefix_matches.then(|| ArgvEdit {
             removed,
             appended: self.argv[kept.len()..].to_vec(),

@@ -8,8 +8,8 @@ use dbt_rerun::classify::{LogNeed, TaskOutcome};
 use dbt_rerun::config::ServiceConfig;
 use dbt_rerun::decision::{decide, Decided, DecisionInput};
 use dbt_rerun::event::EcsTask;
-use dbt_rerun::script::TaskCommand;
 use dbt_rerun::record::LogFacts;
+use dbt_rerun::script::TaskCommand;
 
 /// A decision and what reading the log gave.
 #[derive(Debug, Clone)]

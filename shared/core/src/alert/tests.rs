@@ -21,6 +21,8 @@ fn record(decision: DecisionKind) -> DecisionRecord {
             "--vars".into(),
             "{a: 1}".into(),
         ]),
+        entry_point: None,
+        script_steps: None,
         log_stream: Some(LogLocation {
             group: "/ecs/dbt".into(),
             stream: "dbt/dbt-aws-project/8f3c".into(),

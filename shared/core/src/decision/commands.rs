@@ -92,7 +92,9 @@ fn combined(invocations: &[Invocation]) -> RunReport {
         all.failed.extend(report.failed.iter().cloned());
         all.skipped.extend(report.skipped.iter().cloned());
         all.finished.count += report.finished.count;
-        all.finished.nodes.extend(report.finished.nodes.iter().cloned());
+        all.finished
+            .nodes
+            .extend(report.finished.nodes.iter().cloned());
         all.lines += report.lines;
         all.bytes += report.bytes;
         all.truncated |= report.truncated;
@@ -177,9 +179,14 @@ pub(super) fn command_plan(
     }
     let entry_point_len = input.entry_point.map_or(0, <[String]>::len);
     match &reading.command {
-        Some(TaskCommand::Dbt(dbt)) => {
-            dbt_plan(classification, dbt, reading.judged(), budget, entry_point_len, command)
-        }
+        Some(TaskCommand::Dbt(dbt)) => dbt_plan(
+            classification,
+            dbt,
+            reading.judged(),
+            budget,
+            entry_point_len,
+            command,
+        ),
         Some(TaskCommand::Script(shell)) => {
             let planned = match (&reading.script, input.invocations) {
                 (Some(Ok(run)), Some(invocations)) => {
@@ -258,7 +265,11 @@ fn script_plan(
         .root
         .and_then(|root| plan.shapes.get(root).copied().flatten())
         .unwrap_or(PlanShape::Original);
-    let from = run.root.map_or("the first step that did not succeed".to_owned(), |r| format!("step {}", r + 1));
+    let from = run
+        .root
+        .map_or("the first step that did not succeed".to_owned(), |r| {
+            format!("step {}", r + 1)
+        });
     let mut notes = vec![format!("re-running the script from {from}")];
     notes.extend(plan.notes);
     CommandPlan {
@@ -276,8 +287,8 @@ fn fallback(command: &[String], why: &Unreadable, config: &DecisionConfig) -> Co
             command,
             Some(format!("{why}: re-running the whole command")),
         ),
-        ScriptFallback::GiveUp => CommandPlan::none_because(format!(
-            "{why} (DBT_RERUN_SCRIPT_FALLBACK=give_up)"
-        )),
+        ScriptFallback::GiveUp => {
+            CommandPlan::none_because(format!("{why} (DBT_RERUN_SCRIPT_FALLBACK=give_up)"))
+        }
     }
 }

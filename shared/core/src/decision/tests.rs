@@ -417,25 +417,48 @@ fn an_unknown_command_gives_up_and_says_so() {
     );
 }
 
+/// Issue 13 replaced the old refusal of every shell command: a script whose log was not
+/// read step by step is re-run whole (the default fallback), or given up on, and says why.
 #[test]
-fn a_shell_command_cannot_be_narrowed_and_says_why() {
+fn a_script_without_its_steps_read_falls_back_and_says_why() {
     let t = task(Some(1), "EssentialContainerExited", None, &[]);
     let command = vec![
         "sh".to_owned(),
         "-c".to_owned(),
         "dbt deps && dbt build".to_owned(),
     ];
-    let record = decide_record(DecisionInput {
+    let input = |config| DecisionInput {
         task: &t,
-        report: Some(&transient_report()),
+        report: Some(&*REPORT),
         log_note: None,
         command: Some(&command),
         entry_point: None,
         invocations: None,
-        config: &DecisionConfig::default(),
-    });
+        config,
+    };
+    static REPORT: std::sync::LazyLock<RunReport> = std::sync::LazyLock::new(transient_report);
+    let default = DecisionConfig::default();
+    let record = decide_record(input(&default));
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    assert_eq!(record.rerun_command.as_deref(), Some(&command[..]));
+    assert!(
+        record
+            .reason
+            .contains("not read step by step: re-running the whole command"),
+        "{}",
+        record.reason
+    );
+    let give_up = DecisionConfig {
+        script_fallback: ScriptFallback::GiveUp,
+        ..Default::default()
+    };
+    let record = decide_record(input(&give_up));
     assert_eq!(record.decision, DecisionKind::GiveUp);
-    assert!(record.reason.contains("shell script"), "{}", record.reason);
+    assert!(
+        record.reason.contains("DBT_RERUN_SCRIPT_FALLBACK=give_up"),
+        "{}",
+        record.reason
+    );
 }
 
 #[test]

@@ -706,7 +706,17 @@ mod tests {
         ];
         let log = split(&[test]);
         let inv = &log.invocations[0];
-        assert_eq!(inv.report.failed[0].resource_type, ResourceType::Model);
+        // The summary's "model" is the unit test's input; the result line names the unit test.
+        let failed: Vec<_> = inv
+            .report
+            .failed
+            .iter()
+            .map(|f| (f.resource_type, f.name.as_str()))
+            .collect();
+        assert_eq!(
+            failed,
+            [(ResourceType::UnitTest, "test_agg_daily_revenue_sums_orders")]
+        );
         assert!(inv.could_be("test") && inv.could_be("build"));
         assert!(!inv.could_be("run") && !inv.could_be("deps"));
         // A model that finished is no test run.

@@ -150,6 +150,8 @@ pub struct LogParser {
     /// Failures read from result lines (`ERROR creating ... main.x`), used when no summary
     /// names them (a log cut short).
     result_failures: Vec<FailedNode>,
+    /// The summary named a unit test's error after a model: its result line is the truth.
+    unit_tests_unnamed: bool,
     /// Failed node by unique_id or name, to attach messages and skip duplicates.
     failed_index: HashMap<String, usize>,
     seen_text: bool,
@@ -237,6 +239,7 @@ impl LogParser {
             block: Block::None,
             in_summary: false,
             result_failures: Vec::new(),
+            unit_tests_unnamed: false,
             failed_index: HashMap::new(),
             seen_text: false,
             seen_json: false,
@@ -271,6 +274,9 @@ impl LogParser {
     pub fn finish(mut self) -> RunReport {
         if self.in_summary {
             self.report.aliased = self.summary_names_differ();
+            if self.unit_tests_unnamed {
+                self.add_unit_tests_of_result_lines();
+            }
         } else {
             // No end-of-run summary (a log cut short, a run killed): the result lines'
             // failures are all there is. With a summary, the summary is dbt's verdict (under
@@ -291,6 +297,20 @@ impl LogParser {
             (true, true) => LogFormat::Mixed,
         };
         self.report
+    }
+
+    /// The unit tests whose result lines say they failed, when the summary did not name them.
+    fn add_unit_tests_of_result_lines(&mut self) {
+        let unit_tests: Vec<FailedNode> = self
+            .result_failures
+            .iter()
+            .filter(|n| n.resource_type == ResourceType::UnitTest)
+            .filter(|n| !self.report.failed.iter().any(|f| f.name == n.name))
+            .cloned()
+            .collect();
+        for node in unit_tests {
+            self.add_failed(node);
+        }
     }
 
     /// A failed model, seed or snapshot the text summary names (by node name) has no result

@@ -12,6 +12,10 @@ pub(crate) struct Header<'a> {
     pub warning: bool,
     pub resource_type: ResourceType,
     pub name: &'a str,
+    /// A "model" header whose file is YAML: dbt 1.8+ names a unit test's error after the
+    /// model it reads (`Compilation Error in model fct_orders (models/marts/unit_tests.yml)`),
+    /// not after the unit test.
+    pub unit_test_in_disguise: bool,
 }
 
 /// Parses a summary header line (already trimmed, without timestamp and colours).
@@ -32,10 +36,12 @@ pub(crate) fn parse_header(line: &str) -> Option<Header<'_>> {
     if name.is_empty() || name.contains(' ') || !path.ends_with(')') {
         return None;
     }
+    let yaml = path.ends_with(".yml)") || path.ends_with(".yaml)");
     Some(Header {
         warning,
         resource_type,
         name,
+        unit_test_in_disguise: resource_type == ResourceType::Model && yaml,
     })
 }
 
@@ -123,7 +129,7 @@ fn result_subject(desc: &str) -> (ResourceType, &str) {
     let last = desc.rsplit(' ').next().unwrap_or(desc);
     let resource_type = if desc.starts_with("test ") {
         ResourceType::Test
-    } else if desc.starts_with("unit_test ") {
+    } else if desc.starts_with("unit_test ") || last.contains("::") {
         ResourceType::UnitTest
     } else if desc.contains("seed file ") {
         ResourceType::Seed
@@ -323,6 +329,12 @@ impl LogParser {
             self.block = Block::Ignored;
             return;
         }
+        if header.unit_test_in_disguise {
+            // Not the model's failure: the unit test's, whose result line names it.
+            self.unit_tests_unnamed = true;
+            self.block = Block::Ignored;
+            return;
+        }
         let known = self
             .report
             .failed
@@ -496,7 +508,7 @@ mod tests {
         );
         assert_eq!(
             subject("20 of 28 FAIL 1 agg_daily_revenue::test_sums ..... [FAIL 1 in 0.1s]"),
-            (ResourceType::Test, "test_sums")
+            (ResourceType::UnitTest, "test_sums")
         );
         assert_eq!(
             subject("3 of 28 ERROR loading seed file main.raw_payments ..... [ERROR in 0.1s]"),

@@ -18,7 +18,10 @@ mod steps;
 mod words;
 
 pub use rewrite::StepAction;
-pub use shell::{is_shell, mentions_dbt, read_script, DbtStep, Joiner, Script, ShellWord, Statement, Step, StepKind, Unreadable};
+pub use shell::{
+    is_shell, mentions_dbt, read_script, DbtStep, Joiner, Script, ShellWord, Statement, Step,
+    StepKind, Unreadable,
+};
 pub use steps::{map_invocations, StepOutcome};
 pub use words::{single_quoted, static_value};
 
@@ -189,7 +192,9 @@ pub fn plan_script(
             (StepKind::Dbt(dbt), StepOutcome::Failed(i) | StepOutcome::Killed(i)) => {
                 let report = &invocations[i].report;
                 let planned = match outcome {
-                    StepOutcome::Killed(_) => Ok(plan_resume(&dbt.command, report, step_budget(dbt))),
+                    StepOutcome::Killed(_) => {
+                        Ok(plan_resume(&dbt.command, report, step_budget(dbt)))
+                    }
                     _ => plan_rerun(&dbt.command, report, step_budget(dbt)),
                 };
                 narrowed(dbt, planned, &mut plan.notes)
@@ -207,7 +212,9 @@ pub fn plan_script(
                 *action = StepAction::Keep;
             }
         }
-        plan.shapes.iter_mut().for_each(|s| *s = s.map(|_| PlanShape::Original));
+        plan.shapes
+            .iter_mut()
+            .for_each(|s| *s = s.map(|_| PlanShape::Original));
         plan.notes.push("the narrowed script does not fit ECS's override limit: the failed step runs as written".to_owned());
         plan.argv = written(shell, &plan.actions)?;
     }
@@ -246,9 +253,8 @@ fn narrowed(
 fn written(shell: &ShellCommand, actions: &[StepAction]) -> Result<Vec<String>, Unreadable> {
     let text = rewrite::rewrite(&shell.script, actions)?;
     let errexit = shell_script(&shell.argv).map(|(_, e)| e).unwrap_or(false);
-    let again = read_script(&text, errexit).map_err(|e| {
-        Unreadable(format!("the re-run script would not read back ({e})"))
-    })?;
+    let again = read_script(&text, errexit)
+        .map_err(|e| Unreadable(format!("the re-run script would not read back ({e})")))?;
     check_read_back(&shell.script, actions, &again)?;
     let mut argv = shell.argv.clone();
     argv[shell.script_index] = text;

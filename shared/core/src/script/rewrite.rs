@@ -33,7 +33,10 @@ pub fn rewrite(script: &Script, actions: &[StepAction]) -> Result<String, Unread
             let word = dbt.words.get(position).ok_or_else(|| {
                 Unreadable("the planned edit names a word the step does not have".to_owned())
             })?;
-            edits.push((blank_before(text, word.span.start)..word.span.end, String::new()));
+            edits.push((
+                blank_before(text, word.span.start)..word.span.end,
+                String::new(),
+            ));
         }
         if !edit.appended.is_empty() {
             let end = dbt.words.last().map_or(step.span.end, |w| w.span.end);
@@ -85,7 +88,10 @@ fn whole_statement(text: &str, span: &Range<usize>) -> Range<usize> {
     match bytes.get(end) {
         Some(b'\n') if alone => line_start..end + 1,
         None if alone => line_start..end,
-        _ => blank_before(text, span.start)..end,
+        // Last on its line: the blanks before it go too.
+        Some(b'\n') | None => blank_before(text, span.start)..end,
+        // More follows on the line: the blanks after it went.
+        _ => span.start..end,
     }
 }
 

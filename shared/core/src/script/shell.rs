@@ -14,7 +14,9 @@
 
 use super::words::static_value;
 use crate::command::{is_selection_flag, takes_value_flag, DbtCommand};
-use shuck_ast::{BinaryOp, Command, CompoundCommand, RedirectTarget, SimpleCommand, Stmt, StmtTerminator};
+use shuck_ast::{
+    BinaryOp, Command, CompoundCommand, RedirectTarget, SimpleCommand, Stmt, StmtTerminator,
+};
 use shuck_parser::{parser::Parser, ShellDialect};
 use std::ops::Range;
 
@@ -161,7 +163,9 @@ impl Reader<'_> {
 
     /// One element of an `&&` list; its step's index.
     fn element(&mut self, stmt: &Stmt, joiner: Joiner) -> Result<usize, Unreadable> {
-        let whole = range(stmt.span);
+        let whole = trimmed(self.text, range(stmt.span));
+        // The options in force when the step runs: a `set` changes them for the next ones.
+        let errexit = self.errexit;
         if stmt
             .redirects
             .iter()
@@ -191,7 +195,9 @@ impl Reader<'_> {
             Command::Compound(compound) => {
                 self.refuse_dbt_in(whole.clone(), compound_name(compound))?;
                 if self.text[whole.clone()].contains("set ") {
-                    return Err(self.unreadable(whole, "changes shell options inside a compound command"));
+                    return Err(
+                        self.unreadable(whole, "changes shell options inside a compound command")
+                    );
                 }
                 (StepKind::Other, whole)
             }
@@ -210,7 +216,7 @@ impl Reader<'_> {
         self.script.steps.push(Step {
             span,
             joiner,
-            errexit: self.errexit,
+            errexit,
             kind,
         });
         Ok(self.script.steps.len() - 1)
@@ -261,7 +267,14 @@ impl Reader<'_> {
         if mentions_dbt(&self.text[span.clone()]) && exec {
             return Err(self.unreadable(span, "runs dbt through a program dbt-rerun does not know"));
         }
-        Ok((if exec { StepKind::Exec } else { StepKind::Other }, span))
+        Ok((
+            if exec {
+                StepKind::Exec
+            } else {
+                StepKind::Other
+            },
+            span,
+        ))
     }
 
     /// `set -e`, `set -eu`, `set -o errexit`, `set +e`, ...
@@ -319,10 +332,25 @@ impl Reader<'_> {
     }
 }
 
+/// `span` without the blanks, `&&` or `;` the parser may count at its end.
+fn trimmed(text: &str, span: Range<usize>) -> Range<usize> {
+    let mut end = span.end.min(text.len());
+    let trim = |end: usize| span.start + text[span.start..end].trim_end().len();
+    end = trim(end);
+    for tail in ["&&", ";"] {
+        if text[span.start..end].ends_with(tail) && !text[span.start..end].ends_with(";;") {
+            end = trim(end - tail.len());
+        }
+    }
+    span.start..end
+}
+
 /// The elements of an `&&` list, each with the position of the `&&` before it.
 fn and_list<'s>(stmt: &'s Stmt, operator: Option<usize>, out: &mut Vec<(&'s Stmt, Option<usize>)>) {
     match &stmt.command {
-        Command::Binary(b) if b.op == BinaryOp::And && !stmt.negated && stmt.redirects.is_empty() => {
+        Command::Binary(b)
+            if b.op == BinaryOp::And && !stmt.negated && stmt.redirects.is_empty() =>
+        {
             and_list(&b.left, operator, out);
             and_list(&b.right, Some(b.op_span.start.offset()), out);
         }
@@ -369,8 +397,7 @@ fn is_dbt_program(words: &[ShellWord]) -> bool {
 pub fn mentions_dbt(text: &str) -> bool {
     let bytes = text.as_bytes();
     let boundary_before = |i: usize| i == 0 || !is_word_byte(bytes[i - 1]) || bytes[i - 1] == b'/';
-    let boundary_after =
-        |i: usize| i >= bytes.len() || !is_word_byte(bytes[i]) || bytes[i] == b'.';
+    let boundary_after = |i: usize| i >= bytes.len() || !is_word_byte(bytes[i]) || bytes[i] == b'.';
     text.match_indices("dbt")
         .any(|(i, _)| boundary_before(i) && boundary_after(i + 3))
 }

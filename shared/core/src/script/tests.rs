@@ -53,8 +53,13 @@ fn and_lists_sequences_and_newlines_become_steps() {
             ("-", "aws s3 cp target/ s3://b/ --recursive"),
         ])
     );
-    assert!(!s.steps[0].errexit && s.steps[3].errexit, "set -e applies after it");
-    let StepKind::Dbt(run) = &s.steps[4].kind else { panic!() };
+    assert!(
+        !s.steps[0].errexit && s.steps[3].errexit,
+        "set -e applies after it"
+    );
+    let StepKind::Dbt(run) = &s.steps[4].kind else {
+        panic!()
+    };
     assert_eq!(run.command.selection().select, ["tag:nightly"]);
 }
 
@@ -62,19 +67,30 @@ fn and_lists_sequences_and_newlines_become_steps() {
 fn set_options_are_followed() {
     let s = script("set -eu; dbt seed; set +e; dbt run; set -o errexit\ndbt test");
     let errexit: Vec<bool> = s.steps.iter().map(|s| s.errexit).collect();
-    assert_eq!(errexit, [true, true, false, false, true, true]);
-    assert!(read_script("dbt run", true).unwrap().steps[0].errexit, "sh -e");
+    assert_eq!(errexit, [false, true, true, false, false, true]);
+    assert!(
+        read_script("dbt run", true).unwrap().steps[0].errexit,
+        "sh -e"
+    );
 }
 
 #[test]
 fn variables_are_fine_as_flag_values_and_known_only_where_needed() {
     let s = script(r#"dbt build --target "$DBT_TARGET" --vars "$VARS" -s stg+"#);
-    let StepKind::Dbt(d) = &s.steps[0].kind else { panic!() };
+    let StepKind::Dbt(d) = &s.steps[0].kind else {
+        panic!()
+    };
     assert_eq!(d.unknown, None);
     assert_eq!(d.command.selection().select, ["stg+"]);
     let s = script(r#"dbt build --select "$MODELS""#);
-    let StepKind::Dbt(d) = &s.steps[0].kind else { panic!() };
-    assert!(d.unknown.as_deref().unwrap().contains("$MODELS"), "{:?}", d.unknown);
+    let StepKind::Dbt(d) = &s.steps[0].kind else {
+        panic!()
+    };
+    assert!(
+        d.unknown.as_deref().unwrap().contains("$MODELS"),
+        "{:?}",
+        d.unknown
+    );
 }
 
 #[test]
@@ -89,7 +105,9 @@ fn exec_python_and_uv_forms_are_dbt_steps() {
         let s = script(text);
         assert_eq!(steps(&s)[0].0, verb, "{text}");
     }
-    let StepKind::Dbt(d) = &script("exec dbt build").steps[0].kind else { panic!() };
+    let StepKind::Dbt(d) = &script("exec dbt build").steps[0].kind else {
+        panic!()
+    };
     assert!(d.exec);
     assert_eq!(steps(&script("echo dbt build"))[0].0, "-");
     assert_eq!(steps(&script("cd /app/dbt && ls"))[0].0, "-");
@@ -130,12 +148,22 @@ fn shells_and_their_options_are_read() {
         (argv(&["/bin/sh", "-ec", "dbt run"]), true, 2),
         (argv(&["bash", "-o", "pipefail", "-c", "dbt run"]), false, 4),
         (argv(&["bash", "-exc", "dbt run", "name"]), true, 2),
-        (argv(&["sh", "-e", "-o", "errexit", "-c", "dbt run"]), true, 5),
+        (
+            argv(&["sh", "-e", "-o", "errexit", "-c", "dbt run"]),
+            true,
+            5,
+        ),
         (argv(&["dash", "-lc", "dbt run"]), false, 2),
     ] {
-        assert_eq!(shell_script(&command).unwrap(), (at, errexit), "{command:?}");
+        assert_eq!(
+            shell_script(&command).unwrap(),
+            (at, errexit),
+            "{command:?}"
+        );
     }
-    let TaskCommand::Script(shell) = TaskCommand::read(&argv(&["sh", "-c"]), &argv(&["dbt deps && dbt build"])) else {
+    let TaskCommand::Script(shell) =
+        TaskCommand::read(&argv(&["sh", "-c"]), &argv(&["dbt deps && dbt build"]))
+    else {
         panic!()
     };
     assert_eq!((shell.entry_point_len, shell.script_index), (2, 2));
@@ -170,7 +198,10 @@ fn rewritten(text: &str, actions: &[StepAction]) -> String {
 fn succeeded_steps_are_removed_with_their_joiners() {
     use StepAction::{Drop, Keep};
     assert_eq!(
-        rewritten("dbt deps && dbt seed && dbt run", &[Keep, Drop, edit(&[], &["--select", "a"])]),
+        rewritten(
+            "dbt deps && dbt seed && dbt run",
+            &[Keep, Drop, edit(&[], &["--select", "a"])]
+        ),
         "dbt deps && dbt run '--select' 'a'"
     );
     assert_eq!(
@@ -178,13 +209,25 @@ fn succeeded_steps_are_removed_with_their_joiners() {
         "dbt run"
     );
     assert_eq!(
-        rewritten("set -e\n# load\ndbt seed\ndbt run\ncp a b\n", &[Keep, Drop, Keep, Keep]),
+        rewritten(
+            "set -e\n# load\ndbt seed\ndbt run\ncp a b\n",
+            &[Keep, Drop, Keep, Keep]
+        ),
         "set -e\n# load\ndbt run\ncp a b\n"
     );
-    assert_eq!(rewritten("cd x; dbt seed; dbt run", &[Keep, Drop, Keep]), "cd x; dbt run");
-    assert_eq!(rewritten("cd x; dbt seed\ndbt run", &[Keep, Drop, Keep]), "cd x;\ndbt run");
     assert_eq!(
-        rewritten("cd x && dbt seed && dbt run && dbt test", &[Keep, Drop, Drop, Keep]),
+        rewritten("cd x; dbt seed; dbt run", &[Keep, Drop, Keep]),
+        "cd x; dbt run"
+    );
+    assert_eq!(
+        rewritten("cd x; dbt seed\ndbt run", &[Keep, Drop, Keep]),
+        "cd x;\ndbt run"
+    );
+    assert_eq!(
+        rewritten(
+            "cd x && dbt seed && dbt run && dbt test",
+            &[Keep, Drop, Drop, Keep]
+        ),
         "cd x && dbt test"
     );
 }
@@ -198,5 +241,8 @@ fn narrowing_replaces_only_selection_words() {
         "dbt deps && dbt build \\\n  --target \"$T\" '--select' 'x' '--indirect-selection' 'empty' # go"
     );
     let exec = "exec dbt run -s a";
-    assert_eq!(rewritten(exec, &[edit(&[2, 3], &["--select", "b"])]), "exec dbt run '--select' 'b'");
+    assert_eq!(
+        rewritten(exec, &[edit(&[2, 3], &["--select", "b"])]),
+        "exec dbt run '--select' 'b'"
+    );
 }

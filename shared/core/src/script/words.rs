@@ -72,7 +72,7 @@ mod tests {
             ("'tag:nightly'", "tag:nightly"),
             ("\"a b\"", "a b"),
             (r"a\ b", "a b"),
-            ("'a'\"b\"\\ c", "abc"),
+            ("'a'\"b\"\\ c", "ab c"),
             ("--tar\\\nget", "--target"),
             (r#""x\"y\$z\q""#, r#"x"y$z\q"#),
             ("'{\"a\": 1}'", "{\"a\": 1}"),
@@ -100,7 +100,11 @@ mod tests {
         ] {
             assert_eq!(static_value(word), None, "{word}");
         }
-        assert_eq!(static_value("'$X'").as_deref(), Some("$X"), "single quotes keep $");
+        assert_eq!(
+            static_value("'$X'").as_deref(),
+            Some("$X"),
+            "single quotes keep $"
+        );
         assert_eq!(static_value("a~b").as_deref(), Some("a~b"));
     }
 
