@@ -16,3 +16,4 @@ mod rule_pattern;
 mod sample_events;
 mod script_invocations;
 mod script_plans;
+mod script_tasks;
