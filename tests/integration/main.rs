@@ -17,3 +17,4 @@ mod sample_events;
 mod script_invocations;
 mod script_plans;
 mod script_rerun;
+mod script_tasks;

@@ -7,9 +7,23 @@ use dbt_rerun_tests::repo_root;
 use std::collections::BTreeMap;
 
 fn rule_matches(paths: &[std::path::PathBuf]) -> BTreeMap<String, bool> {
+    rule_matches_with(&[], paths)
+}
+
+/// Which of `paths` the rule lets through when the stack's `params` (`(name, value)`) are
+/// set, the others at their defaults.
+fn rule_matches_with(
+    params: &[(&str, &str)],
+    paths: &[std::path::PathBuf],
+) -> BTreeMap<String, bool> {
     let out = std::process::Command::new(moto_python())
         .arg(repo_root().join("tests/support/rule_matches.py"))
         .arg(repo_root().join("template.yaml"))
+        .args(
+            params
+                .iter()
+                .flat_map(|(n, v)| ["--param".to_owned(), format!("{n}={v}")]),
+        )
         .args(paths)
         .output()
         .expect("rule_matches.py runs");
@@ -21,8 +35,7 @@ fn rule_matches(paths: &[std::path::PathBuf]) -> BTreeMap<String, bool> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[test]
-fn only_failed_tasks_reach_the_function() {
+fn samples() -> Vec<std::path::PathBuf> {
     let mut samples: Vec<_> = std::fs::read_dir(repo_root().join("events"))
         .unwrap()
         .flatten()
@@ -30,6 +43,12 @@ fn only_failed_tasks_reach_the_function() {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     samples.sort();
+    samples
+}
+
+#[test]
+fn only_failed_tasks_reach_the_function() {
+    let samples = samples();
     let matched = rule_matches(&samples);
     assert_eq!(matched.len(), samples.len());
     for (path, through) in &matched {
@@ -75,4 +94,47 @@ fn a_failed_start_gets_through_even_when_a_sidecar_exited_0() {
         !matched[paths[1].to_str().unwrap()],
         "success with a sidecar"
     );
+}
+
+const INSPECT: (&str, &str) = ("InspectSuccessfulRuns", "true");
+
+#[test]
+fn with_inspect_successful_runs_a_successful_stop_of_the_family_reaches_the_function() {
+    let success: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo_root().join("events/ignore-success.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(success["detail"]["containers"][0]["exitCode"], 0);
+    let mut other_family = success.clone();
+    other_family["detail"]["group"] = "family:dbt-docs".into();
+    let mut other_cluster = success.clone();
+    other_cluster["detail"]["clusterArn"] =
+        "arn:aws:ecs:eu-west-1:111122223333:cluster/other-cluster".into();
+    let dir = std::env::temp_dir().join(format!("dbt-rerun-rule-inspect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let paths = [
+        dir.join("other-family.json"),
+        dir.join("other-cluster.json"),
+    ];
+    std::fs::write(&paths[0], other_family.to_string()).unwrap();
+    std::fs::write(&paths[1], other_cluster.to_string()).unwrap();
+    let mut all: Vec<_> = samples();
+    all.extend(paths.iter().cloned());
+    let default = rule_matches(&all);
+    let without = rule_matches_with(&[("InspectSuccessfulRuns", "false")], &all);
+    let with = rule_matches_with(&[INSPECT], &all);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(default, without, "the option is off by default");
+    for (path, through) in &with {
+        let name = path.rsplit('/').next().unwrap();
+        // Every stop of the family's tasks in the cluster, the successful one included; a
+        // running task, and stops of other families or clusters, never.
+        let expected = !matches!(
+            name,
+            "ignore-running.json" | "other-family.json" | "other-cluster.json"
+        );
+        assert_eq!(*through, expected, "with {INSPECT:?}: {name}");
+        let failure = !matches!(name, "ignore-success.json") && expected;
+        assert_eq!(without[path], failure, "without: {name}");
+    }
 }

@@ -307,11 +307,12 @@ impl Mismatches {
     }
 }
 
-/// The directory of a fixture: `1.10/model_error` (a recorded run) or
-/// `killed/1.11/build_sigkill` (a run killed part-way).
+/// The directory of a fixture: `1.10/model_error` (a recorded run),
+/// `killed/1.11/build_sigkill` (a run killed part-way) or
+/// `scripts/1.11/deps_and_build_transient` (a script's run).
 fn fixture_dir(fixture: &str) -> PathBuf {
     let fixtures = repo_root().join("tests/fixtures");
-    if fixture.starts_with("killed/") {
+    if fixture.starts_with("killed/") || fixture.starts_with("scripts/") {
         fixtures.join(fixture)
     } else {
         fixtures.join("runs").join(fixture)

@@ -34,6 +34,27 @@ pub struct Setup {
     pub log_group: String,
     pub container: String,
     pub stream_prefix: String,
+    /// The dbt container's `entryPoint` in the task definition (none by default).
+    #[serde(default)]
+    pub entry_point: Option<Vec<String>>,
+    /// The dbt container's `command` in the task definition.
+    #[serde(default)]
+    pub command: Vec<String>,
+}
+
+/// How [`Moto::start_with`] sets the server up. The default is [`Moto::start`]'s: moto's
+/// account, one revision of a task definition whose dbt container has no `entryPoint` and
+/// the command `dbt build --target prod`.
+#[derive(Debug, Clone, Default)]
+pub struct Options<'a> {
+    /// The AWS account moto plays (moto's default when None).
+    pub account: Option<&'a str>,
+    /// Register the task definition this many times (0 counts as 1).
+    pub revisions: u32,
+    /// The dbt container's `entryPoint`, e.g. `["sh", "-c"]`.
+    pub entry_point: Option<&'a [&'a str]>,
+    /// The dbt container's `command` (a script, with `entry_point` `["sh", "-c"]`).
+    pub command: Option<&'a [&'a str]>,
 }
 
 /// The python of the moto venv (`python3 tests/fixtures/dbt_venv.py moto` makes it).
@@ -82,6 +103,21 @@ impl Moto {
     /// Starts moto as AWS account `account` (moto's default when None), with the task
     /// definition registered `revisions` times.
     pub fn start_as(account: Option<&str>, revisions: u32) -> Moto {
+        Moto::start_with(Options {
+            account,
+            revisions,
+            ..Options::default()
+        })
+    }
+
+    /// Starts moto set up as `options` say.
+    pub fn start_with(options: Options<'_>) -> Moto {
+        let Options {
+            account,
+            revisions,
+            entry_point,
+            command,
+        } = options;
         let python = moto_python();
         let port = free_port();
         let mut child = Command::new(&python)
@@ -106,7 +142,9 @@ impl Moto {
         let endpoint = format!("http://127.0.0.1:{port}");
         let out = Command::new(&python)
             .arg(repo_root().join("tests/support/moto_setup.py"))
-            .args([endpoint.as_str(), REGION, &revisions.to_string()])
+            .args([endpoint.as_str(), REGION, &revisions.max(1).to_string()])
+            .args(entry_point.map(|e| format!("--entry-point={}", serde_json::json!(e))))
+            .args(command.map(|c| format!("--command={}", serde_json::json!(c))))
             .output()
             .expect("moto_setup.py runs");
         assert!(
@@ -156,10 +194,23 @@ impl Moto {
 
     /// The service configuration the tests use: the moto network, a short log wait.
     pub fn service_config(&self, log_wait: Duration) -> dbt_rerun::config::ServiceConfig {
+        self.service_config_with(log_wait, &[])
+    }
+
+    /// [`Moto::service_config`] with more environment variables (`DBT_RERUN_...`, as the
+    /// function would read them).
+    pub fn service_config_with(
+        &self,
+        log_wait: Duration,
+        vars: &[(&str, &str)],
+    ) -> dbt_rerun::config::ServiceConfig {
         let mut config = dbt_rerun::config::service_config(|name| match name {
             "DBT_RERUN_SECURITY_GROUPS" => Some(self.setup.security_group.clone()),
             "DBT_RERUN_SUBNETS" => Some(self.setup.subnet.clone()),
-            _ => None,
+            _ => vars
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned()),
         })
         .expect("test configuration");
         config.log_wait = log_wait;
@@ -172,6 +223,17 @@ impl Moto {
         &self,
         ecs: &aws_sdk_ecs::Client,
         command: &[&str],
+        env: &[(&str, &str)],
+    ) -> EcsTask {
+        self.start_task_with(ecs, Some(command), env).await
+    }
+
+    /// [`Moto::start_task`], with a command override only when `command` is given (None: the
+    /// task runs the task definition's command).
+    pub async fn start_task_with(
+        &self,
+        ecs: &aws_sdk_ecs::Client,
+        command: Option<&[&str]>,
         env: &[(&str, &str)],
     ) -> EcsTask {
         use aws_sdk_ecs::types::*;
@@ -198,7 +260,7 @@ impl Moto {
                     .container_overrides(
                         ContainerOverride::builder()
                             .name(&s.container)
-                            .set_command(Some(command.iter().map(|c| c.to_string()).collect()))
+                            .set_command(command.map(|c| c.iter().map(|w| w.to_string()).collect()))
                             .set_environment(Some(
                                 env.iter()
                                     .map(|(n, v)| {
@@ -227,7 +289,17 @@ impl Moto {
         command: &[&str],
         env: &[(&str, &str)],
     ) -> EcsTask {
-        let running = self.start_task(ecs, command, env).await;
+        self.run_original_with(ecs, Some(command), env).await
+    }
+
+    /// [`Moto::run_original`], with a command override only when `command` is given.
+    pub async fn run_original_with(
+        &self,
+        ecs: &aws_sdk_ecs::Client,
+        command: Option<&[&str]>,
+        env: &[(&str, &str)],
+    ) -> EcsTask {
+        let running = self.start_task_with(ecs, command, env).await;
         ecs.stop_task()
             .cluster(&self.setup.cluster)
             .task(&running.task_arn)

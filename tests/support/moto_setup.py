@@ -3,17 +3,30 @@ JSON: a VPC with DNS hostnames (moto's Fargate tasks need it), a subnet, a secur
 an ECS cluster, a Fargate task definition whose dbt container logs with awslogs, and its log
 group.
 
-Usage: python moto_setup.py ENDPOINT_URL REGION [REVISIONS]
-(REVISIONS: register the task definition that many times; the last revision's ARN is printed.)
+Usage: python moto_setup.py ENDPOINT_URL REGION [REVISIONS] [--entry-point JSON] [--command JSON]
+(REVISIONS: register the task definition that many times; the last revision's ARN is printed.
+--entry-point and --command: the dbt container's entryPoint and command, JSON arrays, e.g.
+`--entry-point '["sh", "-c"]' --command '["dbt deps && dbt build"]'`; without them it has no
+entryPoint and the command `dbt build --target prod`.)
 """
+import argparse
 import json
-import sys
 
 import boto3
 
 
+DEFAULT_COMMAND = ["dbt", "build", "--target", "prod"]
+
+
 def main():
-    endpoint, region = sys.argv[1], sys.argv[2]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("endpoint")
+    parser.add_argument("region")
+    parser.add_argument("revisions", nargs="?", type=int, default=1)
+    parser.add_argument("--entry-point", type=json.loads, default=None)
+    parser.add_argument("--command", type=json.loads, default=DEFAULT_COMMAND)
+    args = parser.parse_args()
+    endpoint, region = args.endpoint, args.region
     kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
               aws_secret_access_key="test")
     ec2 = boto3.client("ec2", **kw)
@@ -26,15 +39,32 @@ def main():
     cluster = ecs.create_cluster(clusterName="dbt-project-cluster")["cluster"]["clusterArn"]
     group = "/ecs/dbt-models-building"
     logs.create_log_group(logGroupName=group)
-    revisions = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    for _ in range(revisions):
-        definition = register(ecs, group, region)
+    for _ in range(args.revisions):
+        definition = register(ecs, group, region, args.entry_point, args.command)
     print(json.dumps({"vpc": vpc, "subnet": subnet, "security_group": sg, "cluster": cluster,
                       "task_definition": definition, "log_group": group,
-                      "container": "dbt-aws-project", "stream_prefix": "dbt"}))
+                      "container": "dbt-aws-project", "stream_prefix": "dbt",
+                      "entry_point": args.entry_point, "command": args.command}))
 
 
-def register(ecs, group, region):
+def register(ecs, group, region, entry_point, command):
+    container = {
+        "name": "dbt-aws-project",
+        "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/dbt-aws-project:latest",
+        "essential": True,
+        "memory": 2048,
+        "command": command,
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": group,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": "dbt",
+            },
+        },
+    }
+    if entry_point is not None:
+        container["entryPoint"] = entry_point
     return ecs.register_task_definition(
         family="dbt-models-building",
         requiresCompatibilities=["FARGATE"],
@@ -43,21 +73,7 @@ def register(ecs, group, region):
         memory="2048",
         executionRoleArn="arn:aws:iam::123456789012:role/dbt-execution",
         taskRoleArn="arn:aws:iam::123456789012:role/dbt-task",
-        containerDefinitions=[{
-            "name": "dbt-aws-project",
-            "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/dbt-aws-project:latest",
-            "essential": True,
-            "memory": 2048,
-            "command": ["dbt", "build", "--target", "prod"],
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": group,
-                    "awslogs-region": region,
-                    "awslogs-stream-prefix": "dbt",
-                },
-            },
-        }],
+        containerDefinitions=[container],
     )["taskDefinition"]["taskDefinitionArn"]
 
 
