@@ -40,6 +40,10 @@ pub struct InvokeArgs {
     select: Option<String>,
     #[arg(long)]
     exclude: Option<String>,
+    /// For a command that runs a shell script: the step `--select`/`--exclude` apply to
+    /// (1-based, as the decision record's `script_steps` number them).
+    #[arg(long)]
+    step: Option<usize>,
     /// The dbt command as a JSON array; default: the task definition's.
     #[arg(long)]
     command: Option<String>,
@@ -190,6 +194,7 @@ pub fn invoke(args: InvokeArgs) -> Result<String, CliError> {
     let request = RerunRequest {
         select: args.select.map(Terms::One),
         exclude: args.exclude.map(Terms::One),
+        step: args.step,
         command,
         environment,
         cluster: args.cluster,

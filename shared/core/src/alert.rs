@@ -15,6 +15,8 @@ use std::collections::BTreeSet;
 pub const MAX_SUBJECT: usize = 99;
 /// Failed nodes listed in a message; the rest are counted.
 pub const MAX_NODES_LISTED: usize = 25;
+/// Script steps listed in a message.
+pub const MAX_STEPS_LISTED: usize = 30;
 /// Characters of each node's message in an alert.
 pub const MAX_NODE_MESSAGE: usize = 240;
 
@@ -186,6 +188,7 @@ fn text_body(record: &DecisionRecord) -> String {
         let _ = writeln!(t, "Exit code:    {code}");
     }
     write_nodes(&mut t, record);
+    write_steps(&mut t, record);
     write_rerun(&mut t, record);
     match &record.rerun_command {
         Some(command) => {
@@ -241,6 +244,28 @@ fn write_nodes(t: &mut String, record: &DecisionRecord) {
             "Skipped because of them: {} nodes",
             record.skipped_nodes.len()
         );
+    }
+}
+
+/// A script's steps: what happened to each, what the re-run does with it.
+fn write_steps(t: &mut String, record: &DecisionRecord) {
+    use std::fmt::Write;
+    let Some(steps) = &record.script_steps else {
+        return;
+    };
+    let _ = writeln!(t, "\nScript steps (what happened; in the re-run):");
+    for step in steps.iter().take(MAX_STEPS_LISTED) {
+        let _ = writeln!(
+            t,
+            "  {}. {}: {}; {}",
+            step.step,
+            one_line(&step.command, 100),
+            step.outcome.replace('_', " "),
+            step.rerun.replace('_', " ")
+        );
+    }
+    if steps.len() > MAX_STEPS_LISTED {
+        let _ = writeln!(t, "  ... and {} more", steps.len() - MAX_STEPS_LISTED);
     }
 }
 
@@ -338,6 +363,8 @@ struct MachineView<'a> {
     rerun_command: Option<&'a [String]>,
     rerun_task_arn: Option<&'a str>,
     log_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    script_steps: Option<&'a [crate::decision::ScriptStep]>,
 }
 
 impl<'a> MachineView<'a> {
@@ -369,6 +396,10 @@ impl<'a> MachineView<'a> {
             rerun_command: r.rerun_command.as_deref(),
             rerun_task_arn: r.rerun.as_ref().and_then(|x| x.task_arn.as_deref()),
             log_url: log_link(r),
+            script_steps: r
+                .script_steps
+                .as_deref()
+                .map(|s| &s[..s.len().min(MAX_STEPS_LISTED)]),
         }
     }
 }

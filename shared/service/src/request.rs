@@ -7,6 +7,7 @@
 
 use dbt_rerun::command::{is_selector_term, DbtCommand, Strip};
 use dbt_rerun::schedule::PlannedLaunch;
+use dbt_rerun::script::{with_step_selection, TaskCommand};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -20,6 +21,11 @@ pub struct RerunRequest {
     pub select: Option<Terms>,
     #[serde(default)]
     pub exclude: Option<Terms>,
+    /// For a command that runs a shell script: the step (1-based, as the decision record's
+    /// `script_steps` number them) whose selection `select`/`exclude` replace; needed when
+    /// several dbt steps select nodes.
+    #[serde(default)]
+    pub step: Option<usize>,
     /// The dbt command; default: the task definition's.
     #[serde(default)]
     pub command: Option<Vec<String>>,
@@ -99,6 +105,7 @@ pub enum Mode<'a> {
 pub struct Manual<'a> {
     pub select: Option<&'a Terms>,
     pub exclude: Option<&'a Terms>,
+    pub step: Option<usize>,
     pub command: Option<&'a [String]>,
     pub environment: &'a BTreeMap<String, String>,
     pub cluster: Option<&'a str>,
@@ -159,6 +166,7 @@ impl RerunRequest {
         Ok(Mode::Manual(Manual {
             select: self.select.as_ref(),
             exclude: self.exclude.as_ref(),
+            step: self.step,
             command: self.command.as_deref(),
             environment: &self.environment,
             cluster: self.cluster.as_deref(),
@@ -172,6 +180,7 @@ impl RerunRequest {
         [
             ("select", self.select.is_some()),
             ("exclude", self.exclude.is_some()),
+            ("step", self.step.is_some()),
             ("command", self.command.is_some()),
             ("environment", !self.environment.is_empty()),
             ("task_definition", self.task_definition.is_some()),
@@ -186,12 +195,35 @@ impl RerunRequest {
 
 /// `command` with its selection replaced by `select` / `exclude`, when given.
 pub(crate) fn with_terms(
+    entry_point: &[String],
     command: &[String],
     select: Option<&Terms>,
     exclude: Option<&Terms>,
+    step: Option<usize>,
 ) -> Result<Vec<String>, RequestError> {
     if select.is_none() && exclude.is_none() {
+        if step.is_some() {
+            return Err(field(
+                "step",
+                "names the script step `select` or `exclude` applies to: give one of them",
+            ));
+        }
         return Ok(command.to_vec());
+    }
+    if let TaskCommand::Script(shell) = TaskCommand::read(entry_point, command) {
+        let select = checked_terms("select", select)?;
+        let exclude = checked_terms("exclude", exclude)?;
+        let argv = with_step_selection(&shell, step, select.as_deref(), exclude.as_deref())
+            .map_err(|e| {
+                field(
+                    if step.is_some() { "step" } else { "select" },
+                    e.to_string(),
+                )
+            })?;
+        return Ok(argv[shell.entry_point_len.min(argv.len())..].to_vec());
+    }
+    if step.is_some() {
+        return Err(field("step", "the command is not a shell script"));
     }
     let parsed = DbtCommand::parse(command).map_err(|e| field("command", e.to_string()))?;
     if !parsed.selects_nodes() {
@@ -209,18 +241,28 @@ pub(crate) fn with_terms(
         ("--select", select, "select"),
         ("--exclude", exclude, "exclude"),
     ] {
-        let Some(terms) = terms else { continue };
-        let terms = terms.split();
-        if terms.is_empty() {
-            return Err(field(name, "is empty"));
-        }
-        if let Some(bad) = terms.iter().find(|t| !is_selector_term(t)) {
-            return Err(field(name, format!("`{bad}` is not a dbt selector")));
-        }
+        let Some(terms) = checked_terms(name, terms)? else {
+            continue;
+        };
         out.args.push(flag.to_owned());
         out.args.extend(terms);
     }
     Ok(out.to_argv())
+}
+
+/// A request's terms, each a dbt selector.
+fn checked_terms(name: &str, terms: Option<&Terms>) -> Result<Option<Vec<String>>, RequestError> {
+    let Some(terms) = terms else {
+        return Ok(None);
+    };
+    let terms = terms.split();
+    if terms.is_empty() {
+        return Err(field(name, "is empty"));
+    }
+    if let Some(bad) = terms.iter().find(|t| !is_selector_term(t)) {
+        return Err(field(name, format!("`{bad}` is not a dbt selector")));
+    }
+    Ok(Some(terms))
 }
 
 pub(crate) fn is_env_name(name: &str) -> bool {
@@ -266,17 +308,54 @@ mod tests {
             .to_vec();
         let select = Terms::One("fct_sales+".into());
         assert_eq!(
-            with_terms(&cmd, Some(&select), None).unwrap().join(" "),
+            with_terms(&[], &cmd, Some(&select), None, None)
+                .unwrap()
+                .join(" "),
             "dbt build --target prod --select fct_sales+"
         );
         let bad = Terms::One("--full-refresh".into());
-        let err = with_terms(&cmd, Some(&bad), None).unwrap_err();
+        let err = with_terms(&[], &cmd, Some(&bad), None, None).unwrap_err();
         assert!(err.to_string().starts_with("select:"), "{err}");
         let exclude = Terms::Many(vec!["x".into()]);
         assert_eq!(
-            with_terms(&cmd, None, Some(&exclude)).unwrap().join(" "),
+            with_terms(&[], &cmd, None, Some(&exclude), None)
+                .unwrap()
+                .join(" "),
             "dbt build --select old --target prod --exclude x"
         );
+    }
+
+    #[test]
+    fn a_selection_for_a_script_replaces_the_named_steps_only() {
+        let cmd: Vec<String> = [
+            "sh",
+            "-c",
+            "set -e\ndbt seed\ndbt run -s a\ndbt test\ncp x y\n",
+        ]
+        .map(String::from)
+        .to_vec();
+        let select = Terms::One("fct_orders+".into());
+        let err = with_terms(&[], &cmd, Some(&select), None, None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("step 2 (`dbt seed`), step 3 (`dbt run`), step 4 (`dbt test`)"),
+            "{err}"
+        );
+        let out = with_terms(&[], &cmd, Some(&select), None, Some(3)).unwrap();
+        assert_eq!(
+            out[2],
+            "set -e\ndbt seed\ndbt run '--select' 'fct_orders+'\ndbt test\ncp x y\n"
+        );
+        let err = with_terms(&[], &cmd, Some(&select), None, Some(5)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("step: step 5 is not a dbt step"),
+            "{err}"
+        );
+        // The task definition's entry point runs the script: the override is the script alone.
+        let entry = ["sh".to_owned(), "-c".to_owned()];
+        let out = with_terms(&entry, &cmd[2..], Some(&select), None, Some(3)).unwrap();
+        assert_eq!(out.len(), 1);
     }
 
     #[test]

@@ -207,6 +207,10 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
             .container
             .or(self.config.decision.container.as_deref());
         let container = dbt_container(&definition, wanted)?;
+        let entry_point = definition
+            .container(&container)
+            .and_then(|c| c.entry_point.clone())
+            .unwrap_or_default();
         let base = match request.command {
             Some(command) => command.to_vec(),
             None => definition
@@ -215,7 +219,13 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
                 .ok_or_else(|| field("command", format!("not given, and container `{container}` of {task_definition} has no command")))?,
         };
         let run = ContainerRun {
-            command: with_terms(&base, request.select, request.exclude)?,
+            command: with_terms(
+                &entry_point,
+                &base,
+                request.select,
+                request.exclude,
+                request.step,
+            )?,
             environment: environment(request)?,
             container,
             other_overrides: vec![],

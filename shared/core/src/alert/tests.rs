@@ -201,3 +201,43 @@ fn commands_are_quoted_for_a_shell() {
         r#"dbt build --vars '{a: 1}' --select 'it'\''s'"#
     );
 }
+
+#[test]
+fn a_scripts_steps_are_listed_with_what_the_rerun_does() {
+    use crate::decision::ScriptStep;
+    let step = |n, command: &str, outcome, rerun| ScriptStep {
+        step: n,
+        command: command.into(),
+        dbt_verb: command.strip_prefix("dbt ").map(|v| v.to_owned()),
+        outcome,
+        rerun,
+    };
+    let mut r = record(DecisionKind::Rerun);
+    r.script_steps = Some(vec![
+        step(1, "dbt seed", "succeeded", "removed"),
+        step(2, "dbt run", "failed", "narrowed"),
+        step(
+            3,
+            "aws s3 cp target/ s3://b/ --recursive",
+            "never_ran",
+            "as_written",
+        ),
+    ]);
+    let alert = compose(&r);
+    assert!(
+        alert.text.contains("  1. dbt seed: succeeded; removed"),
+        "{}",
+        alert.text
+    );
+    assert!(
+        alert
+            .text
+            .contains("  3. aws s3 cp target/ s3://b/ --recursive: never ran; as written"),
+        "{}",
+        alert.text
+    );
+    let message: serde_json::Value = serde_json::from_str(&alert.message).unwrap();
+    let machine: serde_json::Value =
+        serde_json::from_str(message["sqs"].as_str().unwrap()).unwrap();
+    assert_eq!(machine["script_steps"][1]["rerun"], "narrowed");
+}

@@ -221,6 +221,73 @@ pub fn plan_script(
     Ok(plan)
 }
 
+/// The script with the selection of one dbt step replaced (a person's request): `select` and
+/// `exclude` terms (checked by the caller) replace that step's own, every other byte stays.
+/// `step` is 1-based over all the script's steps, as the decision record numbers them; None
+/// picks the only step that selects nodes. The error says which steps there are.
+pub fn with_step_selection(
+    shell: &ShellCommand,
+    step: Option<usize>,
+    select: Option<&[String]>,
+    exclude: Option<&[String]>,
+) -> Result<Vec<String>, Unreadable> {
+    let selecting: Vec<(usize, &DbtStep)> = shell
+        .script
+        .steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &s.kind {
+            StepKind::Dbt(dbt) if dbt.command.selects_nodes() => Some((i, dbt)),
+            _ => None,
+        })
+        .collect();
+    let listed = || {
+        selecting
+            .iter()
+            .map(|(i, d)| format!("step {} (`dbt {}`)", i + 1, d.command.verb))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (index, dbt) = match (step, selecting.as_slice()) {
+        (None, [only]) => *only,
+        (None, []) => {
+            return Err(Unreadable(
+                "the script has no dbt step that selects nodes".to_owned(),
+            ))
+        }
+        (None, _) => {
+            return Err(Unreadable(format!(
+                "the script has several dbt steps that select nodes, {}: name one with `step`",
+                listed()
+            )))
+        }
+        (Some(n), _) => *selecting.iter().find(|(i, _)| i + 1 == n).ok_or_else(|| {
+            Unreadable(format!(
+                "step {n} is not a dbt step that selects nodes; those are {}",
+                listed()
+            ))
+        })?,
+    };
+    if let Some(why) = &dbt.unknown {
+        return Err(Unreadable(format!("step {}: {why}", index + 1)));
+    }
+    let removed = dbt.command.flag_positions(crate::command::Strip {
+        select: select.is_some(),
+        exclude: exclude.is_some(),
+        indirect: false,
+    });
+    let mut appended = Vec::new();
+    for (flag, terms) in [("--select", select), ("--exclude", exclude)] {
+        if let Some(terms) = terms {
+            appended.push(flag.to_owned());
+            appended.extend(terms.iter().cloned());
+        }
+    }
+    let mut actions = vec![StepAction::Keep; shell.script.steps.len()];
+    actions[index] = StepAction::Narrow(crate::plan::ArgvEdit { removed, appended });
+    written(shell, &actions)
+}
+
 /// A failed or killed step's action from its plan.
 fn narrowed(
     dbt: &DbtStep,
