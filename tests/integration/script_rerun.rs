@@ -118,8 +118,15 @@ fn copy_project(from: &Path, to: &Path) {
     }
 }
 
-/// dbt-rerun's decision on the stopped task, from its log alone.
-fn plan(argv: &[String], exit_code: i32, log: &Path) -> DecisionRecord {
+/// What the re-run does with each step of the script.
+fn step_actions(record: &DecisionRecord) -> Vec<&str> {
+    record.script_steps.iter().flatten().map(|s| s.rerun).collect()
+}
+
+/// dbt-rerun's decision on the task that ran `sh -c script`, from its log alone.
+fn plan(script: &str, exit_code: i32, log: &Path) -> DecisionRecord {
+    let argv = ["sh".to_owned(), "-c".to_owned(), script.to_owned()];
+    let argv = &argv[..];
     let config = decision_config(|_| None).unwrap();
     let words: Vec<&str> = argv.iter().map(String::as_str).collect();
     let stop_code = if exit_code == 137 {
@@ -215,15 +222,9 @@ fn a_set_e_script_failing_in_its_run_step_is_rerun_from_that_step_and_builds_eve
     let script = script_of("1.11/set_e_seed_run_test_upload");
     let container = Container::new("script-set-e");
     let log = container.dir.join("output.log");
-    let argv = vec!["sh".to_owned(), "-c".to_owned(), script.clone()];
     assert_eq!(container.run(&script, true, &log), 1);
-    let record = plan(&argv, 1, &log);
-    let rerun: Vec<&str> = record
-        .script_steps
-        .iter()
-        .flatten()
-        .map(|s| s.rerun)
-        .collect();
+    let record = plan(&script, 1, &log);
+    let rerun = step_actions(&record);
     assert!(
         rerun.contains(&"removed") && rerun.contains(&"narrowed"),
         "{rerun:?}"
@@ -271,14 +272,8 @@ fn a_script_killed_in_its_second_step_is_resumed_and_builds_every_node_once() {
     }
     child.wait().unwrap();
     assert!(killed, "the script ended before it could be killed");
-    let argv = vec!["sh".to_owned(), "-c".to_owned(), script.clone()];
-    let record = plan(&argv, 137, &log_path);
-    let rerun: Vec<&str> = record
-        .script_steps
-        .iter()
-        .flatten()
-        .map(|s| s.rerun)
-        .collect();
+    let record = plan(&script, 137, &log_path);
+    let rerun = step_actions(&record);
     assert_eq!(rerun, ["removed", "resumed"], "{}", record.reason);
     rerun_and_compare(&container, &record, &script);
 }
