@@ -157,12 +157,17 @@ async fn gathered<E: Ecs, L: Logs>(
     Ok(DecisionRecord::assemble(&decided, &log, None))
 }
 
-/// Puts `argv` in the dbt container's override, as if the event had carried it.
+/// Puts `argv` in the dbt container's override, as if the event had carried it. A task that
+/// has not stopped is ignored whatever it ran (a Spot notice lists no containers): nothing
+/// to put.
 fn set_command(
     task: &mut EcsTask,
     argv: Vec<String>,
     config: &ServiceConfig,
 ) -> Result<(), CliError> {
+    if !task.is_stopped() {
+        return Ok(());
+    }
     let container = TaskOutcome::from_task(task, config.decision.container.as_deref())
         .map_err(|e| CliError::Usage(e.to_string()))?
         .container;

@@ -192,6 +192,41 @@ fn bad_input_gets_one_line_naming_the_problem() {
 }
 
 #[test]
+fn a_spot_notice_of_a_running_task_is_planned_as_ignore_with_a_command() {
+    // The AWS docs' Fargate Spot notice: RUNNING, no containers for `--command` to go to.
+    let notice = r#"{"detail-type": "ECS Task State Change", "source": "aws.ecs",
+      "detail": {"clusterArn": "arn:aws:ecs:us-east-1:111122223333:cluster/default",
+        "taskArn": "arn:aws:ecs:us-east-1:111122223333:task/b99d40b3", "lastStatus": "RUNNING",
+        "desiredStatus": "STOPPED", "stopCode": "TerminationNotice",
+        "stoppedReason": "Your Spot Task was interrupted."}}"#;
+    let path =
+        std::env::temp_dir().join(format!("dbt-rerun-cli-notice-{}.json", std::process::id()));
+    std::fs::write(&path, notice).unwrap();
+    let out = dbt_rerun(
+        &[
+            "plan",
+            "--event",
+            path.to_str().unwrap(),
+            "--log-file",
+            LOG,
+            "--command",
+            r#"["dbt","build"]"#,
+        ],
+        &[],
+    );
+    std::fs::remove_file(&path).unwrap();
+    let record = json(&out);
+    assert_eq!(record["decision"], "ignore", "{record}");
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap()
+            .contains("RUNNING, not STOPPED"),
+        "{record}"
+    );
+}
+
+#[test]
 fn without_a_log_file_the_log_comes_from_cloudwatch() {
     let moto = dbt_rerun_tests::moto::Moto::start();
     let fixture = "1.11/transient_model_error";

@@ -58,17 +58,55 @@ pub enum ContainerError {
     NoContainers,
 }
 
+/// Who stopped a task from outside it, when someone did: such a task is never re-run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoppedBy {
+    /// A person, or a program acting for one (stopCode `UserInitiated`; before stop codes,
+    /// StopTask's default reason `Task stopped by user`).
+    Person,
+    /// The ECS service scheduler (stopCode `ServiceSchedulerInitiated`; before stop codes, a
+    /// `Scaling activity initiated by ...` reason): scaling in, a deployment replacing the
+    /// task.
+    ServiceScheduler,
+    /// The service scheduler, because the task failed its load balancer's or its container's
+    /// health checks.
+    HealthCheck,
+}
+
+/// Reasons ECS gives a task that a health check stopped (`Task failed ELB health checks in
+/// (target-group ...)`).
+const HEALTH_CHECK_STOPS: &[&str] = &[
+    "Task failed ELB health checks",
+    "Task failed container health checks",
+];
+
+/// The reasons a stop gave before stop codes existed (2017–2019), and with a stop code this
+/// version does not know: StopTask's default reason and the service scheduler's.
+const PERSON_STOPS: &[&str] = &["Task stopped by user"];
+const SCHEDULER_STOPS: &[&str] = &["Scaling activity initiated by"];
+
+/// Fargate Spot's reason, for events without a stop code that says so.
+const SPOT_STOPS: &[&str] = &["Your Spot Task was interrupted"];
+
 impl TaskOutcome {
     /// The dbt container's outcome: the configured container, else the only one, else the
     /// first that exited non-zero (a sidecar's exit code can also match the rule), else the
-    /// first.
+    /// first. Containers can share a name: of those named as configured, the first that
+    /// exited non-zero.
     pub fn from_task(task: &EcsTask, container: Option<&str>) -> Result<Self, ContainerError> {
-        let chosen = match container {
-            Some(wanted) => task
-                .containers
-                .iter()
-                .find(|c| c.name == wanted)
-                .ok_or_else(|| ContainerError::NotFound {
+        let named = |c: &&crate::event::EcsContainer| container.is_none_or(|w| c.name == w);
+        let failed = |c: &&crate::event::EcsContainer| c.exit_code.is_some_and(|e| e != 0);
+        let chosen = task
+            .containers
+            .iter()
+            .filter(named)
+            .find(failed)
+            .or_else(|| task.containers.iter().find(named));
+        let chosen = match (chosen, container) {
+            (Some(chosen), _) => chosen,
+            (None, Some(wanted)) => {
+                return Err(ContainerError::NotFound {
                     wanted: wanted.to_owned(),
                     present: task
                         .containers
@@ -76,13 +114,9 @@ impl TaskOutcome {
                         .map(|c| c.name.as_str())
                         .collect::<Vec<_>>()
                         .join(", "),
-                })?,
-            None => task
-                .containers
-                .iter()
-                .find(|c| c.exit_code.is_some_and(|e| e != 0))
-                .or_else(|| task.containers.first())
-                .ok_or(ContainerError::NoContainers)?,
+                })
+            }
+            (None, None) => return Err(ContainerError::NoContainers),
         };
         Ok(Self {
             container: chosen.name.clone(),
@@ -95,15 +129,68 @@ impl TaskOutcome {
 
     /// What a decision needs from the dbt container's log: dbt's own failures (exit 1 or 2)
     /// need it to say what failed, to its end; a run killed part-way (out of memory, Spot,
-    /// any signal) needs it to say what had finished. A task a person stopped, one that never
-    /// ran dbt (no exit code) and a success need none.
+    /// any signal) needs it to say what had finished. A task stopped from outside (a person,
+    /// the service scheduler: never re-run), one that never ran dbt (no exit code) and a
+    /// success need none.
     pub fn log_need(&self) -> LogNeed {
+        if self.stopped_by().is_some() {
+            return LogNeed::None;
+        }
         match self.exit_code {
             Some(1 | 2) => LogNeed::ToTheEnd,
             Some(0) | None => LogNeed::None,
-            Some(_) if self.stop_code == Some(StopCode::UserInitiated) => LogNeed::None,
             Some(_) => LogNeed::UntilQuiet,
         }
+    }
+
+    /// Who stopped the task from outside, if someone did: the stop code, else (no stop code,
+    /// as before 2019, or one this version does not know) ECS's reason.
+    pub fn stopped_by(&self) -> Option<StoppedBy> {
+        let by_reason = || {
+            if self.stopped_reason_starts_with(HEALTH_CHECK_STOPS) {
+                Some(StoppedBy::HealthCheck)
+            } else if self.stopped_reason_starts_with(SCHEDULER_STOPS) {
+                Some(StoppedBy::ServiceScheduler)
+            } else if self.stopped_reason_starts_with(PERSON_STOPS) {
+                Some(StoppedBy::Person)
+            } else {
+                None
+            }
+        };
+        match &self.stop_code {
+            Some(StopCode::UserInitiated) => Some(StoppedBy::Person),
+            Some(StopCode::ServiceSchedulerInitiated) => {
+                Some(if self.stopped_reason_starts_with(HEALTH_CHECK_STOPS) {
+                    StoppedBy::HealthCheck
+                } else {
+                    StoppedBy::ServiceScheduler
+                })
+            }
+            None | Some(StopCode::Other(_)) => by_reason(),
+            Some(_) => None,
+        }
+    }
+
+    /// Fargate Spot (or an EC2 Spot capacity provider) took the capacity back: stopCode
+    /// `SpotInterruption` or `TerminationNotice`, or Spot's reason without a stop code.
+    fn spot_interrupted(&self) -> bool {
+        match &self.stop_code {
+            Some(StopCode::SpotInterruption | StopCode::TerminationNotice) => true,
+            None | Some(StopCode::Other(_)) => self.stopped_reason_starts_with(SPOT_STOPS),
+            Some(_) => false,
+        }
+    }
+
+    /// ECS itself says the container ran out of memory (`OutOfMemoryError: Container killed
+    /// due to memory usage`).
+    fn ecs_says_oom(&self) -> bool {
+        self.reason_starts_with(&["OutOfMemoryError"])
+    }
+
+    fn stopped_reason_starts_with(&self, prefixes: &[&str]) -> bool {
+        self.stopped_reason
+            .as_deref()
+            .is_some_and(|r| prefixes.iter().any(|p| r.trim_start().starts_with(p)))
     }
 
     fn reason_starts_with(&self, prefixes: &[&str]) -> bool {
@@ -128,8 +215,9 @@ pub enum LogNeed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classification {
     pub kind: FailureKind,
-    /// A person stopped the task (stopCode `UserInitiated`): never re-run.
-    pub stopped_by_user: bool,
+    /// Someone stopped the task from outside (a person, the service scheduler, a failed
+    /// health check): never re-run.
+    pub stopped_by: Option<StoppedBy>,
     /// The failure is transient: every failed node (or dbt's own error) matched a transient
     /// pattern.
     pub transient: bool,
@@ -151,6 +239,8 @@ const LAUNCH_FAILURES: &[&str] = &[
     "ContainerRuntimeTimeoutError",
     "InternalError",
     "TaskFailedToStart",
+    // The reason before stop codes existed (2017–2019).
+    "Task failed to start",
 ];
 
 /// The retry class of one failed node.
@@ -185,13 +275,13 @@ pub fn classify(
         .or(outcome.stopped_reason.as_deref())
         .unwrap_or("no reason given");
 
-    if stop_code == Some(&StopCode::UserInitiated) {
+    if let Some(by) = outcome.stopped_by() {
         return Classification {
-            stopped_by_user: true,
+            stopped_by: Some(by),
             ..verdict(
                 FailureKind::Infra,
                 vec![],
-                format!("a person stopped the task (stopCode UserInitiated: {reason})"),
+                stopped_from_outside(outcome, by),
             )
         };
     }
@@ -207,18 +297,32 @@ pub fn classify(
             format!("the task failed to start ({reason})"),
         );
     }
-    if stop_code == Some(&StopCode::SpotInterruption) {
+    if outcome.spot_interrupted() {
+        let code = stop_code.map_or("no stop code", StopCode::as_str);
         return verdict(
             FailureKind::Infra,
             vec![RetryClass::Infra],
-            "Fargate Spot reclaimed the task (stopCode SpotInterruption)".to_owned(),
+            format!(
+                "Spot reclaimed the task's capacity ({code}{}; {reason})",
+                outcome
+                    .exit_code
+                    .map(|e| format!(", exit {e}"))
+                    .unwrap_or_default()
+            ),
         );
     }
-    if outcome.exit_code == Some(137) || outcome.reason_starts_with(&["OutOfMemoryError"]) {
+    // Exit 137 is SIGKILL: out of memory when ECS says so, or when nothing else stopped the
+    // task (ECS does not always write the reason; the stops from outside are settled above).
+    if outcome.ecs_says_oom() || outcome.exit_code == Some(137) {
         return verdict(
             FailureKind::Oom,
             vec![RetryClass::Oom],
-            format!("the container was killed for memory (exit 137, {reason})"),
+            format!(
+                "the container was killed for memory ({}, {reason})",
+                outcome
+                    .exit_code
+                    .map_or("no exit code".to_owned(), |e| format!("exit {e}"))
+            ),
         );
     }
     match outcome.exit_code {
@@ -242,10 +346,41 @@ pub fn classify(
     }
 }
 
+/// What a stop from outside the task was, one sentence.
+fn stopped_from_outside(outcome: &TaskOutcome, by: StoppedBy) -> String {
+    let code = outcome
+        .stop_code
+        .as_ref()
+        .map_or("no stop code".to_owned(), |c| {
+            format!("stopCode {}", c.as_str())
+        });
+    let reason = outcome
+        .stopped_reason
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| crate::log::truncate(r, 300))
+        .unwrap_or("no reason given");
+    let exit = outcome
+        .exit_code
+        .map(|e| format!(", exit {e}"))
+        .unwrap_or_default();
+    match by {
+        StoppedBy::Person => format!("a person stopped the task ({code}: {reason}{exit})"),
+        StoppedBy::ServiceScheduler => format!(
+            "the ECS service scheduler stopped the task ({code}: {reason}{exit}); the task \
+             belongs to a service, which decides what replaces it"
+        ),
+        StoppedBy::HealthCheck => format!(
+            "the ECS service scheduler stopped the task after failed health checks ({code}: \
+             {reason}{exit}); the task belongs to a service, which replaces it"
+        ),
+    }
+}
+
 fn verdict(kind: FailureKind, classes: Vec<RetryClass>, summary: String) -> Classification {
     Classification {
         kind,
-        stopped_by_user: false,
+        stopped_by: None,
         transient: false,
         classes,
         summary,
@@ -289,7 +424,7 @@ fn classify_nodes(report: Option<&RunReport>, patterns: &TransientPatterns) -> C
         };
         return Classification {
             kind: FailureKind::DbtNodes,
-            stopped_by_user: false,
+            stopped_by: None,
             transient: false,
             classes: vec![],
             summary: format!("dbt exited 1 but {why}"),
@@ -312,7 +447,7 @@ fn classify_nodes(report: Option<&RunReport>, patterns: &TransientPatterns) -> C
     }
     Classification {
         kind: FailureKind::DbtNodes,
-        stopped_by_user: false,
+        stopped_by: None,
         transient,
         classes,
         summary: format!(
@@ -439,9 +574,184 @@ mod tests {
     #[test]
     fn a_person_stopping_the_task_is_never_retried() {
         let c = kind_of(&outcome(Some(143), "UserInitiated", None), None);
-        assert!(c.stopped_by_user);
+        assert_eq!(c.stopped_by, Some(StoppedBy::Person));
+        // Never re-run, so its log is not worth a wait, whatever dbt's exit code.
+        assert_eq!(
+            outcome(Some(1), "UserInitiated", None).log_need(),
+            LogNeed::None
+        );
         assert!(c.classes.is_empty());
         assert!(c.summary.contains("a person stopped"), "{}", c.summary);
+    }
+
+    fn stopped_with(exit: Option<i32>, stop_code: Option<&str>, stopped: &str) -> TaskOutcome {
+        TaskOutcome {
+            container: "dbt".into(),
+            exit_code: exit,
+            stop_code: stop_code.map(Into::into),
+            stopped_reason: Some(stopped.into()),
+            container_reason: None,
+        }
+    }
+
+    #[test]
+    fn exit_137_is_an_oom_only_when_ecs_says_so_or_nothing_else_stopped_the_task() {
+        // Nothing else stopped it: the kernel's OOM killer (ECS does not always say so).
+        for code in [
+            Some("EssentialContainerExited"),
+            None,
+            Some("SomeCodeAwsAddsLater"),
+        ] {
+            let c = kind_of(
+                &stopped_with(Some(137), code, "Essential container in task exited"),
+                None,
+            );
+            assert_eq!(
+                (c.kind, c.classes.as_slice()),
+                (FailureKind::Oom, &[RetryClass::Oom][..]),
+                "{code:?}"
+            );
+        }
+        // The service scheduler scaled in: SIGTERM, then SIGKILL after the stop timeout.
+        let scaling = stopped_with(
+            Some(137),
+            Some("ServiceSchedulerInitiated"),
+            "Scaling activity initiated by (deployment ecs-svc/8646900195280463695)",
+        );
+        let c = kind_of(&scaling, None);
+        assert_eq!(
+            (c.kind, c.stopped_by),
+            (FailureKind::Infra, Some(StoppedBy::ServiceScheduler))
+        );
+        assert!(c.classes.is_empty());
+        assert!(
+            c.summary.contains("service scheduler") && c.summary.contains("Scaling activity"),
+            "{}",
+            c.summary
+        );
+        assert_eq!(scaling.log_need(), LogNeed::None);
+        // A Spot reclaim that outlived the stop timeout.
+        let spot = stopped_with(
+            Some(137),
+            Some("TerminationNotice"),
+            "Your Spot Task was interrupted.",
+        );
+        let c = kind_of(&spot, None);
+        assert_eq!(
+            (c.kind, c.classes.as_slice()),
+            (FailureKind::Infra, &[RetryClass::Infra][..])
+        );
+        assert!(c.summary.contains("Spot"), "{}", c.summary);
+        // ECS's own word wins over the exit code, and needs none.
+        let said = TaskOutcome {
+            container_reason: Some("OutOfMemoryError: Container killed due to memory usage".into()),
+            ..stopped_with(None, None, "Essential container in task exited")
+        };
+        assert_eq!(kind_of(&said, None).kind, FailureKind::Oom);
+    }
+
+    #[test]
+    fn a_health_check_stop_is_not_rerun() {
+        let elb = stopped_with(
+            Some(143),
+            Some("ServiceSchedulerInitiated"),
+            "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:ap-northeast-2:1:targetgroup/web/c)",
+        );
+        let c = kind_of(&elb, None);
+        assert_eq!(c.stopped_by, Some(StoppedBy::HealthCheck));
+        assert!(c.classes.is_empty());
+        assert!(c.summary.contains("failed health checks"), "{}", c.summary);
+        assert_eq!(elb.log_need(), LogNeed::None);
+    }
+
+    #[test]
+    fn stops_before_stop_codes_existed_are_read_from_the_reason() {
+        let by = |exit, reason| stopped_with(exit, None, reason).stopped_by();
+        assert_eq!(
+            by(Some(143), "Task stopped by user"),
+            Some(StoppedBy::Person)
+        );
+        assert_eq!(
+            by(
+                Some(137),
+                "Scaling activity initiated by (deployment ecs-svc/1)"
+            ),
+            Some(StoppedBy::ServiceScheduler)
+        );
+        assert_eq!(
+            by(
+                Some(143),
+                "Task failed ELB health checks in (target-group x)"
+            ),
+            Some(StoppedBy::HealthCheck)
+        );
+        assert_eq!(by(Some(1), "Essential container in task exited"), None);
+        // A stop code ECS wrote is trusted over the reason's words.
+        let custom = stopped_with(
+            Some(143),
+            Some("EssentialContainerExited"),
+            "Task stopped by user",
+        );
+        assert_eq!(custom.stopped_by(), None);
+        // 2018: "Task failed to start", no stop code, no exit code.
+        let c = kind_of(&stopped_with(None, None, "Task failed to start"), None);
+        assert_eq!(
+            (c.kind, c.classes.as_slice()),
+            (FailureKind::Infra, &[RetryClass::Infra][..])
+        );
+        assert!(c.summary.contains("failed to start"), "{}", c.summary);
+        // Spot's reason without a stop code.
+        let c = kind_of(
+            &stopped_with(Some(143), None, "Your Spot Task was interrupted."),
+            None,
+        );
+        assert!(c.summary.contains("Spot"), "{}", c.summary);
+    }
+
+    #[test]
+    fn an_unknown_stop_code_is_classified_by_the_exit_code() {
+        let c = kind_of(
+            &stopped_with(
+                None,
+                Some("SomeStrangeStopCode"),
+                "Essential container in task exited",
+            ),
+            None,
+        );
+        assert_eq!(
+            (c.kind, c.classes.as_slice()),
+            (FailureKind::Infra, &[RetryClass::Infra][..])
+        );
+        let c = kind_of(
+            &stopped_with(Some(255), Some("SomeStrangeStopCode"), "x"),
+            None,
+        );
+        assert_eq!(c.kind, FailureKind::Unknown);
+    }
+
+    #[test]
+    fn of_containers_that_share_a_name_the_one_that_failed_is_chosen() {
+        let task = EcsTask {
+            containers: vec![
+                EcsContainer {
+                    name: "default".into(),
+                    exit_code: Some(0),
+                    ..Default::default()
+                },
+                EcsContainer {
+                    name: "default".into(),
+                    exit_code: Some(999),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        for wanted in [None, Some("default")] {
+            assert_eq!(
+                TaskOutcome::from_task(&task, wanted).unwrap().exit_code,
+                Some(999)
+            );
+        }
     }
 
     #[test]

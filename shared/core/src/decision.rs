@@ -31,7 +31,8 @@ pub const MAX_FINISHED_NAMES: usize = 20;
 pub enum Decision {
     /// Start the next attempt of the chain; `reason` says why, in one sentence.
     Rerun { rerun: PlannedRerun, reason: String },
-    /// Nothing to do (success, a person stopped it, not stopped yet, another cluster).
+    /// Nothing to do (success, a person or the service scheduler stopped it, not stopped yet,
+    /// another cluster).
     Ignore(String),
     /// A re-run cannot help or is not allowed; a person has to look.
     GiveUp(String),
@@ -354,12 +355,15 @@ fn script_failed_outside_dbt(outcome: &TaskOutcome, reading: &Reading<'_>) -> Re
     }
 }
 
-/// Only stopped tasks of the configured cluster are handled.
+/// Only stopped tasks of the configured cluster are handled. A task that has not stopped is
+/// ignored before anything else is required of the event (a Spot interruption notice of a
+/// running task lists no containers).
 fn handled_here(task: &EcsTask, config: &DecisionConfig) -> Result<(), Early> {
     if !task.is_stopped() {
         return Err(Early::Ignore(format!(
-            "the task is {}, not STOPPED: nothing to do yet",
-            shown_status(&task.last_status)
+            "the task is {}, not STOPPED: nothing to do yet{}",
+            shown_status(&task.last_status),
+            stopping(task)
         )));
     }
     if let Some(cluster) = config.cluster.as_deref() {
@@ -374,12 +378,38 @@ fn handled_here(task: &EcsTask, config: &DecisionConfig) -> Result<(), Early> {
     Ok(())
 }
 
-/// Successes and tasks a person stopped are not re-run.
+/// A task ECS is stopping: why, so the record says what its STOPPED event will be about.
+fn stopping(task: &EcsTask) -> String {
+    let code = task.stop_code.as_ref().map(|c| c.as_str());
+    let reason = task
+        .stopped_reason
+        .as_deref()
+        .filter(|r| !r.trim().is_empty());
+    if task.desired_status.as_deref() != Some(crate::event::STOPPED) && code.is_none() {
+        return String::new();
+    }
+    let why = [
+        code.map(|c| format!("stopCode {c}")),
+        reason.map(|r| crate::log::truncate(r, 200).to_owned()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    if why.is_empty() {
+        " (ECS is stopping it; its STOPPED event decides)".to_owned()
+    } else {
+        format!(" (ECS is stopping it: {why}; its STOPPED event decides)")
+    }
+}
+
+/// Successes and tasks stopped from outside (a person, the service scheduler, a failed
+/// health check) are not re-run.
 fn worth_a_rerun(classification: &Classification, what: &str) -> Result<(), Early> {
     if classification.kind == FailureKind::None {
         return Err(Early::Ignore(format!("{what}: nothing to re-run")));
     }
-    if classification.stopped_by_user {
+    if classification.stopped_by.is_some() {
         return Err(Early::Ignore(format!("{what}: not re-run")));
     }
     Ok(())

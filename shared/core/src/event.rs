@@ -10,11 +10,14 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub const TASK_STATE_CHANGE: &str = "ECS Task State Change";
 
 /// An EventBridge event carrying an ECS task: the envelope fields dbt-rerun checks, and the
-/// task. Other envelope fields (`id`, `time`, `resources`, ...) are ignored.
+/// task. Other envelope fields (`id`, `time` of any precision, `resources`, ...) are ignored.
+/// A missing `detail-type` or `source` reads as empty, so that [`parse_task_event`] can name
+/// it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct TaskStateChangeEvent {
-    #[serde(rename = "detail-type")]
+    #[serde(rename = "detail-type", default)]
     pub detail_type: String,
+    #[serde(default)]
     pub source: String,
     #[serde(default)]
     pub region: Option<String>,
@@ -36,7 +39,8 @@ pub struct EcsTask {
     pub stopped_reason: Option<String>,
     pub containers: Vec<EcsContainer>,
     pub overrides: TaskOverrides,
-    /// Task-level size, strings in the event (`"1024"`).
+    /// Task-level size, strings in the event (`"1024"`); `"null"` (as AWS writes it for a
+    /// sidecar it adds) reads as none.
     #[serde(deserialize_with = "string_or_number")]
     pub cpu: Option<String>,
     #[serde(deserialize_with = "string_or_number")]
@@ -297,7 +301,9 @@ impl Attachment {
     }
 }
 
-/// ECS writes sizes as strings in events but numbers in some API shapes: accept both.
+/// ECS writes sizes as strings in events but numbers in some API shapes: accept both. The
+/// string `"null"` and an empty string are no size (the AWS docs' GuardDuty sidecar has
+/// `"cpu": "null"`).
 fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -305,9 +311,10 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
         Text(String),
         Number(u64),
     }
-    Ok(Option::<Size>::deserialize(d)?.map(|s| match s {
-        Size::Text(t) => t,
-        Size::Number(n) => n.to_string(),
+    Ok(Option::<Size>::deserialize(d)?.and_then(|s| match s {
+        Size::Text(t) if t.trim().is_empty() || t.trim() == "null" => None,
+        Size::Text(t) => Some(t),
+        Size::Number(n) => Some(n.to_string()),
     }))
 }
 
@@ -320,11 +327,23 @@ pub enum EventError {
     WrongDetailType(String),
     #[error("the event's source is `{0}`, expected `aws.ecs`")]
     WrongSource(String),
-    #[error("the event's task has no taskArn")]
-    NoTaskArn,
+    /// An envelope field every EventBridge event carries is missing.
+    #[error("the event has no `{0}`: it is not an EventBridge event as EventBridge sends it")]
+    NoEnvelopeField(&'static str),
+    /// What a stopped task (or a task whose status is unknown) cannot be decided without.
+    #[error(
+        "the event's task has no {}: it is only part of an ECS task state change",
+        .0.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(" and no ")
+    )]
+    IncompleteTask(Vec<&'static str>),
 }
 
 /// Reads an EventBridge ECS task state change from JSON, checking that it is one.
+///
+/// A task that has not stopped (`lastStatus` RUNNING, DEACTIVATING, ...) needs nothing more:
+/// the decision ignores it, whatever else the event lacks (a Spot interruption notice has no
+/// `containers`). A stopped task needs its `taskArn`, and a task without `lastStatus` cannot
+/// be told apart from a stopped one: the error names what is missing.
 pub fn parse_task_event(json: &[u8]) -> Result<TaskStateChangeEvent, EventError> {
     // Errors name the field (`detail.containers[0].exitCode: invalid type ...`).
     let de = &mut serde_json::Deserializer::from_slice(json);
@@ -337,14 +356,31 @@ pub fn parse_task_event(json: &[u8]) -> Result<TaskStateChangeEvent, EventError>
             format!("{path}: {inner}")
         })
     })?;
+    if event.detail_type.is_empty() {
+        return Err(EventError::NoEnvelopeField("detail-type"));
+    }
     if event.detail_type != TASK_STATE_CHANGE {
         return Err(EventError::WrongDetailType(event.detail_type));
+    }
+    if event.source.is_empty() {
+        return Err(EventError::NoEnvelopeField("source"));
     }
     if event.source != "aws.ecs" {
         return Err(EventError::WrongSource(event.source));
     }
-    if event.detail.task_arn.is_empty() {
-        return Err(EventError::NoTaskArn);
+    let task = &event.detail;
+    if !task.last_status.is_empty() && !task.is_stopped() {
+        return Ok(event);
+    }
+    let missing: Vec<&'static str> = [
+        ("lastStatus", task.last_status.is_empty()),
+        ("taskArn", task.task_arn.is_empty()),
+    ]
+    .into_iter()
+    .filter_map(|(field, missing)| missing.then_some(field))
+    .collect();
+    if !missing.is_empty() {
+        return Err(EventError::IncompleteTask(missing));
     }
     Ok(event)
 }
@@ -416,6 +452,64 @@ mod tests {
         );
         let event = parse_task_event(json.as_bytes()).unwrap();
         assert_eq!(event.detail.containers.len(), 50_000);
+    }
+
+    #[test]
+    fn a_task_that_has_not_stopped_needs_nothing_more() {
+        // The AWS docs' Fargate Spot notice: no containers, no time, no region.
+        let notice = br#"{"detail-type": "ECS Task State Change", "source": "aws.ecs",
+          "detail": {"lastStatus": "RUNNING", "desiredStatus": "STOPPED",
+            "stopCode": "TerminationNotice", "stoppedReason": "Your Spot Task was interrupted.",
+            "createdAt": "2016-12-06T16:41:05.702Z"}}"#;
+        let task = parse_task_event(notice).unwrap().detail;
+        assert!(!task.is_stopped() && task.containers.is_empty());
+        assert_eq!(task.stop_code, Some(StopCode::TerminationNotice));
+    }
+
+    #[test]
+    fn a_part_of_an_event_names_what_is_missing() {
+        let fragment = br#"{"detail-type": "ECS Task State Change", "source": "aws.ecs",
+          "detail": {"containers": [{"name": "web", "reason": "CannotPullContainerError: x"}]}}"#;
+        let err = parse_task_event(fragment).unwrap_err().to_string();
+        assert!(err.contains("no `lastStatus` and no `taskArn`"), "{err}");
+        let stopped = br#"{"detail-type": "ECS Task State Change", "source": "aws.ecs",
+          "detail": {"lastStatus": "STOPPED", "stopCode": "TaskFailedToStart"}}"#;
+        let err = parse_task_event(stopped).unwrap_err().to_string();
+        assert!(
+            err.contains("no `taskArn`") && !err.contains("lastStatus"),
+            "{err}"
+        );
+        let no_source = br#"{"detail-type": "ECS Task State Change",
+          "detail": {"taskArn": "arn:task/x", "lastStatus": "STOPPED"}}"#;
+        let err = parse_task_event(no_source).unwrap_err().to_string();
+        assert!(err.contains("no `source`"), "{err}");
+    }
+
+    #[test]
+    fn real_world_shapes_decode() {
+        // Timestamps of any precision (and an envelope with `event_time` for `time`), a size
+        // "null", duplicate container names, no stop code (before 2019), an unknown one.
+        let json = EVENT
+            .replace(r#""time": "2026-11-27T02:10:00Z""#, r#""event_time": "2022-05-04T10:11:12.123456789+00:00""#)
+            .replace(r#""cpu": "1024""#, r#""cpu": "null", "createdAt": "2017-06-01T10:00:00.7Z", "stoppedAt": 1496311200"#)
+            .replace(
+                r#""containers": [{"name": "dbt", "exitCode": 1, "lastStatus": "STOPPED"}]"#,
+                r#""containers": [{"name": "dbt", "exitCode": 1, "cpu": "null"}, {"name": "dbt", "exitCode": 0, "cpu": 0}]"#,
+            )
+            .replace(r#""stopCode": "EssentialContainerExited","#, "");
+        let task = parse_task_event(json.as_bytes()).unwrap().detail;
+        assert_eq!(
+            (task.cpu.as_deref(), task.memory.as_deref()),
+            (None, Some("2048"))
+        );
+        assert_eq!(task.containers.len(), 2);
+        assert_eq!(task.stop_code, None);
+        let json = EVENT.replace("EssentialContainerExited", "SomeStrangeStopCode");
+        let task = parse_task_event(json.as_bytes()).unwrap().detail;
+        assert_eq!(
+            task.stop_code,
+            Some(StopCode::Other("SomeStrangeStopCode".into()))
+        );
     }
 
     #[test]

@@ -28,9 +28,14 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
     task: &EcsTask,
 ) -> Result<Gathered, ServiceError> {
     let config = &service.decision;
-    let outcome = TaskOutcome::from_task(task, config.container.as_deref()).ok();
-    let Some(outcome) = outcome.filter(|_| task.is_stopped()) else {
-        // Not stopped, or no dbt container: the core says so without AWS.
+    // A task that has not stopped is ignored before its containers are looked at (a Spot
+    // interruption notice lists none); one without a dbt container is given up on. The core
+    // says so, without AWS.
+    let outcome = task
+        .is_stopped()
+        .then(|| TaskOutcome::from_task(task, config.container.as_deref()).ok())
+        .flatten();
+    let Some(outcome) = outcome else {
         let decided = decide(DecisionInput {
             task,
             report: None,
@@ -46,7 +51,11 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
         });
     };
     let mut need = outcome.log_need();
-    if need == LogNeed::None && outcome.exit_code == Some(0) && config.inspect_success {
+    if need == LogNeed::None
+        && outcome.exit_code == Some(0)
+        && outcome.stopped_by().is_none()
+        && config.inspect_success
+    {
         // A wrapper may have hidden dbt's failures: the log tells (DBT_RERUN_INSPECT_SUCCESS).
         need = LogNeed::ToTheEnd;
     }

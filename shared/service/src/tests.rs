@@ -357,3 +357,59 @@ async fn a_stopped_task_is_replanned_on_request_even_past_the_policy() {
         format!("dbt-rerun/{}/2", task.task_id())
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_has_not_stopped_is_ignored_before_anything_is_read() {
+    // No task definition, no log, a container name no event lists: none of it is needed.
+    let service = OnTaskStopped {
+        ecs: MemoryEcs::default(),
+        config: config(&[("DBT_RERUN_CONTAINER", "dbt-core")]),
+        ..service(&[])
+    };
+    // The AWS docs' Fargate Spot notice (no containers), and a DEACTIVATING task with an
+    // empty container list.
+    let notice = br#"{"detail-type": "ECS Task State Change", "source": "aws.ecs",
+      "detail": {"clusterArn": "arn:aws:ecs:us-east-1:111122223333:cluster/default",
+        "taskArn": "arn:aws:ecs:us-east-1:111122223333:task/b99d40b3", "lastStatus": "RUNNING",
+        "desiredStatus": "STOPPED", "stopCode": "SpotInterruption",
+        "stoppedReason": "Your Spot Task was interrupted."}}"#;
+    let deactivating = br#"{"detail-type": "ECS Task State Change", "source": "aws.ecs",
+      "detail": {"lastStatus": "DEACTIVATING", "taskArn": "arn:aws:ecs:us-west-2:123:task/c/t",
+        "containers": [], "overrides": {"containerOverrides": [{"name": "s", "command": []}]}}}"#;
+    for event in [&notice[..], &deactivating[..]] {
+        let record = service.handle(event).await.unwrap();
+        assert_eq!(record.decision, DecisionKind::Ignore, "{}", record.reason);
+        assert!(record.reason.contains("not STOPPED"), "{}", record.reason);
+        assert_eq!(record.log_wait_seconds, None);
+    }
+    assert!(service.ecs.launches().is_empty());
+    assert_eq!(service.logs.pages_read(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scale_in_that_killed_dbt_is_not_an_oom_and_reads_no_log() {
+    let service = service(&[]);
+    let mut task = TaskBuilder::exited(Some(137))
+        .stop_code("ServiceSchedulerInitiated")
+        .build();
+    task.stopped_reason =
+        Some("Scaling activity initiated by (deployment ecs-svc/8646900195280463695)".into());
+    service.logs.write(
+        &stream_of(&task),
+        &fixture_lines("killed/1.11/build_sigkill"),
+    );
+    let record = handle(&service, &task).await;
+    assert_eq!(record.decision, DecisionKind::Ignore, "{}", record.reason);
+    assert_eq!(
+        serde_json::to_value(record.failure_kind).unwrap(),
+        "infra",
+        "not oom"
+    );
+    assert!(
+        record.reason.contains("service scheduler"),
+        "{}",
+        record.reason
+    );
+    assert_eq!(service.logs.pages_read(), 0);
+    assert!(service.ecs.launches().is_empty());
+}

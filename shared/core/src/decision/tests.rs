@@ -324,6 +324,94 @@ fn tasks_that_have_not_stopped_are_ignored() {
 }
 
 #[test]
+fn a_task_that_has_not_stopped_is_ignored_before_its_containers_are_needed() {
+    // A Fargate Spot notice: RUNNING, desiredStatus STOPPED, no containers.
+    let mut notice = TaskBuilder::default()
+        .status("RUNNING")
+        .stop_code("SpotInterruption")
+        .build();
+    notice.containers.clear();
+    notice.stopped_reason = Some("Your Spot Task was interrupted.".into());
+    let record = decide_with(&notice, None, "dbt build", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::Ignore, "{}", record.reason);
+    assert!(
+        record.reason.contains("RUNNING, not STOPPED")
+            && record.reason.contains("stopCode SpotInterruption")
+            && record.reason.contains("STOPPED event decides"),
+        "{}",
+        record.reason
+    );
+    // A configured container that is not there is not asked for either.
+    let config = DecisionConfig {
+        container: Some("dbt-core".into()),
+        ..Default::default()
+    };
+    let mut deactivating = TaskBuilder::default().status("DEACTIVATING").build();
+    deactivating.containers.clear();
+    deactivating.stop_code = None;
+    deactivating.desired_status = None;
+    let record = decide_with(&deactivating, None, "dbt build", &config);
+    assert_eq!(record.decision, DecisionKind::Ignore, "{}", record.reason);
+    assert_eq!(
+        record.reason,
+        "the task is DEACTIVATING, not STOPPED: nothing to do yet"
+    );
+    // Once stopped, a task without containers is given up on, by name.
+    let mut empty = TaskBuilder::default().build();
+    empty.containers.clear();
+    let record = decide_with(&empty, None, "dbt build", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert!(
+        record.reason.contains("lists no containers"),
+        "{}",
+        record.reason
+    );
+}
+
+#[test]
+fn a_stop_by_the_service_scheduler_is_ignored_and_gets_no_memory() {
+    for (exit, reason) in [
+        (137, "Scaling activity initiated by (deployment ecs-svc/8646900195280463695)"),
+        (143, "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/web/c)"),
+    ] {
+        let mut t = task(Some(exit), "ServiceSchedulerInitiated", None, &[]);
+        t.stopped_reason = Some(reason.into());
+        let record = decide_with(&t, None, "dbt build", &DecisionConfig::default());
+        assert_eq!(
+            (record.decision, record.failure_kind),
+            (DecisionKind::Ignore, FailureKind::Infra),
+            "{}",
+            record.reason
+        );
+        assert!(record.rerun.is_none(), "{record:?}");
+        assert!(
+            record.reason.contains("service scheduler") && record.reason.ends_with("not re-run"),
+            "{}",
+            record.reason
+        );
+    }
+    // The same exit 137 with nothing else stopping the task is an OOM.
+    let t = task(Some(137), "EssentialContainerExited", None, &[]);
+    let record = decide_with(&t, None, "dbt build", &DecisionConfig::default());
+    assert_eq!(record.failure_kind, FailureKind::Oom);
+    assert!(record.reason.contains("4096 MiB"), "{}", record.reason);
+}
+
+#[test]
+fn a_spot_reclaim_killed_after_the_stop_timeout_gets_no_memory() {
+    let t = task(Some(137), "TerminationNotice", None, &[]);
+    let record = decide_with(&t, None, "dbt build", &DecisionConfig::default());
+    assert_eq!(
+        (record.decision, record.failure_kind),
+        (DecisionKind::Rerun, FailureKind::Infra),
+        "{}",
+        record.reason
+    );
+    let rerun = record.rerun.unwrap();
+    assert_eq!((rerun.cpu, rerun.memory), (None, None));
+}
+
+#[test]
 fn a_compile_error_cannot_be_rerun() {
     let t = task(Some(2), "EssentialContainerExited", None, &[]);
     let r = RunReport {
