@@ -120,7 +120,12 @@ fn copy_project(from: &Path, to: &Path) {
 
 /// What the re-run does with each step of the script.
 fn step_actions(record: &DecisionRecord) -> Vec<&str> {
-    record.script_steps.iter().flatten().map(|s| s.rerun).collect()
+    record
+        .script_steps
+        .iter()
+        .flatten()
+        .map(|s| s.rerun)
+        .collect()
 }
 
 /// dbt-rerun's decision on the task that ran `sh -c script`, from its log alone.
