@@ -10,6 +10,7 @@ mod delayed_reruns;
 mod fixture_reports;
 mod hostile_logs;
 mod on_task_stopped;
+mod postgres_faults;
 mod real_events;
 mod rerun_task;
 mod resume;

@@ -5,7 +5,7 @@ use crate::event::{EcsTask, StopCode};
 use crate::log::RunReport;
 use crate::node::{FailStatus, FailedNode};
 use crate::policy::RetryClass;
-use crate::transient::{TransientMatch, TransientPatterns};
+use crate::transient::{ErrorMatch, TransientPatterns};
 use serde::Serialize;
 
 /// The kind of failure, as the decision record reports it.
@@ -243,11 +243,12 @@ const LAUNCH_FAILURES: &[&str] = &[
     "Task failed to start",
 ];
 
-/// The retry class of one failed node.
+/// The retry class of one failed node: `test_failure`, `transient` or `timeout` (with the
+/// pattern that matched), else `model_error`.
 pub fn node_class(
     node: &FailedNode,
     patterns: &TransientPatterns,
-) -> (RetryClass, Option<TransientMatch>) {
+) -> (RetryClass, Option<ErrorMatch>) {
     if node.status == FailStatus::Fail {
         return (RetryClass::TestFailure, None);
     }
@@ -257,7 +258,7 @@ pub fn node_class(
         &node.detail
     };
     match patterns.find(text) {
-        Some(m) => (RetryClass::Transient, Some(m)),
+        Some(m) => (m.class, Some(m)),
         None => (RetryClass::ModelError, None),
     }
 }
@@ -387,7 +388,7 @@ fn verdict(kind: FailureKind, classes: Vec<RetryClass>, summary: String) -> Clas
     }
 }
 
-/// dbt itself failed (exit 2): transient only when its error is.
+/// dbt itself failed (exit 2): transient (or a timeout) only when its error is.
 fn classify_dbt_error(report: Option<&RunReport>, patterns: &TransientPatterns) -> Classification {
     let error = report.and_then(|r| r.error.as_deref()).unwrap_or_default();
     let first = error
@@ -395,17 +396,20 @@ fn classify_dbt_error(report: Option<&RunReport>, patterns: &TransientPatterns) 
         .find(|l| !l.trim().is_empty())
         .unwrap_or("no error in the log");
     match patterns.find(error) {
-        Some(m) => Classification {
-            transient: true,
-            ..verdict(
-                FailureKind::DbtRuntime,
-                vec![RetryClass::Transient],
-                format!(
-                    "dbt itself failed with a transient error ({}): {first}",
-                    m.pattern
-                ),
-            )
-        },
+        Some(m) => {
+            let what = match m.class {
+                RetryClass::Timeout => "a timeout",
+                _ => "a transient error",
+            };
+            Classification {
+                transient: m.class == RetryClass::Transient,
+                ..verdict(
+                    FailureKind::DbtRuntime,
+                    vec![m.class],
+                    format!("dbt itself failed with {what} ({}): {first}", m.pattern),
+                )
+            }
+        }
         None => verdict(
             FailureKind::DbtRuntime,
             vec![],
@@ -436,6 +440,7 @@ fn classify_nodes(report: Option<&RunReport>, patterns: &TransientPatterns) -> C
     let mut parts = Vec::new();
     for (class, what) in [
         (RetryClass::Transient, "transient error"),
+        (RetryClass::Timeout, "timeout"),
         (RetryClass::ModelError, "error"),
         (RetryClass::TestFailure, "test failure"),
     ] {

@@ -448,6 +448,25 @@ mod tests {
     }
 
     #[test]
+    fn timeouts_are_re_run_only_when_retry_on_names_them() {
+        let timeout = "000630 (57014): Statement reached its statement or warehouse timeout";
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            c.transient.find(timeout).unwrap().class,
+            RetryClass::Timeout
+        );
+        assert!(!c.policy.allows(RetryClass::Timeout));
+        let c = config(&[("DBT_RERUN_RETRY_ON", "infra,oom,transient,timeout")]).unwrap();
+        assert!(c.policy.allows(RetryClass::Timeout));
+        let err = config(&[("DBT_RERUN_RETRY_ON", "transient,timeouts")]).unwrap_err();
+        assert_eq!(err.var, "DBT_RERUN_RETRY_ON");
+        assert!(
+            err.to_string().contains("`timeouts`") && err.to_string().contains("timeout,"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_values_name_their_variable() {
         for (var, value) in [
             ("DBT_RERUN_RETRY_ON", "infra,sometimes"),

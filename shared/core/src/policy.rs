@@ -15,6 +15,9 @@ pub enum RetryClass {
     Oom,
     /// A warehouse error that usually goes away (connection reset, lock timeout, throttling).
     Transient,
+    /// A statement or job cancelled at its time limit (or on request): the same query may run
+    /// as long again, so it is re-run only when `DBT_RERUN_RETRY_ON` names it.
+    Timeout,
     /// A node errored deterministically (bad SQL, missing column).
     ModelError,
     /// A test found rows.
@@ -22,10 +25,11 @@ pub enum RetryClass {
 }
 
 impl RetryClass {
-    pub const ALL: [RetryClass; 5] = [
+    pub const ALL: [RetryClass; 6] = [
         Self::Infra,
         Self::Oom,
         Self::Transient,
+        Self::Timeout,
         Self::ModelError,
         Self::TestFailure,
     ];
@@ -35,6 +39,7 @@ impl RetryClass {
             Self::Infra => "infra",
             Self::Oom => "oom",
             Self::Transient => "transient",
+            Self::Timeout => "timeout",
             Self::ModelError => "model_error",
             Self::TestFailure => "test_failure",
         }
@@ -50,7 +55,7 @@ impl fmt::Display for RetryClass {
 /// A value of `DBT_RERUN_RETRY_ON` or `DBT_RERUN_MAX_ATTEMPTS` that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    #[error("unknown retry class `{0}` (known: infra, oom, transient, model_error, test_failure)")]
+    #[error("unknown retry class `{0}` (known: infra, oom, transient, timeout, model_error, test_failure)")]
     UnknownClass(String),
     #[error("the attempt budget must be a whole number from 1 to {MAX_ATTEMPTS_LIMIT}, got `{0}`")]
     BadBudget(String),
@@ -120,6 +125,7 @@ mod tests {
         assert!(policy.allows(RetryClass::Infra));
         assert!(policy.allows(RetryClass::Oom));
         assert!(policy.allows(RetryClass::Transient));
+        assert!(!policy.allows(RetryClass::Timeout), "timeouts are opt-in");
         assert!(!policy.allows(RetryClass::ModelError));
         assert!(!policy.allows(RetryClass::TestFailure));
         assert_eq!(policy.max_attempts, 3);
@@ -153,6 +159,9 @@ mod tests {
                 RetryClass::TestFailure
             ]
         );
+        assert!(RetryPolicy::parse_retry_on("infra,oom,transient,timeout")
+            .unwrap()
+            .contains(&RetryClass::Timeout));
         assert!(RetryPolicy::parse_retry_on("").unwrap().is_empty());
         let err = RetryPolicy::parse_retry_on("infra,flaky").unwrap_err();
         assert!(err.to_string().contains("`flaky`"), "{err}");

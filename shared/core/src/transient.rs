@@ -1,11 +1,31 @@
-//! Which warehouse errors are transient: worth the same query again a little later.
+//! Which warehouse errors are worth the same query again a little later.
 //!
-//! Patterns are case-insensitive substrings of dbt's error message. The built-in lists follow
-//! the errors each adapter's own retry logic and the community's lists (Elementary, dbt
-//! adapters' `retry_on_database_errors`) treat as transient: dropped or refused connections,
-//! timeouts while connecting, serialization conflicts between concurrent writers, lock
-//! timeouts and throttling. A deterministic error (missing column, bad SQL, permission denied)
-//! must never match.
+//! Patterns are case-insensitive substrings of dbt's error message, in two lists:
+//!
+//! - **Transient** errors go away on their own: connections dropped, refused or timed out
+//!   while connecting, reads cut short by a dropped socket, servers restarting or out of
+//!   connection slots, sessions that expired, serialization and lock conflicts between
+//!   concurrent writers (catalog rows included), throttling, and services answering "unavailable"
+//!   (HTTP 502/503/504, gRPC `UNAVAILABLE`). They follow what each adapter's own retry logic and
+//!   the community's lists (Elementary, dbt adapters' `retry_on_database_errors`) treat as
+//!   transient, checked against real messages (`tests/fixtures/transient_messages.tsv`).
+//! - **Timeouts**: a statement or job cancelled at a time limit (Snowflake 000630, Postgres
+//!   `statement_timeout`, Redshift, BigQuery job timeouts) or cancelled on request, which is how
+//!   Redshift and client-side timeouts report a limit. Arguable: the same query may well run
+//!   as long again. They get their own class, `timeout`, which the default policy does not
+//!   re-run (`DBT_RERUN_RETRY_ON=...,timeout` opts in).
+//!
+//! A deterministic error (missing column, bad SQL, permission denied, bad credentials) must
+//! never match. A pattern names an error class, not one user's message; a wrapper that names
+//! no cause ("Failed to connect to DB", "Error during request to server") is not a pattern:
+//! its cause, when it is transient, is matched on its own.
+//!
+//! Order: the user's patterns (`DBT_RERUN_TRANSIENT_PATTERNS`, transient: they win), then the
+//! timeouts (a statement that hit its limit stays a timeout whatever else the message says:
+//! SQL Server's "Query timeout expired" is not libpq's connect "timeout expired"), then the
+//! transient errors.
+
+use crate::policy::RetryClass;
 
 /// The warehouse a pattern comes from, for the record's explanation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,14 +38,19 @@ pub enum Warehouse {
     BigQuery,
     Databricks,
     DuckDb,
+    Athena,
+    Trino,
     /// From `DBT_RERUN_TRANSIENT_PATTERNS`.
     User,
 }
 
-const BUILT_IN: &[(Warehouse, &[&str])] = &[
+/// Errors that go away on their own: class `transient`.
+const TRANSIENT: &[(Warehouse, &[&str])] = &[
     (
         Warehouse::Any,
         &[
+            // Connections reset, refused, aborted or timed out at the socket (OS and urllib3
+            // messages), and name resolution failing.
             "connection reset by peer",
             "connection refused",
             "connection timed out",
@@ -37,11 +62,26 @@ const BUILT_IN: &[(Warehouse, &[&str])] = &[
             "network is unreachable",
             "remote end closed connection",
             "max retries exceeded",
+            // An HTTP read that timed out (urllib3) and a gRPC deadline: one network call's
+            // limit, not the query's.
+            "read timed out",
+            "deadline exceeded",
+            "deadline_exceeded",
+            // Gateways and services answering "unavailable", in the forms clients print:
+            // the status line, `HTTP 503`, Thrift's and Databricks' "status/response code:
+            // 503" (a status is three digits, so nothing longer matches), google-api-core's
+            // `503 GET https://...`, and gRPC's UNAVAILABLE text.
             "502 bad gateway",
             "503 service unavailable",
             "504 gateway timeout",
             "http 503",
             "http error 503",
+            "status code: 503",
+            "response code: 503",
+            "503 get https://",
+            "503 post https://",
+            "service is currently unavailable",
+            // Throttling.
             "too many requests",
             "throttl",
             "rate exceeded",
@@ -50,6 +90,8 @@ const BUILT_IN: &[(Warehouse, &[&str])] = &[
     (
         Warehouse::Postgres,
         &[
+            // Connections lost or refused (libpq, psycopg2); libpq's `connect_timeout`
+            // ("... failed: timeout expired").
             "could not connect to server",
             "could not receive data from server",
             "could not send data to server",
@@ -57,96 +99,205 @@ const BUILT_IN: &[(Warehouse, &[&str])] = &[
             "ssl syscall error",
             "ssl connection has been closed unexpectedly",
             "eof detected",
+            "timeout expired",
+            // The server going away or coming back: terminated backends (pg_terminate_backend,
+            // shutdown), restarts, recovery, a crash of another backend.
             "terminating connection due to administrator command",
+            "terminating connection because of crash of another server process",
             "the database system is starting up",
             "the database system is shutting down",
             "the database system is in recovery mode",
+            "the database system is not yet accepting connections",
+            // Out of connection slots.
             "too many connections",
+            "too many clients already",
             "remaining connection slots are reserved",
+            // Conflicts between concurrent transactions: serialization, deadlocks, locks
+            // (lock_timeout, NOWAIT).
             "could not serialize access",
             "deadlock detected",
             "canceling statement due to lock timeout",
             "lock not available",
+            "could not obtain lock on relation",
+            // Catalog concurrency: a system row updated by a concurrent transaction (GRANT,
+            // CREATE OR REPLACE), a relation dropped under a running catalog query, two
+            // sessions creating the same schema, type or relation at once (a unique violation
+            // on a system catalog index, all named `pg_...`).
+            "tuple concurrently updated",
+            "could not open relation with oid",
+            "violates unique constraint \"pg_",
         ],
     ),
     (
         Warehouse::Redshift,
         &[
+            // Conflicts between concurrent transactions (error 1023), tables dropped under them.
             "serializable isolation violation",
             "conflict with concurrent transaction",
+            "error: 1023",
+            "dropped by concurrent transaction",
+            // Connections lost: ODBC/JDBC, redshift_connector's InterfaceError and BrokenPipe,
+            // and its read of a message cut short by a closed socket (`struct.error`).
             "communication link failure",
+            "connection is lost",
+            "communication error",
+            "server socket closed",
+            "unpack_from requires a buffer",
             "connection to the cluster",
             "cluster is currently unavailable",
-            "query was cancelled due to wlm",
-            "error: 1023",
         ],
     ),
     (
         Warehouse::Snowflake,
         &[
-            "could not connect to snowflake backend",
-            "failed to connect to db",
-            "250001 (08001)",
-            "250003 (08001)",
+            // Service-side failures and a warehouse resuming. (Not "250001 (08001): Failed to
+            // connect to DB", which wraps bad credentials and account names as much as network
+            // failures, nor "Could not connect to Snowflake backend after N attempt(s)", said
+            // after the connector's own retries without a cause.)
             "snowflake internal error",
             "is being resumed",
-            "statement reached its statement or warehouse timeout while waiting",
-            "000604 (57014)",
+            // Too many statements waiting for one table's lock (000625).
+            "000625 (57014)",
+            "number of waiters for this lock exceeds",
+            "this lock has not yet been released",
+            // The session expired during a long run (390114, 252007, 390111): a new run logs in
+            // again.
+            "authentication token has expired",
+            "session no longer exists",
         ],
     ),
     (
         Warehouse::BigQuery,
         &[
+            // Rate limits (not quotas: a daily quota is still exhausted minutes later).
             "ratelimitexceeded",
             "exceeded rate limits",
             "jobratelimitexceeded",
+            // Backend errors, which BigQuery itself says a retry may solve.
             "backenderror",
             "internalerror",
             "an internal error occurred",
             "the job encountered an internal error",
             "retrying may solve the problem",
+            "retrying the job may solve the problem",
+            // Concurrent DML on one table: conflicts, and the queue of pending statements full.
             "could not serialize access to table",
             "transaction is aborted due to concurrent update",
+            "too many dml statements outstanding",
             "service unavailable",
         ],
     ),
     (
         Warehouse::Databricks,
         &[
+            // The service or cluster not ready, starting, or failing to boot its nodes
+            // (termination code SELF_BOOTSTRAP_FAILURE).
             "temporarily_unavailable",
+            "the cluster is not ready",
+            "cluster is starting",
+            "error starting terminated cluster",
+            "self-bootstrap failure",
+            "self_bootstrap_failure",
+            // Delta's conflicts between concurrent writers.
             "concurrentappendexception",
             "concurrentdeletereadexception",
             "concurrentdeletedeleteexception",
             "concurrenttransactionexception",
             "metadatachangedexception",
             "protocolchangedexception",
-            "error during request to server",
-            "the cluster is not ready",
-            "cluster is starting",
-            "sqlstate: 08",
+            // SQLSTATEs of a lost connection: communication link failure, connection failure.
+            // (Not all of class 08: 08001 and 08004 are also refused logins.)
+            "sqlstate: 08s01",
+            "sqlstate: 08006",
         ],
     ),
     (
         Warehouse::DuckDb,
         &[
+            // The database file locked by another process (Unix and Windows wording), and
+            // conflicts between concurrent transactions.
             "could not set lock on file",
             "conflicting lock is held",
+            "file is already open in",
+            "being used by another process",
             "write-write conflict",
             "transaction conflict",
         ],
     ),
+    (
+        Warehouse::Athena,
+        &[
+            // Too many concurrent queries for the account.
+            "toomanyrequestsexception",
+        ],
+    ),
+    (
+        Warehouse::Trino,
+        &[
+            // A worker crashed or overloaded ("This is probably a transient issue").
+            "encountered too many errors talking to a worker node",
+        ],
+    ),
 ];
 
-/// The set of transient-error patterns in force: the built-in lists plus the user's.
+/// Statements and jobs cancelled at a time limit, or on request (how Redshift reports its
+/// `statement_timeout`, and how client-side timeouts cancel): class `timeout`, not re-run by
+/// default.
+const TIMEOUTS: &[(Warehouse, &[&str])] = &[
+    (
+        Warehouse::Any,
+        // ODBC's statement timeout (HYT00, e.g. SQL Server).
+        &["query timeout expired"],
+    ),
+    (
+        Warehouse::Postgres,
+        &[
+            "canceling statement due to statement timeout",
+            "canceling statement due to user request",
+        ],
+    ),
+    (
+        Warehouse::Redshift,
+        // statement_timeout and cancels; a WLM query monitoring rule's abort.
+        &[
+            "cancelled on user's request",
+            "cancelled by wlm abort action",
+        ],
+    ),
+    (
+        Warehouse::Snowflake,
+        &[
+            // STATEMENT_TIMEOUT_IN_SECONDS or STATEMENT_QUEUED_TIMEOUT_IN_SECONDS.
+            "000630 (57014)",
+            "statement reached its statement or warehouse timeout",
+            // SQL execution canceled: by the client (its timeout) or a person.
+            "000604 (57014)",
+        ],
+    ),
+    (
+        Warehouse::BigQuery,
+        &[
+            // dbt-bigquery's job_execution_timeout_seconds (the client stops waiting).
+            "did not complete within the designated timeout",
+            // jobTimeoutMs, or a cancelled job.
+            "job execution was cancelled",
+        ],
+    ),
+    (Warehouse::Databricks, &["query_execution_timeout_exceeded"]),
+];
+
+/// The set of patterns in force: the built-in lists plus the user's.
 #[derive(Debug, Clone, Default)]
 pub struct TransientPatterns {
     /// Extra patterns, lower-cased.
     user: Vec<String>,
 }
 
-/// A transient error recognised in a message.
+/// A known error recognised in a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransientMatch {
+pub struct ErrorMatch {
+    /// `Transient` or `Timeout`.
+    pub class: RetryClass,
     pub warehouse: Warehouse,
     pub pattern: String,
 }
@@ -167,24 +318,34 @@ impl TransientPatterns {
         }
     }
 
-    /// The first pattern `message` contains, if any.
-    pub fn find(&self, message: &str) -> Option<TransientMatch> {
+    /// The first pattern `message` contains, if any: the user's, then the timeouts, then the
+    /// transient errors.
+    pub fn find(&self, message: &str) -> Option<ErrorMatch> {
         let message = message.to_lowercase();
-        for (warehouse, patterns) in BUILT_IN {
-            if let Some(p) = patterns.iter().find(|p| message.contains(*p)) {
-                return Some(TransientMatch {
-                    warehouse: *warehouse,
-                    pattern: (*p).to_owned(),
-                });
-            }
-        }
-        self.user
-            .iter()
-            .find(|p| message.contains(p.as_str()))
-            .map(|p| TransientMatch {
+        if let Some(p) = self.user.iter().find(|p| message.contains(p.as_str())) {
+            return Some(ErrorMatch {
+                class: RetryClass::Transient,
                 warehouse: Warehouse::User,
                 pattern: p.clone(),
+            });
+        }
+        [
+            (RetryClass::Timeout, TIMEOUTS),
+            (RetryClass::Transient, TRANSIENT),
+        ]
+        .into_iter()
+        .find_map(|(class, lists)| {
+            lists.iter().find_map(|(warehouse, patterns)| {
+                patterns
+                    .iter()
+                    .find(|p| message.contains(*p))
+                    .map(|p| ErrorMatch {
+                        class,
+                        warehouse: *warehouse,
+                        pattern: (*p).to_owned(),
+                    })
             })
+        })
     }
 }
 
@@ -192,36 +353,72 @@ impl TransientPatterns {
 mod tests {
     use super::*;
 
-    fn transient(message: &str) -> bool {
-        TransientPatterns::default().find(message).is_some()
+    fn class(message: &str) -> Option<RetryClass> {
+        TransientPatterns::default().find(message).map(|m| m.class)
     }
 
     #[test]
     fn each_warehouses_transient_errors_are_recognised() {
         for message in [
-            // Postgres / Redshift (psycopg2)
+            // Postgres / Redshift (psycopg2, redshift_connector)
             "Database Error in model x\n  SSL SYSCALL error: EOF detected",
             "could not connect to server: Connection refused\n\tIs the server running",
             "server closed the connection unexpectedly\n\tThis probably means the server terminated",
+            "connection to server at \"h\" (10.0.0.1), port 5439 failed: timeout expired",
             "ERROR: could not serialize access due to concurrent update",
             "ERROR: 1023 DETAIL: Serializable isolation violation on table - 123",
             "deadlock detected",
+            "tuple concurrently updated",
+            "duplicate key value violates unique constraint \"pg_class_relname_nsp_index\"",
+            "FATAL:  sorry, too many clients already",
+            "BrokenPipe: server socket closed. Please check that client side networking",
             // Snowflake
-            "250001 (08001): Failed to connect to DB: xy.snowflakecomputing.com:443",
-            "Could not connect to Snowflake backend after 0 attempt(s).",
+            "000625 (57014): Statement 'x' has locked table 'T' in transaction 1 and this lock has not yet been released.",
+            "390114 (08001): Authentication token has expired. The user must authenticate again.",
+            // (Not "Could not connect to Snowflake backend after N attempt(s)": said after the
+            // connector's own retries and naming no cause, it was a setup problem each time
+            // the labelled set shows it.)
             // BigQuery
             "Exceeded rate limits: too many table update operations for this table",
             "Retrying may solve the problem.",
+            "503 GET https://bigquery.googleapis.com/bigquery/v2/projects/p/jobs/j: unavailable",
             // Databricks
             "[DELTA_CONCURRENT_APPEND] ConcurrentAppendException: Files were added",
             "TEMPORARILY_UNAVAILABLE: the service is temporarily unavailable",
+            "Query could not be scheduled: HTTP Response code: 503. Please try again later.",
             // DuckDB
             "IO Error: Could not set lock on file \"x.duckdb\": Conflicting lock is held",
             // Any
             "HTTPSConnectionPool(host='x', port=443): Max retries exceeded with url",
+            "HTTPSConnectionPool(host='x', port=443): Read timed out. (read timeout=60)",
             "Rate exceeded (Service: Glue, Status Code: 400, Request ID: 1)",
         ] {
-            assert!(transient(message), "{message:?} should be transient");
+            assert_eq!(
+                class(message),
+                Some(RetryClass::Transient),
+                "{message:?} should be transient"
+            );
+        }
+    }
+
+    #[test]
+    fn statement_and_job_timeouts_are_their_own_class() {
+        for message in [
+            "000630 (57014): Statement reached its statement or warehouse timeout of 120 second(s) and was canceled.",
+            "000604 (57014): SQL execution was cancelled by the client due to a timeout",
+            "ERROR: canceling statement due to statement timeout",
+            "ERROR: Query (4777555) cancelled on user's request",
+            "Operation did not complete within the designated timeout",
+            "Job execution was cancelled: Job timed out after 30 sec",
+            "[QUERY_EXECUTION_TIMEOUT_EXCEEDED] Query execution was cancelled due to exceeding the timeout",
+            // A statement timeout, though libpq's connect timeout also says "timeout expired".
+            "[Microsoft][ODBC Driver 18 for SQL Server]Query timeout expired",
+        ] {
+            assert_eq!(
+                class(message),
+                Some(RetryClass::Timeout),
+                "{message:?} should be a timeout"
+            );
         }
     }
 
@@ -236,17 +433,33 @@ mod tests {
             "Got 1 result, configured to fail if != 0",
             "Conversion Error: Could not convert string \"1000\" to 'DATE'",
             "Division by zero",
+            "duplicate key value violates unique constraint \"orders_pkey\"",
+            // Snowflake's "Failed to connect to DB" wraps refused logins as much as network
+            // failures: it used to match (250001 (08001)) and re-ran bad credentials.
+            "250001 (08001): Failed to connect to DB: xy.snowflakecomputing.com:443. Incorrect username or password was specified.",
+            // SQLSTATE 08004, the server refusing the connection: a login, not the network.
+            "[Snowflake] 390144 (08004): JWT token is invalid. (SQLSTATE: 08004, Vendor code: 390144)",
         ] {
-            assert!(!transient(message), "{message:?} should not be transient");
+            assert_eq!(class(message), None, "{message:?} should not be transient");
         }
     }
 
     #[test]
-    fn user_patterns_extend_the_built_in_ones_case_insensitively() {
-        let patterns = TransientPatterns::with_extra(["Quota Exceeded", " "]);
+    fn user_patterns_extend_the_built_in_ones_case_insensitively_and_win() {
+        let patterns = TransientPatterns::with_extra(["Quota Exceeded", " ", "statement timeout"]);
         let found = patterns.find("ERROR: QUOTA EXCEEDED for project").unwrap();
-        assert_eq!(found.warehouse, Warehouse::User);
-        assert_eq!(found.pattern, "quota exceeded");
+        assert_eq!(
+            (found.class, found.warehouse, found.pattern.as_str()),
+            (RetryClass::Transient, Warehouse::User, "quota exceeded")
+        );
         assert!(patterns.find("nothing here").is_none());
+        let promoted = patterns
+            .find("canceling statement due to statement timeout")
+            .unwrap();
+        assert_eq!(
+            (promoted.class, promoted.warehouse),
+            (RetryClass::Transient, Warehouse::User),
+            "a user's pattern makes a timeout transient"
+        );
     }
 }

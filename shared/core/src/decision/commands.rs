@@ -171,7 +171,8 @@ pub(super) fn command_plan(
     };
     let rerunnable = match classification.kind {
         FailureKind::None => false,
-        FailureKind::DbtRuntime => classification.transient,
+        // dbt's own error has a class only when a re-run may fix it (transient, timeout).
+        FailureKind::DbtRuntime => !classification.classes.is_empty(),
         _ => true,
     };
     if !rerunnable {

@@ -268,6 +268,58 @@ fn a_deterministic_error_gives_up_under_the_default_policy_and_names_the_node() 
 }
 
 #[test]
+fn a_statement_timeout_is_rerun_only_when_the_policy_names_timeout() {
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    let r = report(
+        vec![failed(
+            "fct_orders",
+            FailStatus::Error,
+            "000630 (57014): Statement reached its statement or warehouse timeout of 3600 second(s) and was canceled.",
+        )],
+        &[],
+    );
+    let record = decide_with(&t, Some(&r), "dbt build", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::GiveUp, "{}", record.reason);
+    assert!(!record.transient);
+    assert!(
+        record.reason.contains("1 failed node (1 timeout)")
+            && record.reason.contains("does not re-run timeout"),
+        "{}",
+        record.reason
+    );
+    assert_eq!(
+        record
+            .rerun_command
+            .as_deref()
+            .map(|c| c.join(" "))
+            .as_deref(),
+        Some("dbt build --select fct_orders --indirect-selection empty"),
+        "the command to re-run by hand is still given"
+    );
+
+    let mut config = DecisionConfig::default();
+    config.policy.retry_on.insert(RetryClass::Timeout);
+    assert_eq!(
+        decide_with(&t, Some(&r), "dbt build", &config).decision,
+        DecisionKind::Rerun
+    );
+
+    // dbt's own error (exit 2) likewise.
+    let t2 = task(Some(2), "EssentialContainerExited", None, &[]);
+    let r2 = RunReport {
+        error: Some("Database Error\n  canceling statement due to statement timeout".into()),
+        lines: 3,
+        ..RunReport::default()
+    };
+    let record = decide_with(&t2, Some(&r2), "dbt build", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::GiveUp, "{}", record.reason);
+    assert!(record.reason.contains("a timeout"), "{}", record.reason);
+    let record = decide_with(&t2, Some(&r2), "dbt build", &config);
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    assert_eq!(record.rerun_command.unwrap().join(" "), "dbt build");
+}
+
+#[test]
 fn one_deterministic_failure_among_transient_ones_blocks_the_rerun() {
     let t = task(Some(1), "EssentialContainerExited", None, &[]);
     let r = report(
