@@ -8,6 +8,7 @@ use dbt_rerun::{classify::TaskOutcome, log};
 use dbt_rerun_service::{
     gather_and_decide, Ecs, FileLog, Gathered, Logs, RerunRequest, ServiceError, Terms,
 };
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Why a command produced no result; the message names the input and the problem.
@@ -68,7 +69,7 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -89,11 +90,21 @@ fn read_error(path: &Path, source: std::io::Error) -> CliError {
     }
 }
 
+/// How `plan` prints the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A short summary for a person: decision, reason, failed nodes, what runs next.
+    Text,
+    /// The decision record (what on-task-stopped answers and logs).
+    Json,
+}
+
 pub fn plan(
     event: &Path,
     log_file: Option<&Path>,
     command: Option<&str>,
     alert_preview: bool,
+    format: Option<Format>,
 ) -> Result<String, CliError> {
     let record = decide(event, log_file, command)?;
     if alert_preview {
@@ -104,7 +115,17 @@ pub fn plan(
             alert.text.trim_end()
         ));
     }
-    pretty(&record)
+    // On a terminal a person reads it; a pipe or a file gets the record, as scripts expect.
+    let terminal = std::io::stdout().is_terminal();
+    match format.unwrap_or(if terminal { Format::Text } else { Format::Json }) {
+        Format::Text => {
+            let colour = terminal && std::env::var_os("NO_COLOR").is_none();
+            Ok(dbt_rerun::summary::plan_summary(&record, colour)
+                .trim_end()
+                .to_owned())
+        }
+        Format::Json => pretty(&record),
+    }
 }
 
 /// The decision record for the event, its inputs gathered as on-task-stopped gathers them:

@@ -1,6 +1,7 @@
 //! `dbt-rerun`: the planning of the Lambda functions, offline and on demand.
 
 mod commands;
+mod history;
 mod offline;
 
 use clap::{Parser, Subcommand};
@@ -20,7 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the decision record for an ECS task state change event. Launches nothing.
+    /// Decide on an ECS task state change event, as on-task-stopped would. Launches nothing.
+    /// On a terminal it prints a short summary; piped, the decision record as JSON.
     Plan {
         /// The EventBridge event (JSON), as on-task-stopped receives it.
         #[arg(long)]
@@ -36,7 +38,14 @@ enum Command {
         /// Print the alert this decision would send (subject and text) instead of the record.
         #[arg(long)]
         alert_preview: bool,
+        /// `text` (a summary for a person) or `json` (the decision record). Default: text on
+        /// a terminal, json otherwise.
+        #[arg(long, value_enum)]
+        format: Option<commands::Format>,
     },
+    /// What dbt-rerun decided: one row per chain of runs (the original and its re-runs),
+    /// read from the functions' log groups (standard AWS environment).
+    History(history::HistoryArgs),
     /// Print what a dbt log says (failed, skipped, stats) as JSON.
     ParseLog {
         /// dbt's console output, text or JSON lines.
@@ -54,12 +63,15 @@ fn main() -> ExitCode {
             log_file,
             command,
             alert_preview,
+            format,
         } => commands::plan(
             &event,
             log_file.as_deref(),
             command.as_deref(),
             alert_preview,
+            format,
         ),
+        Command::History(args) => history::history(args),
         Command::Invoke(args) => commands::invoke(args),
     };
     match result {

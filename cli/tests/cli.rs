@@ -334,3 +334,272 @@ fn a_reader_that_stops_early_is_not_an_error() {
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+#[test]
+fn plan_prints_a_summary_for_a_person_and_the_record_for_a_program() {
+    let out = dbt_rerun(
+        &[
+            "plan",
+            "--event",
+            EVENT,
+            "--log-file",
+            LOG,
+            "--format",
+            "text",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "Decision: rerun (attempt 2 of 3)", "{text}");
+    assert!(
+        lines[1].starts_with("Why:      1 failed node (1 transient error)"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("Failed:   model fct_orders: Invalid Input Error: SSL SYSCALL error"),
+        "{text}"
+    );
+    assert_eq!(lines[3], "Skipped:  10 nodes, because of it", "{text}");
+    assert!(
+        lines[4].starts_with(
+            "Next:     dbt build --vars '{transient_error: true}' --select fct_orders"
+        ),
+        "{text}"
+    );
+    assert!(lines[5].contains("11 nodes"), "{text}");
+    assert!(lines.len() <= 10, "{text}");
+    assert!(!text.contains('\x1b'), "no colour off a terminal");
+    assert!(!text.contains("not-a-real-secret"));
+
+    // A script: its steps, and what the re-run does with each.
+    let out = dbt_rerun(
+        &[
+            "plan",
+            "--event",
+            EVENT,
+            "--log-file",
+            "tests/fixtures/scripts/1.11/deps_and_build_transient/output.log",
+            "--command",
+            r#"["sh", "-c", "dbt deps && dbt build"]"#,
+            "--format",
+            "text",
+        ],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains(
+            "Next:     the script again, from its failed step:\n\
+             \x20         1. dbt deps   succeeded; runs as written\n\
+             \x20         2. dbt build  failed; narrowed to what did not succeed\n"
+        ),
+        "{text}"
+    );
+
+    // Piped, the default is the record, as --format json prints it.
+    let piped = dbt_rerun(&["plan", "--event", EVENT, "--log-file", LOG], &[]);
+    let json = dbt_rerun(
+        &[
+            "plan",
+            "--event",
+            EVENT,
+            "--log-file",
+            LOG,
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(piped.stdout, json.stdout);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&json.stdout).unwrap()["decision"],
+        "rerun"
+    );
+}
+
+mod history {
+    use super::*;
+    use dbt_rerun::decision::{decide, DecisionConfig, DecisionInput};
+    use dbt_rerun::metrics::decision_log_line;
+    use dbt_rerun::record::{DecisionRecord, Launched, LogFacts};
+    use dbt_rerun::testing::TaskBuilder;
+    use dbt_rerun_tests::moto::Moto;
+
+    const T1: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
+    const T2: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2";
+    const T3: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3";
+
+    fn record(
+        task: &dbt_rerun::event::EcsTask,
+        command: &[&str],
+        launched: Option<Launched>,
+    ) -> DecisionRecord {
+        let command: Vec<String> = command.iter().map(|s| (*s).to_owned()).collect();
+        let decided = decide(DecisionInput {
+            task,
+            report: None,
+            log_note: None,
+            command: Some(&command),
+            entry_point: None,
+            invocations: None,
+            config: &DecisionConfig::default(),
+        });
+        DecisionRecord::assemble(&decided, &LogFacts::default(), launched.as_ref())
+    }
+
+    /// Two chains' decision lines in stack `stack`'s on-task-stopped log group: an OOM kill
+    /// re-run once, the re-run succeeding; a long command that failed to start twice.
+    fn write_lines(moto: &Moto, stack: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let oom = TaskBuilder::exited(Some(137))
+            .reason("OutOfMemoryError: Container killed due to memory usage")
+            .arn(T1)
+            .build();
+        let first = record(
+            &oom,
+            &["dbt", "build"],
+            Some(Launched::Started {
+                task_arn: T2.into(),
+            }),
+        );
+        let success = TaskBuilder::exited(Some(0))
+            .arn(T2)
+            .overrides(
+                None,
+                &[("DBT_RERUN_ATTEMPT", "2"), ("DBT_RERUN_ORIGIN_TASK", T1)],
+            )
+            .build();
+        let second = record(&success, &["dbt", "build"], None);
+        let mut long = vec!["dbt", "build", "--select"];
+        long.extend(std::iter::repeat_n("tag:nightly", 40));
+        let broken = TaskBuilder::exited(Some(127)).arn(T3).build();
+        let third = record(&broken, &long, None);
+        let lines: Vec<(i64, String)> = [(first, 30), (second, 20), (third, 10)]
+            .iter()
+            .map(|(r, ago)| {
+                let at = now - ago * 60_000;
+                (at, decision_log_line(r, "DbtRerun", at as u64))
+            })
+            .collect();
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let aws = moto.sdk_config().await;
+            let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
+            let groups = moto.create_function_log_groups(&logs, stack).await;
+            moto.write_function_log(&logs, &groups[0], &lines).await;
+        });
+    }
+
+    #[test]
+    fn history_prints_a_table_that_fits_and_json() {
+        let moto = Moto::start();
+        write_lines(&moto, "dbt-night");
+        let mut env = moto.env();
+        env.push(("COLUMNS".into(), "72".into()));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+        let out = dbt_rerun(&["history", "--stack", "dbt-night"], &env);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let table = String::from_utf8_lossy(&out.stdout).into_owned();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].starts_with("STARTED (UTC)     FAMILY     OUTCOME"),
+            "{table}"
+        );
+        for line in &lines {
+            assert!(line.chars().count() <= 72, "{line}");
+        }
+        assert!(!table.contains('\x1b'), "no colour off a terminal: {table}");
+        assert!(
+            lines[1].contains("gave up #1") && lines[1].ends_with('…'),
+            "{table}"
+        );
+        assert!(
+            lines[1].ends_with("dbt build --select tag:night…"),
+            "{table}"
+        );
+        assert!(
+            lines[2].starts_with("  #1  give up    c3c3c3c3  "),
+            "{table}"
+        );
+        assert!(
+            lines[3].contains("recovered #2") && lines[3].ends_with("dbt build"),
+            "{table}"
+        );
+        assert!(
+            lines[4].starts_with("  #1  rerun      a1a1a1a1  the container was killed for memory"),
+            "{table}"
+        );
+        assert!(lines[5].starts_with("  #2  recovered  b2b2b2b2"), "{table}");
+        assert_eq!(lines.len(), 6, "{table}");
+
+        let chains = json(&dbt_rerun(
+            &["history", "--stack", "dbt-night", "--json"],
+            &env,
+        ));
+        let chains = chains.as_array().unwrap();
+        assert_eq!(chains.len(), 2);
+        assert_eq!(chains[1]["origin_task"], T1);
+        assert_eq!(chains[1]["outcome"], "recovered");
+        assert_eq!(chains[1]["outcome_attempt"], 2);
+        assert_eq!(chains[1]["attempts"][1]["task_arn"], T2);
+        assert_eq!(chains[0]["outcome"], "gave_up");
+        assert_eq!(chains[0]["command"].as_array().unwrap().len(), 43);
+
+        // Filters, and a window too short for any.
+        let none = json(&dbt_rerun(
+            &[
+                "history",
+                "--stack",
+                "dbt-night",
+                "--json",
+                "--family",
+                "other",
+            ],
+            &env,
+        ));
+        assert_eq!(none, serde_json::json!([]));
+        let log_group = "/aws/lambda/dbt-night-on-task-stopped";
+        let recent = dbt_rerun(
+            &[
+                "history",
+                "--log-group",
+                log_group,
+                "--since",
+                "15m",
+                "--cluster",
+                "dbt",
+            ],
+            &env,
+        );
+        let text = String::from_utf8_lossy(&recent.stdout);
+        assert!(
+            text.contains("gave up #1") && !text.contains("recovered"),
+            "{text}"
+        );
+        let empty = dbt_rerun(&["history", "--stack", "dbt-night", "--since", "5m"], &env);
+        let text = String::from_utf8_lossy(&empty.stdout);
+        assert!(text.starts_with("No dbt-rerun decisions since "), "{text}");
+
+        // A stack that is not there, and a bad --since, are one-line errors.
+        let err = error_line(&dbt_rerun(&["history", "--stack", "nope"], &env));
+        assert!(
+            err.contains("/aws/lambda/nope-on-task-stopped") && err.contains("--stack"),
+            "{err}"
+        );
+        let err = error_line(&dbt_rerun(&["history", "--since", "yesterday"], &env));
+        assert!(err.contains("--since"), "{err}");
+    }
+}

@@ -5,9 +5,11 @@
 mod alerts;
 mod api_calls;
 mod aws_faults;
+mod dashboard;
 mod dbt_ls_selection;
 mod delayed_reruns;
 mod fixture_reports;
+mod history;
 mod hostile_logs;
 mod on_task_stopped;
 mod postgres_faults;

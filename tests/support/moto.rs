@@ -427,6 +427,75 @@ impl Moto {
     }
 }
 
+/// The log groups of stack `stack`'s functions, as template.yaml names them:
+/// on-task-stopped's, then rerun-task's.
+pub fn function_log_groups(stack: &str) -> [String; 2] {
+    [
+        format!("/aws/lambda/{stack}-on-task-stopped"),
+        format!("/aws/lambda/{stack}-rerun-task"),
+    ]
+}
+
+/// The log stream Lambda writes a function's lines to (one per execution environment).
+pub const FUNCTION_STREAM: &str = "2026/11/27/[$LATEST]0123456789abcdef0123456789abcdef";
+
+impl Moto {
+    /// Creates the log groups of stack `stack`'s functions, each with its Lambda stream.
+    pub async fn create_function_log_groups(
+        &self,
+        logs: &aws_sdk_cloudwatchlogs::Client,
+        stack: &str,
+    ) -> [String; 2] {
+        let groups = function_log_groups(stack);
+        for group in &groups {
+            logs.create_log_group()
+                .log_group_name(group)
+                .send()
+                .await
+                .expect("CreateLogGroup");
+            logs.create_log_stream()
+                .log_group_name(group)
+                .log_stream_name(FUNCTION_STREAM)
+                .send()
+                .await
+                .expect("CreateLogStream");
+        }
+        groups
+    }
+
+    /// Writes `lines` (timestamp in ms, the line a function printed) to `group`'s Lambda
+    /// stream, as Lambda would: one event per line, in time order, in batches PutLogEvents
+    /// takes.
+    pub async fn write_function_log(
+        &self,
+        logs: &aws_sdk_cloudwatchlogs::Client,
+        group: &str,
+        lines: &[(i64, String)],
+    ) {
+        let mut lines = lines.to_vec();
+        lines.sort_by_key(|(t, _)| *t);
+        for chunk in lines.chunks(100) {
+            let events: Vec<InputLogEvent> = chunk
+                .iter()
+                .map(|(t, l)| {
+                    InputLogEvent::builder()
+                        .timestamp(*t)
+                        .message(l.as_str())
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            logs.put_log_events()
+                .log_group_name(group)
+                .log_stream_name(FUNCTION_STREAM)
+                .set_log_events(Some(events))
+                .send()
+                .await
+                .expect("PutLogEvents");
+        }
+    }
+}
+
 /// An SNS topic with an SQS queue subscribed to it, to read alerts back.
 pub struct AlertInbox {
     pub topic_arn: String,

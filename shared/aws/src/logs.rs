@@ -1,8 +1,9 @@
-//! [`Logs`] over `aws-sdk-cloudwatchlogs`.
+//! [`Logs`] and [`DecisionLog`] over `aws-sdk-cloudwatchlogs`.
 
 use crate::sdk_error;
+use dbt_rerun::history::LogEvent;
 use dbt_rerun::task_definition::LogLocation;
-use dbt_rerun_service::{AwsError, LogPage, Logs};
+use dbt_rerun_service::{AwsError, DecisionLog, EventPage, LogPage, Logs};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +14,8 @@ pub struct CloudWatchLogs {
     config: aws_config::SdkConfig,
     home: aws_sdk_cloudwatchlogs::Client,
     others: Arc<Mutex<HashMap<String, aws_sdk_cloudwatchlogs::Client>>>,
+    /// Events per `FilterLogEvents` page (None: the service's default, up to 10,000).
+    filter_limit: Option<i32>,
 }
 
 impl CloudWatchLogs {
@@ -21,7 +24,14 @@ impl CloudWatchLogs {
             config: config.clone(),
             home: aws_sdk_cloudwatchlogs::Client::new(config),
             others: Arc::default(),
+            filter_limit: None,
         }
+    }
+
+    /// At most `limit` events per `FilterLogEvents` page (1 to 10,000).
+    pub fn with_filter_limit(mut self, limit: i32) -> Self {
+        self.filter_limit = Some(limit.clamp(1, 10_000));
+        self
     }
 
     fn client(&self, region: Option<&str>) -> aws_sdk_cloudwatchlogs::Client {
@@ -66,6 +76,41 @@ impl Logs for CloudWatchLogs {
                 .filter_map(|e| e.message().map(str::to_owned))
                 .collect(),
             next_token: out.next_forward_token().map(str::to_owned),
+        })
+    }
+}
+
+impl DecisionLog for CloudWatchLogs {
+    async fn filter(
+        &self,
+        group: &str,
+        pattern: &str,
+        start_ms: i64,
+        token: Option<&str>,
+    ) -> Result<EventPage, AwsError> {
+        let out = self
+            .home
+            .filter_log_events()
+            .log_group_name(group)
+            .filter_pattern(pattern)
+            .start_time(start_ms)
+            .set_limit(self.filter_limit)
+            .set_next_token(token.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| sdk_error("logs:FilterLogEvents", e))?;
+        Ok(EventPage {
+            events: out
+                .events()
+                .iter()
+                .filter_map(|e| {
+                    Some(LogEvent {
+                        timestamp_ms: e.timestamp()?,
+                        message: e.message()?.to_owned(),
+                    })
+                })
+                .collect(),
+            next_token: out.next_token().map(str::to_owned),
         })
     }
 }

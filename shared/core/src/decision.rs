@@ -118,6 +118,9 @@ pub struct Findings {
     pub script_steps: Option<Vec<ScriptStep>>,
     /// The stopped task's attempt in its chain (1 = the original run).
     pub attempt: u32,
+    /// The chain's original task, once the chain is known (None for a decision reached
+    /// before: a task of another cluster, one still running).
+    pub origin_task_arn: Option<String>,
     pub max_attempts: u32,
     pub container: Option<String>,
     pub exit_code: Option<i32>,
@@ -222,6 +225,7 @@ impl Findings {
             entry_point: input.entry_point.map(<[String]>::to_vec),
             script_steps: None,
             attempt: 1,
+            origin_task_arn: None,
             max_attempts: input.config.policy.max_attempts,
             container: None,
             exit_code: None,
@@ -266,6 +270,7 @@ fn judge(
     let env = task.environment_of(&outcome.container);
     let position = Chain::locate(task, &env, input.command).map_err(give_up_with)?;
     findings.attempt = position.attempt;
+    findings.origin_task_arn = Some(position.chain.origin_task_arn().to_owned());
 
     let budget = command_budget(task, &outcome.container, &position, &env);
     let plan = command_plan(&classification, input, reading, budget);

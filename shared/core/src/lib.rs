@@ -31,6 +31,7 @@ pub mod decision;
 pub mod delay;
 pub mod event;
 pub mod fargate;
+pub mod history;
 pub mod launch;
 pub mod log;
 pub mod metrics;
@@ -40,6 +41,7 @@ pub mod policy;
 pub mod record;
 pub mod schedule;
 pub mod script;
+pub mod summary;
 pub mod task_definition;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -96,6 +96,10 @@ pub struct DecisionRecord {
     pub log_stream: Option<LogLocation>,
     /// The stopped task's attempt in its chain (1 = the original run).
     pub attempt: u32,
+    /// The chain's original task (the task itself for attempt 1), once the chain is known:
+    /// `dbt-rerun history` groups decisions by it. Null when the decision came first (a task
+    /// of another cluster, a task still running).
+    pub origin_task_arn: Option<String>,
     pub max_attempts: u32,
     pub container: Option<String>,
     pub exit_code: Option<i32>,
@@ -273,6 +277,7 @@ impl DecisionRecord {
             script_steps: f.script_steps,
             log_stream: log.location.clone(),
             attempt: f.attempt,
+            origin_task_arn: f.origin_task_arn,
             max_attempts: f.max_attempts,
             container: f.container,
             exit_code: f.exit_code,

@@ -6,6 +6,7 @@
 //!   RunTask (or one schedule, for a delayed re-run).
 //! - [`RerunTask`]: a person's request to re-run, or a delayed re-run's schedule firing; see
 //!   [`RerunRequest`].
+//! - [`history`]: the functions' decision lines read back (`dbt-rerun history`).
 //!
 //! A key design decision: the flows reach the outside only through the traits of [`ports`],
 //! which speak the core's plain types. The AWS crate implements them over the SDK;
@@ -15,6 +16,7 @@
 
 mod file_log;
 mod gather;
+pub mod history;
 mod log_wait;
 pub mod memory;
 mod on_task_stopped;
@@ -28,7 +30,9 @@ pub use gather::{gather_and_decide, Gathered};
 pub use log_wait::{read_log, LogRead, QUIET};
 pub use on_task_stopped::OnTaskStopped;
 pub use once::{launch_once, schedule_once};
-pub use ports::{Alerts, AwsError, Clock, Ecs, LogPage, Logs, Schedules, SystemClock};
+pub use ports::{
+    Alerts, AwsError, Clock, DecisionLog, Ecs, EventPage, LogPage, Logs, Schedules, SystemClock,
+};
 pub use request::{Manual, Mode, RequestError, RerunRequest, Terms};
 pub use rerun_task::{RerunResponse, RerunTask};
 

@@ -1,7 +1,7 @@
 //! In-memory implementations of every port, for tests: ECS that starts tasks into a list and
 //! honours `clientToken` as ECS does, CloudWatch Logs whose lines arrive over (tokio) time,
-//! an SNS inbox, a schedule store that refuses a second schedule of a name, and a clock that
-//! follows tokio's (pausable) time.
+//! an SNS inbox, a schedule store that refuses a second schedule of a name, the functions'
+//! log groups for `dbt-rerun history`, and a clock that follows tokio's (pausable) time.
 
 use crate::ports::{Alerts, AwsError, Clock, Ecs, LogPage, Logs, Schedules};
 use dbt_rerun::alert::Alert;
@@ -306,5 +306,86 @@ impl Clock for TestClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         let elapsed = chrono::Duration::from_std(self.start.elapsed()).unwrap_or_default();
         self.base + elapsed
+    }
+}
+
+/// The functions' log groups in memory, for `dbt-rerun history`: events by group, read a
+/// page of `page_size` at a time. The pattern is recorded, not applied (CloudWatch's pattern
+/// only narrows; the reader checks every line).
+#[derive(Debug)]
+pub struct MemoryDecisionLog {
+    groups: Mutex<BTreeMap<String, Vec<dbt_rerun::history::LogEvent>>>,
+    page_size: usize,
+    pages_read: Mutex<usize>,
+    patterns: Mutex<Vec<String>>,
+}
+
+impl Default for MemoryDecisionLog {
+    fn default() -> Self {
+        Self::with_page_size(100)
+    }
+}
+
+impl MemoryDecisionLog {
+    pub fn with_page_size(page_size: usize) -> Self {
+        Self {
+            groups: Mutex::default(),
+            page_size: page_size.max(1),
+            pages_read: Mutex::default(),
+            patterns: Mutex::default(),
+        }
+    }
+
+    /// Adds `events` to `group` (created when new).
+    pub fn write(&self, group: &str, events: &[dbt_rerun::history::LogEvent]) {
+        lock(&self.groups)
+            .entry(group.to_owned())
+            .or_default()
+            .extend_from_slice(events);
+    }
+
+    pub fn pages_read(&self) -> usize {
+        *lock(&self.pages_read)
+    }
+
+    /// The pattern of every call, in order.
+    pub fn patterns(&self) -> Vec<String> {
+        lock(&self.patterns).clone()
+    }
+}
+
+impl crate::ports::DecisionLog for MemoryDecisionLog {
+    async fn filter(
+        &self,
+        group: &str,
+        pattern: &str,
+        start_ms: i64,
+        token: Option<&str>,
+    ) -> Result<crate::ports::EventPage, AwsError> {
+        *lock(&self.pages_read) += 1;
+        lock(&self.patterns).push(pattern.to_owned());
+        let groups = lock(&self.groups);
+        let events = groups.get(group).ok_or_else(|| {
+            AwsError::coded(
+                "logs:FilterLogEvents",
+                "ResourceNotFoundException",
+                "The specified log group does not exist.",
+            )
+        })?;
+        let matching: Vec<_> = events
+            .iter()
+            .filter(|e| e.timestamp_ms >= start_ms)
+            .collect();
+        let from: usize = token.and_then(|t| t.parse().ok()).unwrap_or(0);
+        let to = (from + self.page_size).min(matching.len());
+        Ok(crate::ports::EventPage {
+            events: matching
+                .get(from..to)
+                .unwrap_or_default()
+                .iter()
+                .map(|e| (*e).clone())
+                .collect(),
+            next_token: (to < matching.len()).then(|| to.to_string()),
+        })
     }
 }

@@ -1,10 +1,11 @@
 //! The outside systems the flows use, one small trait each: [`Ecs`], [`Logs`], [`Alerts`],
-//! [`Schedules`] and [`Clock`]. They speak the core's plain types, so a flow never sees an
+//! [`Schedules`], [`DecisionLog`] and [`Clock`]. They speak the core's plain types, so a flow never sees an
 //! SDK type; each has one real implementation (the AWS crate, [`SystemClock`]) and an
 //! in-memory one ([`crate::memory`]).
 
 use dbt_rerun::alert::Alert;
 use dbt_rerun::event::EcsTask;
+use dbt_rerun::history::LogEvent;
 use dbt_rerun::launch::Launch;
 use dbt_rerun::schedule::ScheduleRequest;
 use dbt_rerun::task_definition::{LogLocation, TaskDefinition};
@@ -77,6 +78,29 @@ pub trait Logs {
     fn complete(&self) -> bool {
         false
     }
+}
+
+/// One page of a log group's events that match a filter pattern.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventPage {
+    pub events: Vec<LogEvent>,
+    /// Where the next page starts; None after the last page.
+    pub next_token: Option<String>,
+}
+
+/// The functions' own log groups, read back for `dbt-rerun history` (CloudWatch Logs
+/// `FilterLogEvents`).
+pub trait DecisionLog {
+    /// The events of `group` from `start_ms` (milliseconds since the Unix epoch) that match
+    /// `pattern`, the page after `token` (the first page when None). A pattern narrows what
+    /// is read; the caller still checks every line.
+    fn filter(
+        &self,
+        group: &str,
+        pattern: &str,
+        start_ms: i64,
+        token: Option<&str>,
+    ) -> impl Future<Output = Result<EventPage, AwsError>> + Send;
 }
 
 /// ECS, as dbt-rerun uses it.

@@ -29,6 +29,9 @@ fn record(decision: DecisionKind) -> DecisionRecord {
             region: None,
         }),
         attempt: 1,
+        origin_task_arn: Some(
+            "arn:aws:ecs:eu-west-1:111122223333:task/dbt-project-cluster/8f3c".into(),
+        ),
         max_attempts: 3,
         container: Some("dbt-aws-project".into()),
         exit_code: Some(1),
