@@ -93,7 +93,7 @@ pub struct ShellWord {
 
 /// Reads `text`, a script for a POSIX shell started with `errexit` (`sh -e -c`) or not.
 pub fn read_script(text: &str, errexit: bool) -> Result<Script, Unreadable> {
-    let parsed = Parser::with_dialect(text, ShellDialect::Posix).parse();
+    let parsed = Parser::with_dialect(&ascii_copy(text), ShellDialect::Posix).parse();
     if !parsed.is_ok() {
         let why = parsed
             .terminal_error
@@ -116,6 +116,23 @@ pub fn read_script(text: &str, errexit: bool) -> Result<Script, Unreadable> {
         reader.statement(stmt)?;
     }
     Ok(reader.script)
+}
+
+/// What the parser reads: `text` with every byte outside ASCII replaced by `.`. shuck-parser
+/// 0.2.8 can slice its input inside a multi-byte character and panic (a backquote
+/// substitution inside double quotes after a line continuation, found by fuzzing); the copy
+/// has the same byte offsets, and `.` is, like any character outside ASCII to a POSIX shell,
+/// an ordinary word character: not blank, not an operator, not part of a name (so `é=1` stays
+/// a command word, not an assignment), and no run of it is a reserved word. Every value is
+/// still read from the original text.
+fn ascii_copy(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() {
+        return text.into();
+    }
+    text.bytes()
+        .map(|b| if b.is_ascii() { char::from(b) } else { '.' })
+        .collect::<String>()
+        .into()
 }
 
 struct Reader<'a> {

@@ -246,3 +246,33 @@ fn narrowing_replaces_only_selection_words() {
         "exec dbt run '--select' 'b'"
     );
 }
+
+#[test]
+fn text_outside_ascii_is_read_with_its_offsets() {
+    // Found by fuzzing: shuck-parser sliced this inside a multi-byte character and panicked.
+    let s = script("\"\\\n\u{FFFD}``\"\u{FFFD}");
+    assert_eq!(steps(&s), pairs(&[("-", "\"\\\n\u{FFFD}``\"\u{FFFD}")]));
+    let text = "echo \"✓ \\\n`date`\" && é=1 && dbt run -s 'a' # fini ✓\nécho fin";
+    let s = script(text);
+    assert_eq!(
+        steps(&s),
+        pairs(&[
+            ("-", "echo \"✓ \\\n`date`\""),
+            ("-", "é=1"),
+            ("run", "dbt run -s 'a'"),
+            ("-", "écho fin"),
+        ])
+    );
+    assert_eq!(
+        rewritten(
+            text,
+            &[
+                StepAction::Keep,
+                StepAction::Keep,
+                edit(&[2, 3], &["--select", "b"]),
+                StepAction::Keep
+            ]
+        ),
+        "echo \"✓ \\\n`date`\" && é=1 && dbt run '--select' 'b' # fini ✓\nécho fin"
+    );
+}
