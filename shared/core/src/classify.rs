@@ -106,6 +106,11 @@ impl TaskOutcome {
         }
     }
 
+    /// dbt exited 0 and no person stopped the task: what [`classify`] calls no failure.
+    pub fn succeeded(&self) -> bool {
+        self.exit_code == Some(0) && self.stop_code != Some(StopCode::UserInitiated)
+    }
+
     fn reason_starts_with(&self, prefixes: &[&str]) -> bool {
         [&self.container_reason, &self.stopped_reason]
             .into_iter()

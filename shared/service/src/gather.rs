@@ -6,7 +6,7 @@ use crate::ports::{Ecs, Logs};
 use crate::ServiceError;
 use dbt_rerun::classify::{LogNeed, TaskOutcome};
 use dbt_rerun::config::ServiceConfig;
-use dbt_rerun::decision::{decide, Decided, DecisionInput};
+use dbt_rerun::decision::{decide, recovery, Decided, DecisionInput};
 use dbt_rerun::event::EcsTask;
 use dbt_rerun::record::LogFacts;
 use dbt_rerun::script::TaskCommand;
@@ -29,21 +29,32 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
 ) -> Result<Gathered, ServiceError> {
     let config = &service.decision;
     let outcome = TaskOutcome::from_task(task, config.container.as_deref()).ok();
-    let Some(outcome) = outcome.filter(|_| task.is_stopped()) else {
-        // Not stopped, or no dbt container: the core says so without AWS.
-        let decided = decide(DecisionInput {
-            task,
-            report: None,
-            log_note: None,
-            command: None,
-            entry_point: None,
-            invocations: None,
-            config,
-        });
-        return Ok(Gathered {
-            decided,
-            log: LogFacts::default(),
-        });
+    // A successful stop of one of our re-runs closes its chain: decided from the event alone
+    // (unless DBT_RERUN_INSPECT_SUCCESS wants its log read for failures a wrapper hid).
+    let recovered =
+        !config.inspect_success && recovery(task, config.container.as_deref()).is_some();
+    let outcome = match outcome {
+        Some(outcome) if task.is_stopped() && !recovered => outcome,
+        outcome => {
+            // Not stopped, no dbt container, or a recovered chain: the core says so without
+            // AWS (a recovered chain's record shows the command its event carries).
+            let command = outcome
+                .filter(|_| recovered)
+                .and_then(|o| task.container_override(&o.container)?.command.clone());
+            let decided = decide(DecisionInput {
+                task,
+                report: None,
+                log_note: None,
+                command: command.as_deref(),
+                entry_point: None,
+                invocations: None,
+                config,
+            });
+            return Ok(Gathered {
+                decided,
+                log: LogFacts::default(),
+            });
+        }
     };
     let mut need = outcome.log_need();
     if need == LogNeed::None && outcome.exit_code == Some(0) && config.inspect_success {
