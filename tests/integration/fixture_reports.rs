@@ -98,6 +98,56 @@ fn skipped_nodes_equal_dbts_run_results_whenever_dbt_lists_them() {
 }
 
 #[test]
+fn a_planned_rerun_counts_the_nodes_dbt_says_did_not_and_did_succeed() {
+    use dbt_rerun::command::DbtCommand;
+    use dbt_rerun::plan::{plan_rerun, PlanShape, Work, ECS_OVERRIDE_LIMIT};
+    let mut bad = Mismatches::default();
+    let mut shapes = BTreeSet::new();
+    for f in fixtures() {
+        let Some(results) = f.run_results() else {
+            continue;
+        };
+        let report = report(&f);
+        let Ok(command) = DbtCommand::parse(&f.meta.argv) else {
+            continue;
+        };
+        let Ok(plan) = plan_rerun(&command, &report, ECS_OVERRIDE_LIMIT) else {
+            continue; // nothing failed
+        };
+        let succeeded = f.ids_with_status(&["success", "pass", "warn"]).len() as u64;
+        let total = results.len() as u64;
+        let expected = match plan.shape {
+            PlanShape::Exact | PlanShape::ExactModels | PlanShape::Descendants => Work {
+                rerun_nodes: Some(total - succeeded),
+                nodes_saved: succeeded,
+            },
+            PlanShape::Original => Work {
+                rerun_nodes: Some(total),
+                nodes_saved: 0,
+            },
+            // --fail-fast: some of what succeeded (what finished before the first failure),
+            // and the rest unknown.
+            PlanShape::Resume => Work {
+                rerun_nodes: None,
+                nodes_saved: plan.work.nodes_saved.clamp(1, succeeded.max(1)),
+            },
+        };
+        shapes.insert(plan.shape);
+        bad.check(plan.work == expected, || {
+            format!(
+                "{} ({:?}): {:?}, dbt's run_results say {expected:?}",
+                f.id, plan.shape, plan.work
+            )
+        });
+    }
+    bad.assert_none();
+    assert!(
+        shapes.contains(&PlanShape::Exact) && shapes.contains(&PlanShape::Resume),
+        "{shapes:?}"
+    );
+}
+
+#[test]
 fn every_fixture_shows_dbts_end_of_run_and_exit_2_runs_carry_the_error() {
     let mut bad = Mismatches::default();
     for f in fixtures() {

@@ -396,3 +396,58 @@ async fn running_and_malformed_events_start_nothing() {
     }
     assert!(w.moto.reruns(&w.ecs).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_that_succeeds_is_logged_as_its_chains_recovery_and_starts_nothing() {
+    let w = world(Duration::from_secs(2)).await;
+    let original = w.original(TRANSIENT, &[("DBT_TARGET", "prod")]).await;
+    let first = w.handle(&original, Stop::exit(1)).await;
+    assert_eq!(first.decision, DecisionKind::Rerun, "{}", first.reason);
+    assert_eq!((first.rerun_nodes, first.nodes_saved), (Some(11), 17));
+    let reruns = w.moto.reruns(&w.ecs).await;
+    assert_eq!(reruns.len(), 1);
+
+    // The re-run, as ECS describes it, stops with dbt's exit 0. No log of it is written:
+    // the function reads none.
+    let rerun = w.moto.stop(&w.ecs, &reruns[0], 0).await;
+    let record = w.handle(&rerun, Stop::exit(0)).await;
+    assert_eq!(record.decision, DecisionKind::Ignore, "{}", record.reason);
+    assert_eq!(
+        record.reason,
+        format!(
+            "recovered: attempt 2 of chain {} succeeded (dbt exited 0): nothing to re-run",
+            original.task_id()
+        )
+    );
+    assert_eq!(record.attempt, 2);
+    assert_eq!(
+        (&record.log_stream, record.log_wait_seconds),
+        (&None, None),
+        "no log read"
+    );
+    assert_eq!(record.command, first.rerun_command);
+    let recovered = record.recovered.as_ref().expect("recovered");
+    assert_eq!(recovered.origin_task_arn, original.task_arn);
+    assert_eq!(w.moto.reruns(&w.ecs).await.len(), 1, "nothing launched");
+
+    // The line the function logs for it: EMF with Recovered 1, no work planned.
+    let line = dbt_rerun::metrics::decision_log_line(&record, "DbtRerun", 1_764_000_000_000);
+    dbt_rerun::metrics::check_emf(&line).unwrap();
+    let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(line["message"], "dbt-rerun decision");
+    assert_eq!(
+        (&line["Recovered"], &line["Ignored"], &line["Reruns"]),
+        (&1.into(), &1.into(), &0.into())
+    );
+    assert_eq!(
+        (&line["RerunNodes"], &line["NodesSaved"]),
+        (&0.into(), &0.into())
+    );
+    assert_eq!(line["record"]["recovered"]["attempt"], 2);
+
+    // The original's own success would not be a recovery.
+    let plain = w.original("1.10/success", &[]).await;
+    let record = w.handle(&plain, Stop::exit(0)).await;
+    assert_eq!(record.reason, "dbt exited 0: nothing to re-run");
+    assert_eq!(record.recovered, None);
+}

@@ -1,5 +1,5 @@
-//! The template's EventBridge rule against the sample events: failures get through, a
-//! success or a running task does not. EventBridge's matching is played by
+//! The template's EventBridge rule against the sample events: failures and the successful
+//! stops of dbt-rerun's own re-runs get through, any other success or a running task does not. EventBridge's matching is played by
 //! `tests/support/rule_matches.py` (moto's matcher cannot descend into arrays of objects).
 
 use dbt_rerun_tests::moto::moto_python;
@@ -47,14 +47,106 @@ fn samples() -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn only_failed_tasks_reach_the_function() {
+fn only_failed_tasks_and_recovered_reruns_reach_the_function() {
     let samples = samples();
     let matched = rule_matches(&samples);
     assert_eq!(matched.len(), samples.len());
+    assert!(matched
+        .keys()
+        .any(|p| p.ends_with("/ignore-recovered.json")));
     for (path, through) in &matched {
         let name = path.rsplit('/').next().unwrap();
         let expected = !matches!(name, "ignore-success.json" | "ignore-running.json");
         assert_eq!(*through, expected, "{name}");
+    }
+}
+
+/// Writes each `(name, event)` to a fresh directory; the paths, and the directory to remove.
+fn written(
+    tag: &str,
+    events: &[(&str, serde_json::Value)],
+) -> (Vec<std::path::PathBuf>, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("dbt-rerun-rule-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let paths = events
+        .iter()
+        .map(|(name, event)| {
+            let path = dir.join(format!("{name}.json"));
+            std::fs::write(&path, event.to_string()).unwrap();
+            path
+        })
+        .collect();
+    (paths, dir)
+}
+
+#[test]
+fn a_successful_stop_gets_through_only_when_dbt_rerun_started_the_task() {
+    let recovered: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo_root().join("events/ignore-recovered.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(recovered["detail"]["containers"][0]["exitCode"], 0);
+    let started_by = |value: Option<&str>| {
+        let mut event = recovered.clone();
+        match value {
+            Some(v) => event["detail"]["startedBy"] = v.into(),
+            None => {
+                event["detail"].as_object_mut().unwrap().remove("startedBy");
+            }
+        }
+        event
+    };
+    let mut sidecar = recovered.clone();
+    sidecar["detail"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "datadog-agent", "exitCode": 0, "lastStatus": "STOPPED"}));
+    let mut other_family = recovered.clone();
+    other_family["detail"]["group"] = "family:dbt-docs".into();
+    let mut other_cluster = recovered.clone();
+    other_cluster["detail"]["clusterArn"] =
+        "arn:aws:ecs:eu-west-1:111122223333:cluster/other-cluster".into();
+    let mut running = recovered.clone();
+    running["detail"]["lastStatus"] = "RUNNING".into();
+    running["detail"]["containers"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("exitCode");
+    let cases = [
+        (
+            "rerun",
+            started_by(Some("dbt-rerun/8f3c2a7e1b9d4c6fa05e7d21c4b8e9f3/3")),
+            true,
+        ),
+        ("manual", started_by(Some("dbt-rerun/manual/4d1c")), true),
+        ("rerun-with-sidecar", sidecar, true),
+        // Anything else is a success of a task dbt-rerun did not start: not sent.
+        (
+            "scheduler",
+            started_by(Some("events-rule/dbt-nightly-build")),
+            false,
+        ),
+        ("no-started-by", started_by(None), false),
+        ("other-case", started_by(Some("DBT-RERUN/8f3c/2")), false),
+        (
+            "not-a-prefix",
+            started_by(Some("x-dbt-rerun/8f3c/2")),
+            false,
+        ),
+        ("no-slash", started_by(Some("dbt-rerun")), false),
+        ("other-family", other_family, false),
+        ("other-cluster", other_cluster, false),
+        ("running", running, false),
+    ];
+    let events: Vec<(&str, serde_json::Value)> =
+        cases.iter().map(|(n, e, _)| (*n, e.clone())).collect();
+    let (paths, dir) = written("recovered", &events);
+    let default = rule_matches(&paths);
+    let without = rule_matches_with(&[("InspectSuccessfulRuns", "false")], &paths);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(default, without, "the option is off by default");
+    for ((name, _, expected), path) in cases.iter().zip(&paths) {
+        assert_eq!(default[path.to_str().unwrap()], *expected, "{name}");
     }
 }
 

@@ -360,3 +360,62 @@ fn every_narrowed_step_selects_exactly_what_did_not_succeed_in_it() {
     }
     bad.assert_none();
 }
+
+#[test]
+fn a_script_rerun_saves_what_finished_in_the_steps_it_removes_and_narrows() {
+    let mut bad = Mismatches::default();
+    let mut checked = 0;
+    for f in script_fixtures() {
+        let record = decided(&f, &[("DBT_RERUN_INSPECT_SUCCESS", "true")]);
+        let Some(steps) = record
+            .script_steps
+            .as_ref()
+            .filter(|_| record.decision == DecisionKind::Rerun)
+        else {
+            continue;
+        };
+        // dbt's own file log, per invocation of the steps that ran, in order.
+        let truth = f.invocations();
+        let mut ran = truth.iter();
+        let (mut saved, mut rerun) = (0u64, Some(0u64));
+        for step in steps.iter().filter(|s| s.dbt_verb.is_some()) {
+            if !matches!(step.outcome, "succeeded" | "failed" | "killed") {
+                continue; // never reached: runs for the first time, not counted
+            }
+            let Some(t) = ran.next() else {
+                bad.check(false, || format!("{}: more steps ran than dbt says", f.id));
+                break;
+            };
+            let finished = t.ids_with_status(&["success", "pass", "warn"]).len() as u64;
+            let others = t.finished.len() as u64 - finished;
+            match step.rerun {
+                "removed" => saved += finished,
+                "narrowed" => {
+                    saved += finished;
+                    rerun = rerun.map(|r| r + others);
+                }
+                // What never started in a killed step is not in any log.
+                "resumed" => {
+                    saved += finished;
+                    rerun = None;
+                }
+                _ => rerun = rerun.map(|r| r + t.finished.len() as u64),
+            }
+        }
+        checked += 1;
+        bad.check(
+            (record.nodes_saved, record.rerun_nodes) == (saved, rerun),
+            || {
+                format!(
+                    "{}: saved {} runs {:?}, dbt's file log says {saved} and {rerun:?} ({})",
+                    f.id,
+                    record.nodes_saved,
+                    record.rerun_nodes,
+                    serde_json::to_string(steps).unwrap()
+                )
+            },
+        );
+    }
+    assert!(checked >= 20, "script re-runs checked: {checked}");
+    bad.assert_none();
+}

@@ -5,10 +5,11 @@ Usage: python rule_matches.py TEMPLATE [--param NAME=VALUE]... EVENT.json...
 
 moto's EventBridge matcher does not descend into arrays of objects, so this implements the
 part of EventBridge's documented matching the rule uses: exact values, `anything-but`,
-`exists`, `prefix`, nested objects, `$or`, and arrays in the event (a field matches when any
-element does; `anything-but` and `prefix` need the field to exist, `exists: false` needs it
-absent from every element). The rule's `!Sub` placeholders take the sample events' account,
-region, cluster and family. The pattern's `!If`s are decided as CloudFormation would: by the
+`exists`, `prefix` (string values only, case-sensitive; or `{"equals-ignore-case": ...}`),
+nested objects, `$or`, and arrays in the event (a field matches when any element does;
+`anything-but` and `prefix` need the field to exist, `exists: false` needs it absent from
+every element). The rule's `!Sub` placeholders take the sample events' account, region,
+cluster and family. The pattern's `!If`s are decided as CloudFormation would: by the
 template's Conditions over its parameters (their defaults, or `--param` values), and an
 `!Ref AWS::NoValue` branch drops the element it stands for.
 """
@@ -126,7 +127,15 @@ def leaf_matches(alternatives, leaves):
                 if any(v not in excluded for v in leaves):
                     return True
             elif op == "prefix":
-                if any(isinstance(v, str) and v.startswith(arg) for v in leaves):
+                # Strings only, case-sensitive; `{"equals-ignore-case": P}` ignores case.
+                if isinstance(arg, dict) and list(arg) == ["equals-ignore-case"]:
+                    want = arg["equals-ignore-case"].casefold()
+                    fold = str.casefold
+                elif isinstance(arg, str):
+                    want, fold = arg, (lambda v: v)
+                else:
+                    raise SystemExit(f"unsupported prefix {arg!r}")
+                if any(isinstance(v, str) and fold(v).startswith(want) for v in leaves):
                     return True
             else:
                 raise SystemExit(f"unsupported operator {op}")

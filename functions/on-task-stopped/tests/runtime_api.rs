@@ -2,7 +2,7 @@
 //! (a small server in the test) and moto. A malformed event between two good ones is that
 //! invocation's error, and the runtime keeps serving.
 
-use dbt_rerun_tests::moto::Moto;
+use dbt_rerun_tests::moto::{stopped_event, Moto, Stop};
 use dbt_rerun_tests::runtime_api::{Outcome, RuntimeApi};
 use std::process::Output;
 use std::time::Duration;
@@ -134,4 +134,72 @@ async fn a_failed_alert_is_the_invocations_error_after_the_decision_is_logged() 
     );
     assert_eq!(logged[0]["GiveUps"], 1);
     assert_eq!(logged[0]["Cluster"], "dbt-project-cluster");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_that_succeeds_is_logged_as_a_recovered_decision_line() {
+    let moto = Moto::start();
+    let (_, failed) = moto.fixture_run("1.10/transient_model_error", 1, &[]).await;
+    let api = RuntimeApi::start();
+    let mut env = moto.env();
+    env.push(("DBT_RERUN_LOG_WAIT_SECONDS".into(), "2".into()));
+    let mut function = api.spawn_function(
+        env!("CARGO_BIN_EXE_on-task-stopped"),
+        "on-task-stopped",
+        &env,
+    );
+    api.invoke("failed", &failed);
+    let launched = match &api.outcomes(1, Duration::from_secs(60))[0].1 {
+        Outcome::Response(body) => {
+            let record: serde_json::Value = serde_json::from_str(body).unwrap();
+            record["rerun"]["task_arn"].as_str().unwrap().to_owned()
+        }
+        other => panic!("{other:?}"),
+    };
+    // The re-run the function launched stops with dbt's exit 0.
+    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
+    let rerun = moto.describe(&launched).await;
+    let rerun = moto.stop(&ecs, &rerun, 0).await;
+    api.invoke("recovered", &stopped_event(&rerun, &Stop::exit(0)));
+    let outcomes = api.outcomes(2, Duration::from_secs(60));
+    function.kill().unwrap();
+    let output = function.wait_with_output().unwrap();
+    assert!(
+        matches!(&outcomes[1], (id, Outcome::Response(_)) if id == "recovered"),
+        "{outcomes:?}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.contains("\"_aws\""))
+        .map(|l| {
+            dbt_rerun::metrics::check_emf(l).unwrap_or_else(|e| panic!("not EMF ({e}): {l}"));
+            serde_json::from_str(l).unwrap()
+        })
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(
+        (&lines[0]["Reruns"], &lines[0]["Recovered"]),
+        (&1.into(), &0.into())
+    );
+    assert_eq!(
+        (&lines[0]["RerunNodes"], &lines[0]["NodesSaved"]),
+        (&11.into(), &17.into())
+    );
+    let recovered = &lines[1];
+    assert_eq!(recovered["decision"], "ignore");
+    assert_eq!(recovered["Recovered"], 1);
+    assert!(
+        recovered["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("recovered: attempt 2 of chain "),
+        "{recovered}"
+    );
+    assert_eq!(recovered["record"]["recovered"]["attempt"], 2);
+    assert_eq!(
+        moto.reruns(&ecs).await.len(),
+        1,
+        "nothing launched for the recovery"
+    );
 }

@@ -54,6 +54,17 @@ pub struct ChainPosition {
     pub attempt: u32,
 }
 
+impl ChainPosition {
+    /// Whether `task` is a re-run dbt-rerun started for this position: attempt 2 or later,
+    /// with the `startedBy` [`Chain::started_by`] gives that attempt. A chain's first run, a
+    /// launch a person asked for (`dbt-rerun/manual/...`) and a `startedBy` that does not
+    /// match the task's own chain variables are not.
+    pub fn is_rerun(&self, task: &EcsTask) -> bool {
+        self.attempt >= 2
+            && task.started_by.as_deref() == Some(self.chain.started_by(self.attempt).as_str())
+    }
+}
+
 /// How a launch names itself to ECS: `startedBy`, `clientToken` and tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchIdentity {
@@ -262,6 +273,36 @@ mod tests {
         let identity = chain.identity(2);
         assert_eq!(identity.started_by, chain.started_by(2));
         assert!(identity.tags.contains(&(ATTEMPT_TAG.into(), "2".into())));
+    }
+
+    #[test]
+    fn a_rerun_is_a_later_attempt_with_the_started_by_its_chain_gives_it() {
+        let env = |attempt: &str| {
+            vec![
+                KeyValue {
+                    name: ORIGIN_VAR.into(),
+                    value: ORIGIN.into(),
+                },
+                KeyValue {
+                    name: ATTEMPT_VAR.into(),
+                    value: attempt.into(),
+                },
+            ]
+        };
+        let is_rerun = |started_by: Option<&str>, env: &[KeyValue]| {
+            let task = task("arn:aws:ecs:eu-west-1:1:task/dbt/ffff", started_by);
+            Chain::locate(&task, env, None).unwrap().is_rerun(&task)
+        };
+        assert!(is_rerun(Some("dbt-rerun/0123456789abcdef/2"), &env("2")));
+        assert!(is_rerun(Some("dbt-rerun/0123456789abcdef/3"), &env("3")));
+        // startedBy and the chain variables disagree: not one of ours as it claims.
+        assert!(!is_rerun(Some("dbt-rerun/0123456789abcdef/2"), &env("3")));
+        assert!(!is_rerun(Some("dbt-rerun/ffff/2"), &env("2")));
+        // A first run, a person's launch, a scheduler's run.
+        assert!(!is_rerun(Some("dbt-rerun/0123456789abcdef/1"), &[]));
+        assert!(!is_rerun(Some("dbt-rerun/manual/req-1"), &[]));
+        assert!(!is_rerun(Some("events-rule/dbt-nightly-build"), &env("2")));
+        assert!(!is_rerun(None, &env("2")));
     }
 
     #[test]

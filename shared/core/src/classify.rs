@@ -193,6 +193,11 @@ impl TaskOutcome {
             .is_some_and(|r| prefixes.iter().any(|p| r.trim_start().starts_with(p)))
     }
 
+    /// dbt exited 0 and no person stopped the task: what [`classify`] calls no failure.
+    pub fn succeeded(&self) -> bool {
+        self.exit_code == Some(0) && self.stop_code != Some(StopCode::UserInitiated)
+    }
+
     fn reason_starts_with(&self, prefixes: &[&str]) -> bool {
         [&self.container_reason, &self.stopped_reason]
             .into_iter()

@@ -12,9 +12,10 @@ use crate::event::{EcsTask, KeyValue};
 use crate::fargate::{next_size, TaskSize};
 use crate::log::RunReport;
 use crate::node::{FailedNode, SkippedNode};
-use crate::plan::{json_len, overrides_len, PlanShape, ECS_OVERRIDE_LIMIT};
+use crate::plan::{json_len, overrides_len, PlanShape, Work, ECS_OVERRIDE_LIMIT};
 use crate::policy::{RetryClass, RetryPolicy};
 use crate::transient::TransientPatterns;
+use serde::Serialize;
 
 pub use crate::chain::{ATTEMPT_VAR, ORIGIN_COMMAND_VAR, ORIGIN_VAR};
 pub use commands::{ScriptFallback, ScriptStep};
@@ -135,6 +136,58 @@ pub struct Findings {
     pub finished_node_names: Vec<String>,
     /// dbt's end-of-run marker was in the log.
     pub log_complete: bool,
+    /// What the re-run command runs and leaves out, in nodes; None without a command.
+    pub work: Option<Work>,
+    /// The task was a chain's re-run that succeeded.
+    pub recovered: Option<Recovery>,
+}
+
+/// A chain's re-run that succeeded: the chain recovered, and the loop closes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recovery {
+    /// The chain's original task.
+    pub origin_task_arn: String,
+    /// The attempt that succeeded (2 = the first re-run).
+    pub attempt: u32,
+}
+
+impl Recovery {
+    /// The decision's reason.
+    fn reason(&self) -> String {
+        let origin = self.origin_task_arn.rsplit('/').next();
+        format!(
+            "recovered: attempt {} of chain {} succeeded (dbt exited 0): nothing to re-run",
+            self.attempt,
+            origin.unwrap_or(&self.origin_task_arn)
+        )
+    }
+}
+
+/// Whether `task` (its dbt container `container`, else found as [`decide`] finds it) is the
+/// successful stop of a re-run dbt-rerun started: stopped, dbt exited 0 and no person stopped
+/// it, and it is a later attempt of its chain with the `startedBy` that attempt gets. Such a
+/// stop is decided from the event alone (`ignore`: recovered): nothing is read, nothing
+/// launched. With `DBT_RERUN_INSPECT_SUCCESS` its log is still read first, and failures a
+/// wrapper hid make it a failure like any other.
+pub fn recovery(task: &EcsTask, container: Option<&str>) -> Option<Recovery> {
+    if !task.is_stopped() {
+        return None;
+    }
+    let outcome = TaskOutcome::from_task(task, container).ok()?;
+    let env = task.environment_of(&outcome.container);
+    let position = Chain::locate(task, &env, None).ok()?;
+    recovery_of(task, &outcome, &position)
+}
+
+fn recovery_of(
+    task: &EcsTask,
+    outcome: &TaskOutcome,
+    position: &ChainPosition,
+) -> Option<Recovery> {
+    (outcome.succeeded() && position.is_rerun(task)).then(|| Recovery {
+        origin_task_arn: position.chain.origin_task_arn().to_owned(),
+        attempt: position.attempt,
+    })
 }
 
 /// A decision and what it rests on.
@@ -240,6 +293,8 @@ impl Findings {
                 .map(|f| f.nodes.iter().map(|n| n.name.clone()).collect())
                 .unwrap_or_default(),
             log_complete: report.is_some_and(|r| r.end_of_run),
+            work: None,
+            recovered: None,
         }
     }
 }
@@ -271,12 +326,20 @@ fn judge(
     let position = Chain::locate(task, &env, input.command).map_err(give_up_with)?;
     findings.attempt = position.attempt;
     findings.origin_task_arn = Some(position.chain.origin_task_arn().to_owned());
+    // A successful stop of the chain's own re-run (and no failure hidden in its log): the
+    // chain recovered.
+    if let Some(recovery) = recovery_of(task, &outcome, &position) {
+        let reason = recovery.reason();
+        findings.recovered = Some(recovery);
+        return Err(Early::Ignore(reason));
+    }
 
     let budget = command_budget(task, &outcome.container, &position, &env);
     let plan = command_plan(&classification, input, reading, budget);
     findings.rerun_command = plan.argv.clone();
     findings.plan_shape = plan.shape;
     findings.script_steps = plan.steps.clone();
+    findings.work = plan.work;
 
     let what = with_log_note(&classification.summary, input.log_note);
     worth_a_rerun(&classification, &what)?;

@@ -46,6 +46,52 @@ pub struct RerunCommand {
     pub shape: PlanShape,
     /// Why this shape, when it is not the exact list.
     pub note: Option<String>,
+    /// How many nodes it runs and how many finished ones it leaves out.
+    pub work: Work,
+}
+
+/// The work a planned re-run does and the work it saves, in nodes: what the `RerunNodes` and
+/// `NodesSaved` metrics count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Work {
+    /// Nodes the re-run runs: the failed and skipped nodes for the exact shapes, every node of
+    /// the run (dbt's own total) for the original command. None when the log cannot tell: a
+    /// resume (dbt lists no node it had not started) or a whole command whose run never ended.
+    pub rerun_nodes: Option<u64>,
+    /// Finished nodes the re-run leaves out, which a whole-command retry would have run again:
+    /// every finished node for the exact shapes, those a resume excludes, 0 for the original.
+    pub nodes_saved: u64,
+}
+
+impl Work {
+    /// The original command again: all of the run's nodes, when dbt's closing stats line
+    /// counted them; nothing saved.
+    pub fn whole(report: Option<&RunReport>) -> Self {
+        Self {
+            rerun_nodes: report
+                .filter(|r| r.end_of_run)
+                .and_then(|r| r.stats)
+                .map(|s| s.total),
+            nodes_saved: 0,
+        }
+    }
+
+    /// Nothing to run (a step that runs no node) and nothing saved.
+    pub const NONE: Self = Self {
+        rerun_nodes: Some(0),
+        nodes_saved: 0,
+    };
+
+    /// Two parts of one re-run together: a count is known when both parts know theirs.
+    pub fn and(self, other: Self) -> Self {
+        Self {
+            rerun_nodes: self
+                .rerun_nodes
+                .zip(other.rerun_nodes)
+                .map(|(a, b)| a.saturating_add(b)),
+            nodes_saved: self.nodes_saved.saturating_add(other.nodes_saved),
+        }
+    }
 }
 
 /// How a planned argv differs from the original: some of its words removed (the selection
@@ -105,6 +151,7 @@ pub fn plan_rerun(
     if !command.selects_nodes() {
         return Ok(original(
             command,
+            report,
             format!(
                 "`dbt {}` does not select nodes: re-running the command as it was",
                 command.verb
@@ -131,11 +178,18 @@ pub fn plan_rerun(
         let mut candidates = vec![exact(command, &failed, &skipped)];
         candidates.extend(exact_models(command, &selection, &failed, &skipped));
         candidates.extend(descendants(command, &selection, &failed));
-        if let Some(plan) = candidates.into_iter().find(|c| fits(&c.argv)) {
+        if let Some(mut plan) = candidates.into_iter().find(|c| fits(&c.argv)) {
+            // Whichever shape: dbt runs exactly the failed and skipped nodes again.
+            let rerun = unique_names(failed.iter().chain(&skipped).map(|(n, _)| n)).len();
+            plan.work = Work {
+                rerun_nodes: Some(rerun as u64),
+                nodes_saved: report.finished.count,
+            };
             return Ok(plan);
         }
         return Ok(original(
             command,
+            report,
             format!(
                 "the {} failed and skipped nodes do not fit ECS's override limit in any exact form: \
                  re-running the whole original command",
@@ -155,6 +209,7 @@ pub fn plan_resume(command: &DbtCommand, report: &RunReport, budget: usize) -> R
     if !command.selects_nodes() {
         return original(
             command,
+            report,
             format!(
                 "`dbt {}` does not select nodes: re-running the command as it was",
                 command.verb
@@ -164,6 +219,7 @@ pub fn plan_resume(command: &DbtCommand, report: &RunReport, budget: usize) -> R
     if report.finished.count == 0 {
         return original(
             command,
+            report,
             "no node had finished: re-running the original command".to_owned(),
         );
     }
@@ -171,19 +227,21 @@ pub fn plan_resume(command: &DbtCommand, report: &RunReport, budget: usize) -> R
         Ok(plan) if json_len(&plan.argv) <= budget => plan,
         Ok(_) => original(
             command,
+            report,
             "the run's unfinished nodes do not fit ECS's override limit as a selection: \
              re-running the whole original command"
                 .to_owned(),
         ),
-        Err(why) => original(command, why),
+        Err(why) => original(command, report, why),
     }
 }
 
-fn original(command: &DbtCommand, note: String) -> RerunCommand {
+fn original(command: &DbtCommand, report: &RunReport, note: String) -> RerunCommand {
     RerunCommand {
         argv: command.to_argv(),
         shape: PlanShape::Original,
         note: Some(note),
+        work: Work::whole(Some(report)),
     }
 }
 
@@ -233,6 +291,7 @@ fn exact(
         argv: with_selection(command, true, &names, &[], Some("empty")),
         shape: PlanShape::Exact,
         note: None,
+        work: Work::default(),
     }
 }
 
@@ -258,6 +317,7 @@ fn exact_models(
         note: Some(
             "skipped tests are selected with their models by dbt's indirect selection".to_owned(),
         ),
+        work: Work::default(),
     })
 }
 
@@ -300,6 +360,7 @@ fn descendants(
             "every node downstream of a failed node was skipped, so `failed+` names them all"
                 .to_owned(),
         ),
+        work: Work::default(),
     })
 }
 
@@ -417,7 +478,9 @@ fn resume(
         .filter_map(|n| NodeName::parse(&n.name).ok())
         .collect();
     let count = finished.len();
-    exclude.extend(unique_names(finished.iter()));
+    let excluded = unique_names(finished.iter());
+    let saved = excluded.len() as u64;
+    exclude.extend(excluded);
     let indirect = if tests { Some("empty") } else { None };
     Ok(RerunCommand {
         argv: with_selection(command, false, &select, &exclude, indirect),
@@ -426,6 +489,11 @@ fn resume(
             "resuming: the original selection minus the {count} node{} that finished",
             if count == 1 { "" } else { "s" }
         )),
+        // What never started is not in the log, so how many nodes remain is not known.
+        work: Work {
+            rerun_nodes: None,
+            nodes_saved: saved,
+        },
     })
 }
 
@@ -638,6 +706,78 @@ mod tests {
         assert_eq!(plan.shape, PlanShape::Original);
         assert_eq!(plan.argv.join(" "), "dbt build --select stg+ tag:x");
         assert!(plan.note.unwrap().contains("override limit"));
+    }
+
+    #[test]
+    fn every_shape_counts_the_nodes_it_runs_and_the_finished_ones_it_saves() {
+        let skipped: Vec<(String, ResourceType)> = (0..300)
+            .map(|i| (format!("test_number_{i:04}_of_many"), Test))
+            .chain((0..10).map(|i| (format!("model_{i}"), Model)))
+            .collect();
+        let skipped_ref: Vec<(&str, ResourceType)> =
+            skipped.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        let mut r = report(&[("fct", Model, Error)], &skipped_ref);
+        r.finished.count = 40;
+        r.stats = Some(RunStats {
+            pass: 40,
+            error: 1,
+            skip: 310,
+            total: 351,
+            ..RunStats::default()
+        });
+        let c = cmd("dbt build --select stg+ tag:x");
+        // Whichever exact shape names them, the failed and skipped nodes run again.
+        for (budget, shape) in [
+            (100_000, PlanShape::Exact),
+            (ECS_OVERRIDE_LIMIT, PlanShape::ExactModels),
+            (60, PlanShape::Descendants),
+        ] {
+            let plan = plan_rerun(&c, &r, budget).unwrap();
+            assert_eq!(plan.shape, shape);
+            let expected = Work {
+                rerun_nodes: Some(311),
+                nodes_saved: 40,
+            };
+            assert_eq!(plan.work, expected, "{shape:?}");
+        }
+        // The whole command: dbt's total, nothing saved.
+        let plan = plan_rerun(&c, &r, 20).unwrap();
+        assert_eq!(plan.shape, PlanShape::Original);
+        let expected = Work {
+            rerun_nodes: Some(351),
+            nodes_saved: 0,
+        };
+        assert_eq!(plan.work, expected);
+
+        // A resume saves what it excludes (with --fail-fast, only what finished before the
+        // first failure) and cannot know how many nodes remain.
+        let mut r = report(&[("fct", Model, Error)], &[]);
+        r.cancelled = true;
+        r.dbt_version = Some("1.10.2".into());
+        r.finished = FinishedNodes {
+            count: 3,
+            nodes: vec![
+                node("stg", Model),
+                node("not_null_stg_id", Test),
+                node("late", Test),
+            ],
+            before_first_failure: 2,
+        };
+        let plan = plan_rerun(&cmd("dbt build --fail-fast"), &r, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Resume);
+        let expected = Work {
+            rerun_nodes: None,
+            nodes_saved: 2,
+        };
+        assert_eq!(plan.work, expected);
+        // A run that never ended, re-run whole: neither count is known to be more than 0.
+        let killed = RunReport {
+            lines: 3,
+            ..RunReport::default()
+        };
+        let plan = plan_resume(&cmd("dbt build"), &killed, 8192);
+        assert_eq!(plan.shape, PlanShape::Original);
+        assert_eq!(plan.work, Work::default());
     }
 
     #[test]

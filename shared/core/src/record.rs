@@ -9,10 +9,10 @@
 
 use crate::chain::is_chain_var;
 use crate::classify::FailureKind;
-use crate::decision::{Decided, Decision, PlannedRerun, ScriptStep};
+use crate::decision::{Decided, Decision, PlannedRerun, Recovery, ScriptStep};
 use crate::event::KeyValue;
 use crate::node::{FailedNode, SkippedNode};
-use crate::plan::PlanShape;
+use crate::plan::{PlanShape, Work};
 use crate::task_definition::LogLocation;
 use serde::{Serialize, Serializer};
 
@@ -124,6 +124,19 @@ pub struct DecisionRecord {
     pub rerun: Option<RerunRecord>,
     /// The event repeated one already handled: its re-run was launched before.
     pub duplicate: bool,
+    /// For a `rerun`: how many nodes the re-run runs (the failed and skipped ones for the
+    /// exact shapes; the run's total for the original command; for a script, those of the
+    /// steps the stopped run reached); null when the log cannot tell (a resume). 0 for any
+    /// other decision.
+    pub rerun_nodes: Option<u64>,
+    /// For a `rerun`: how many finished nodes it leaves out, which a whole-command retry
+    /// would have run again (for a script, with the nodes of the succeeded steps it removes);
+    /// 0 for the original command and for any other decision.
+    pub nodes_saved: u64,
+    /// The task was a re-run of a chain, and it succeeded: the chain recovered at this
+    /// attempt. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<Recovery>,
 }
 
 /// The re-run of a `rerun` record.
@@ -264,6 +277,12 @@ impl DecisionRecord {
     pub fn assemble(decided: &Decided, log: &LogFacts, launched: Option<&Launched>) -> Self {
         let verdict = Verdict::of(&decided.decision, launched);
         let f = decided.findings.clone();
+        // Only a re-run this decision plans does (or saves) work: a duplicate or superseded
+        // one counts nothing, so the metrics add up over a chain.
+        let work = match verdict.kind {
+            DecisionKind::Rerun => f.work.unwrap_or_default(),
+            _ => Work::NONE,
+        };
         Self {
             decision: verdict.kind,
             reason: verdict.reason,
@@ -293,6 +312,9 @@ impl DecisionRecord {
             log_wait_seconds: log.waited_seconds,
             rerun: verdict.rerun,
             duplicate: verdict.duplicate,
+            rerun_nodes: work.rerun_nodes,
+            nodes_saved: work.nodes_saved,
+            recovered: f.recovered,
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::ports::{Ecs, Logs};
 use crate::ServiceError;
 use dbt_rerun::classify::{LogNeed, TaskOutcome};
 use dbt_rerun::config::ServiceConfig;
-use dbt_rerun::decision::{decide, Decided, DecisionInput};
+use dbt_rerun::decision::{decide, recovery, Decided, DecisionInput};
 use dbt_rerun::event::EcsTask;
 use dbt_rerun::record::LogFacts;
 use dbt_rerun::script::TaskCommand;
@@ -29,26 +29,37 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
 ) -> Result<Gathered, ServiceError> {
     let config = &service.decision;
     // A task that has not stopped is ignored before its containers are looked at (a Spot
-    // interruption notice lists none); one without a dbt container is given up on. The core
-    // says so, without AWS.
+    // interruption notice lists none); one without a dbt container is given up on. A
+    // successful stop of one of our re-runs closes its chain: decided from the event alone
+    // (unless DBT_RERUN_INSPECT_SUCCESS wants its log read for failures a wrapper hid). The
+    // core says so, without AWS.
     let outcome = task
         .is_stopped()
         .then(|| TaskOutcome::from_task(task, config.container.as_deref()).ok())
         .flatten();
-    let Some(outcome) = outcome else {
-        let decided = decide(DecisionInput {
-            task,
-            report: None,
-            log_note: None,
-            command: None,
-            entry_point: None,
-            invocations: None,
-            config,
-        });
-        return Ok(Gathered {
-            decided,
-            log: LogFacts::default(),
-        });
+    let recovered =
+        !config.inspect_success && recovery(task, config.container.as_deref()).is_some();
+    let outcome = match outcome {
+        Some(outcome) if !recovered => outcome,
+        outcome => {
+            // A recovered chain's record shows the command its event carries.
+            let command = outcome
+                .filter(|_| recovered)
+                .and_then(|o| task.container_override(&o.container)?.command.clone());
+            let decided = decide(DecisionInput {
+                task,
+                report: None,
+                log_note: None,
+                command: command.as_deref(),
+                entry_point: None,
+                invocations: None,
+                config,
+            });
+            return Ok(Gathered {
+                decided,
+                log: LogFacts::default(),
+            });
+        }
     };
     let mut need = outcome.log_need();
     if need == LogNeed::None

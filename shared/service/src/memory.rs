@@ -27,6 +27,8 @@ pub struct MemoryEcs {
     launches: Mutex<Vec<Launch>>,
     /// Errors the next RunTask calls answer with, first first.
     run_task_errors: Mutex<Vec<AwsError>>,
+    /// How many task definitions were described.
+    definitions_read: Mutex<usize>,
 }
 
 impl MemoryEcs {
@@ -62,10 +64,16 @@ impl MemoryEcs {
     pub fn tasks(&self) -> Vec<EcsTask> {
         lock(&self.tasks).clone()
     }
+
+    /// How many times a task definition was described.
+    pub fn definitions_read(&self) -> usize {
+        *lock(&self.definitions_read)
+    }
 }
 
 impl Ecs for MemoryEcs {
     async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {
+        *lock(&self.definitions_read) += 1;
         lock(&self.definitions).get(arn).cloned().ok_or_else(|| {
             AwsError::coded(
                 "ecs:DescribeTaskDefinition",

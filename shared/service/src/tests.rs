@@ -413,3 +413,73 @@ async fn a_scale_in_that_killed_dbt_is_not_an_oom_and_reads_no_log() {
     assert_eq!(service.logs.pages_read(), 0);
     assert!(service.ecs.launches().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rerun_that_succeeds_closes_its_chain_reading_nothing_and_launching_nothing() {
+    let service = service(&[]);
+    let original = failed_original();
+    service.logs.write(
+        &stream_of(&original),
+        &fixture_lines("runs/1.10/transient_model_error"),
+    );
+    let first = handle(&service, &original).await;
+    assert_eq!(first.decision, DecisionKind::Rerun, "{}", first.reason);
+    let launched = service.ecs.tasks().pop().unwrap();
+    service.ecs.stop(&launched.task_arn);
+    let (definitions, pages) = (service.ecs.definitions_read(), service.logs.pages_read());
+
+    let started = tokio::time::Instant::now();
+    let record = handle(&service, &stopped(launched.clone(), 0)).await;
+    assert_eq!(record.decision, DecisionKind::Ignore, "{}", record.reason);
+    assert_eq!(
+        record.reason,
+        format!(
+            "recovered: attempt 2 of chain {} succeeded (dbt exited 0): nothing to re-run",
+            original.task_id()
+        )
+    );
+    let recovered = record.recovered.as_ref().expect("recovered");
+    assert_eq!(
+        (recovered.origin_task_arn.as_str(), recovered.attempt),
+        (original.task_arn.as_str(), 2)
+    );
+    assert_eq!(
+        record.command,
+        launched.overrides.container_overrides[0].command
+    );
+    assert_eq!(
+        service.ecs.definitions_read(),
+        definitions,
+        "no task definition read"
+    );
+    assert_eq!(service.logs.pages_read(), pages, "no log read");
+    assert_eq!(record.log_wait_seconds, None);
+    assert_eq!(started.elapsed(), Duration::ZERO, "no wait");
+    assert_eq!(service.ecs.launches().len(), 1, "nothing launched");
+    let line = dbt_rerun::metrics::decision_log_line(&record, "DbtRerun", 0);
+    let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (&line["Recovered"], &line["Ignored"]),
+        (&1.into(), &1.into())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_inspect_success_a_rerun_that_exited_0_is_read_and_hidden_failures_win() {
+    let service = service(&[("DBT_RERUN_INSPECT_SUCCESS", "true")]);
+    let original = failed_original();
+    let lines = fixture_lines("runs/1.10/transient_model_error");
+    service.logs.write(&stream_of(&original), &lines);
+    handle(&service, &original).await;
+    let launched = service.ecs.tasks().pop().unwrap();
+    service.ecs.stop(&launched.task_arn);
+    // A wrapper hid the same transient failure behind exit 0: the log shows it.
+    service.logs.write(&stream_of(&launched), &lines);
+    let pages = service.logs.pages_read();
+    let record = handle(&service, &stopped(launched, 0)).await;
+    assert!(service.logs.pages_read() > pages, "the log was read");
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    assert_eq!(record.recovered, None);
+    assert_eq!(record.rerun.unwrap().attempt, 3);
+    assert_eq!(service.ecs.launches().len(), 2);
+}

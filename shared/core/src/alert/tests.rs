@@ -74,6 +74,9 @@ fn record(decision: DecisionKind) -> DecisionRecord {
         log_wait_seconds: Some(0.1),
         rerun: None,
         duplicate: false,
+        rerun_nodes: Some(0),
+        nodes_saved: 0,
+        recovered: None,
     }
 }
 

@@ -5,7 +5,7 @@ use super::{DecisionConfig, DecisionInput};
 use crate::classify::{Classification, FailureKind};
 use crate::command::DbtCommand;
 use crate::log::{Invocation, RunReport};
-use crate::plan::{plan_rerun, plan_resume, PlanShape, RerunCommand};
+use crate::plan::{plan_rerun, plan_resume, PlanShape, RerunCommand, Work};
 use crate::script::{plan_script, ScriptRun, StepAction, StepKind, TaskCommand, Unreadable};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -131,6 +131,8 @@ pub(super) struct CommandPlan {
     pub note: Option<String>,
     /// For a script: its steps.
     pub steps: Option<Vec<ScriptStep>>,
+    /// The nodes the command runs and the finished ones it leaves out; None without a command.
+    pub work: Option<Work>,
 }
 
 impl CommandPlan {
@@ -140,6 +142,7 @@ impl CommandPlan {
             shape: Some(plan.shape),
             note: plan.note,
             steps: None,
+            work: Some(plan.work),
         }
     }
 
@@ -150,12 +153,14 @@ impl CommandPlan {
         }
     }
 
-    fn original(command: &[String], note: Option<String>) -> Self {
+    /// The original command whole; `report` is the run's, when it is one dbt command's.
+    fn original(command: &[String], report: Option<&RunReport>, note: Option<String>) -> Self {
         Self {
             argv: Some(command.to_vec()),
             shape: Some(PlanShape::Original),
             note,
             steps: None,
+            work: Some(Work::whole(report)),
         }
     }
 }
@@ -229,7 +234,7 @@ fn dbt_plan(
             let report = cut_off.map(Cow::Borrowed).unwrap_or_default();
             CommandPlan::of(plan_resume(dbt, &report, budget), entry_point_len)
         }
-        _ => CommandPlan::original(command, None),
+        _ => CommandPlan::original(command, report, None),
     }
 }
 
@@ -278,14 +283,17 @@ fn script_plan(
         shape: Some(shape),
         note: Some(notes.join("; ")),
         steps: Some(steps),
+        work: Some(plan.work),
     }
 }
 
 /// A command that cannot be re-run from its failed step: whole, or not at all.
 fn fallback(command: &[String], why: &Unreadable, config: &DecisionConfig) -> CommandPlan {
     match config.script_fallback {
+        // A script's log holds several invocations: how many nodes it runs in all is not known.
         ScriptFallback::Whole => CommandPlan::original(
             command,
+            None,
             Some(format!("{why}: re-running the whole command")),
         ),
         ScriptFallback::GiveUp => {

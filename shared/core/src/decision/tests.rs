@@ -732,3 +732,193 @@ fn overrides_already_at_the_limit_give_up_with_the_reason() {
     );
     assert!(!record.reason.contains(&big));
 }
+
+/// A task dbt-rerun launched as attempt `attempt` of the chain of [`ARN`], stopped with
+/// `exit` (and `stop_code`).
+fn rerun_task(attempt: u32, exit: Option<i32>, stop_code: &str) -> EcsTask {
+    let attempt_text = attempt.to_string();
+    TaskBuilder::exited(exit)
+        .stop_code(stop_code)
+        .arn("arn:aws:ecs:eu-west-1:123456789012:task/dbt/feedfacefeedfacefeedfacefeedface")
+        .started_by(&format!(
+            "dbt-rerun/0123456789abcdef0123456789abcdef/{attempt}"
+        ))
+        .overrides(
+            Some(&["dbt", "build", "--select", "fct_orders"]),
+            &[
+                ("DBT_TARGET", "prod"),
+                (ATTEMPT_VAR, &attempt_text),
+                (ORIGIN_VAR, ARN),
+            ],
+        )
+        .build()
+}
+
+#[test]
+fn a_successful_stop_of_a_chains_rerun_is_its_recovery() {
+    let t = rerun_task(2, Some(0), "EssentialContainerExited");
+    let recovered = recovery(&t, None).expect("a recovery");
+    assert_eq!(
+        recovered,
+        Recovery {
+            origin_task_arn: ARN.into(),
+            attempt: 2
+        }
+    );
+    let record = decide_with(
+        &t,
+        None,
+        "dbt build --select fct_orders",
+        &DecisionConfig::default(),
+    );
+    assert_eq!(record.decision, DecisionKind::Ignore, "{}", record.reason);
+    assert_eq!(
+        record.reason,
+        "recovered: attempt 2 of chain 0123456789abcdef0123456789abcdef succeeded (dbt exited 0): \
+         nothing to re-run"
+    );
+    assert_eq!(record.recovered, Some(recovered));
+    assert_eq!(
+        (
+            record.attempt,
+            record.failure_kind,
+            record.rerun_command.clone()
+        ),
+        (2, FailureKind::None, None)
+    );
+    assert!(record.rerun.is_none());
+    let json = serde_json::to_value(&record).unwrap();
+    assert_eq!(json["recovered"]["attempt"], 2);
+    assert_eq!(json["recovered"]["origin_task_arn"], ARN);
+
+    // The last attempt the budget allows recovers the same way.
+    let last = rerun_task(3, Some(0), "EssentialContainerExited");
+    let record = decide_with(&last, None, "dbt build", &DecisionConfig::default());
+    assert!(
+        record.reason.starts_with("recovered: attempt 3 of chain"),
+        "{}",
+        record.reason
+    );
+}
+
+#[test]
+fn only_a_chains_own_rerun_that_succeeded_is_a_recovery() {
+    let config = DecisionConfig::default();
+    let not_recovered = |t: &EcsTask| {
+        assert_eq!(recovery(t, None), None, "{t:?}");
+        let record = decide_with(t, None, "dbt build", &config);
+        assert_eq!(record.recovered, None, "{}", record.reason);
+        assert!(!record.reason.contains("recovered"), "{}", record.reason);
+        record
+    };
+    // The chain's first run, and a run nobody started through dbt-rerun.
+    let record = not_recovered(&task(Some(0), "EssentialContainerExited", None, &[]));
+    assert_eq!(record.reason, "dbt exited 0: nothing to re-run");
+    // A launch a person asked for that is not an attempt of a chain.
+    not_recovered(
+        &TaskBuilder::exited(Some(0))
+            .started_by("dbt-rerun/manual/request-1")
+            .build(),
+    );
+    // A re-run that failed again is decided as a failure.
+    let record = not_recovered(&rerun_task(2, Some(1), "EssentialContainerExited"));
+    assert_eq!(record.decision, DecisionKind::GiveUp, "{}", record.reason);
+    // A person stopped the re-run.
+    not_recovered(&rerun_task(2, Some(0), "UserInitiated"));
+    // Not stopped yet.
+    let mut running = rerun_task(2, None, "");
+    running.last_status = "RUNNING".into();
+    not_recovered(&running);
+    // startedBy says attempt 2, the chain's variables say 3: not what dbt-rerun launched.
+    let mut odd = rerun_task(3, Some(0), "EssentialContainerExited");
+    odd.started_by = Some("dbt-rerun/0123456789abcdef0123456789abcdef/2".into());
+    not_recovered(&odd);
+}
+
+#[test]
+fn failures_a_wrapper_hid_in_a_recovered_rerun_win_over_the_recovery() {
+    let t = rerun_task(2, Some(0), "EssentialContainerExited");
+    let inspect = DecisionConfig {
+        inspect_success: true,
+        ..Default::default()
+    };
+    let r = transient_report();
+    let record = decide_with(&t, Some(&r), "dbt build --select fct_orders", &inspect);
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    assert_eq!(record.recovered, None);
+    assert_eq!(record.rerun.unwrap().attempt, 3);
+    // Its log shows no failure: recovered.
+    let clean = RunReport {
+        end_of_run: true,
+        lines: 10,
+        ..Default::default()
+    };
+    let record = decide_with(&t, Some(&clean), "dbt build --select fct_orders", &inspect);
+    assert_eq!(record.decision, DecisionKind::Ignore, "{}", record.reason);
+    assert!(record.recovered.is_some(), "{}", record.reason);
+}
+
+#[test]
+fn a_rerun_counts_the_nodes_it_runs_and_the_finished_ones_it_leaves_out() {
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    // 1 failed and 1 skipped again; the 12 that finished are left out.
+    let mut r = transient_report();
+    r.stats = Some(RunStats {
+        pass: 12,
+        error: 1,
+        skip: 1,
+        total: 14,
+        ..Default::default()
+    });
+    let record = decide_with(&t, Some(&r), "dbt build", &DecisionConfig::default());
+    assert_eq!(record.plan_shape, Some(PlanShape::Exact));
+    assert_eq!((record.rerun_nodes, record.nodes_saved), (Some(2), 12));
+
+    // The same failure, which the policy does not re-run: no re-run, no work.
+    let strict = DecisionConfig {
+        policy: RetryPolicy {
+            retry_on: RetryPolicy::parse_retry_on("infra").unwrap(),
+            max_attempts: 3,
+        },
+        ..Default::default()
+    };
+    let record = decide_with(&t, Some(&r), "dbt build", &strict);
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert!(record.rerun_command.is_some(), "a person may still run it");
+    assert_eq!((record.rerun_nodes, record.nodes_saved), (Some(0), 0));
+
+    // An infra failure re-runs the whole command: nothing saved, the node count unknown.
+    let infra = task(
+        None,
+        "TaskFailedToStart",
+        Some("CannotPullContainerError: pull access denied"),
+        &[],
+    );
+    let record = decide_with(&infra, None, "dbt build", &DecisionConfig::default());
+    assert_eq!(record.plan_shape, Some(PlanShape::Original));
+    assert_eq!((record.rerun_nodes, record.nodes_saved), (None, 0));
+}
+
+#[test]
+fn a_resume_saves_what_it_excludes_and_does_not_know_what_remains() {
+    let t = task(Some(143), "SpotInterruption", None, &[]);
+    let node = |name: &str| SkippedNode {
+        name: name.into(),
+        resource_type: ResourceType::Model,
+        unique_id: None,
+    };
+    let killed = RunReport {
+        lines: 30,
+        dbt_version: Some("1.11.2".into()),
+        finished: FinishedNodes {
+            count: 3,
+            nodes: vec![node("stg_a"), node("stg_b"), node("stg_c")],
+            before_first_failure: 3,
+        },
+        ..Default::default()
+    };
+    let record = decide_with(&t, Some(&killed), "dbt run", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    assert!(record.resume);
+    assert_eq!((record.rerun_nodes, record.nodes_saved), (None, 3));
+}

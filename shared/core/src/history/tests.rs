@@ -188,7 +188,9 @@ fn a_rerun_that_succeeded_is_recovered_at_its_attempt() {
         "{}",
         a.reason
     );
-    assert_eq!(chain.nodes_saved, None, "the lines do not carry it");
+    // Every decision line carries the work saved: none here (no node finished before the
+    // failure in this run).
+    assert_eq!(chain.nodes_saved, Some(0));
 }
 
 #[test]
@@ -425,6 +427,10 @@ fn the_work_saved_is_summed_when_the_lines_carry_it() {
             v["record"]["nodes_saved"] = saved.into();
             v["record"]["rerun_nodes"] = 2.into();
         } else {
+            // A line that carries the count as its EMF metric only.
+            if let Some(record) = v["record"].as_object_mut() {
+                record.remove("nodes_saved");
+            }
             v["NodesSaved"] = saved.into();
         }
         LogEvent {

@@ -27,7 +27,7 @@ pub use words::{single_quoted, static_value};
 
 use crate::command::DbtCommand;
 use crate::log::{Invocation, RunReport};
-use crate::plan::{json_len, plan_rerun, plan_resume, PlanShape, RerunCommand};
+use crate::plan::{json_len, plan_rerun, plan_resume, PlanShape, RerunCommand, Work};
 
 /// dbt verbs that prepare the container and are run again whatever they did before.
 pub const SETUP_VERBS: &[&str] = &["deps", "clean", "debug", "parse"];
@@ -158,6 +158,9 @@ pub struct ScriptRerun {
     pub shapes: Vec<Option<PlanShape>>,
     /// Why a failed step is re-run as written, when it is.
     pub notes: Vec<String>,
+    /// The nodes the new script runs again and the finished ones it leaves out (see
+    /// [`script_work`]).
+    pub work: Work,
 }
 
 /// Plans the re-run of `shell` after `run`, its argv at most `budget` long as JSON.
@@ -181,13 +184,16 @@ pub fn plan_script(
         actions: vec![],
         shapes: vec![],
         notes: vec![],
+        work: Work::default(),
     };
+    // The plan's work of each narrowed step, in step order.
+    let mut narrowed_work = Vec::new();
     for (step, outcome) in shell.script.steps.iter().zip(&run.outcomes) {
-        let (action, shape) = match (&step.kind, *outcome) {
+        let (action, shape, work) = match (&step.kind, *outcome) {
             (StepKind::Dbt(dbt), StepOutcome::Succeeded(_))
                 if !SETUP_VERBS.contains(&dbt.command.verb.as_str()) =>
             {
-                (StepAction::Drop, None)
+                (StepAction::Drop, None, None)
             }
             (StepKind::Dbt(dbt), StepOutcome::Failed(i) | StepOutcome::Killed(i)) => {
                 let report = &invocations[i].report;
@@ -197,10 +203,13 @@ pub fn plan_script(
                     }
                     _ => plan_rerun(&dbt.command, report, step_budget(dbt)),
                 };
-                narrowed(dbt, planned, &mut plan.notes)
+                let work = planned.as_ref().ok().map(|p| p.work);
+                let (action, shape) = narrowed(dbt, planned, &mut plan.notes);
+                (action, shape, work)
             }
-            _ => (StepAction::Keep, None),
+            _ => (StepAction::Keep, None, None),
         };
+        narrowed_work.push(work);
         plan.actions.push(action);
         plan.shapes.push(shape);
     }
@@ -218,7 +227,53 @@ pub fn plan_script(
         plan.notes.push("the narrowed script does not fit ECS's override limit: the failed step runs as written".to_owned());
         plan.argv = written(shell, &plan.actions)?;
     }
+    plan.work = script_work(shell, run, invocations, &plan.actions, &narrowed_work);
     Ok(plan)
+}
+
+/// The work of a script's re-run, step by step: a removed step saves the nodes it finished; a
+/// narrowed step counts as its plan does; a dbt step that ran and runs again as written runs
+/// all its nodes (dbt's total, when its run ended) and saves none; setup verbs and steps that
+/// are not dbt run no node. Steps the stopped run never reached are not counted: they run for
+/// the first time, not again, and their nodes are not in the log.
+fn script_work(
+    shell: &ShellCommand,
+    run: &ScriptRun,
+    invocations: &[Invocation],
+    actions: &[StepAction],
+    narrowed: &[Option<Work>],
+) -> Work {
+    let report = |outcome: &StepOutcome| {
+        outcome
+            .invocation()
+            .and_then(|i| invocations.get(i))
+            .map(|i| &i.report)
+    };
+    let steps = shell.script.steps.iter().zip(&run.outcomes).zip(actions);
+    steps
+        .enumerate()
+        .map(|(i, ((step, outcome), action))| {
+            let StepKind::Dbt(dbt) = &step.kind else {
+                return Work::NONE;
+            };
+            if SETUP_VERBS.contains(&dbt.command.verb.as_str()) {
+                return Work::NONE;
+            }
+            match (action, report(outcome)) {
+                (_, None) => Work::NONE,
+                (StepAction::Drop, Some(report)) => Work {
+                    rerun_nodes: Some(0),
+                    nodes_saved: report.finished.count,
+                },
+                (StepAction::Narrow(_), Some(report)) => narrowed
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(Work::whole(Some(report))),
+                (StepAction::Keep, Some(report)) => Work::whole(Some(report)),
+            }
+        })
+        .fold(Work::NONE, Work::and)
 }
 
 /// The script with the selection of one dbt step replaced (a person's request): `select` and
