@@ -93,7 +93,12 @@ pub struct ShellWord {
 
 /// Reads `text`, a script for a POSIX shell started with `errexit` (`sh -e -c`) or not.
 pub fn read_script(text: &str, errexit: bool) -> Result<Script, Unreadable> {
-    let parsed = Parser::with_dialect(&ascii_copy(text), ShellDialect::Posix).parse();
+    let copy = ascii_copy(text);
+    // The parser is young (0.x): should it ever panic on a script, the script is one
+    // dbt-rerun cannot read, not a failed invocation.
+    let parsed =
+        std::panic::catch_unwind(|| Parser::with_dialect(&copy, ShellDialect::Posix).parse())
+            .map_err(|_| Unreadable("the shell parser could not read the script".to_owned()))?;
     if !parsed.is_ok() {
         let why = parsed
             .terminal_error
