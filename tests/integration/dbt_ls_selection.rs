@@ -3,12 +3,16 @@
 //! succeed in that run: dbt's failed + skipped set from run_results.json (and, where
 //! `--fail-fast` kept dbt from even listing some nodes, every selected node dbt did not
 //! report as succeeded). Every shape the planner can produce for a fixture is checked, by
-//! shrinking the length budget until it falls back to the original command.
+//! shrinking the length budget until it falls back to the original command. `dbt ls` parses
+//! the project with each command's `--vars`, so the versioned and ephemeral models those
+//! switch on are there; ephemeral models, which dbt never executes, are not counted.
 
 use dbt_rerun::command::DbtCommand;
 use dbt_rerun::log::{parse_reader, Limits};
 use dbt_rerun::plan::{json_len, plan_rerun, PlanShape, RerunCommand};
-use dbt_rerun_tests::{dbt_ls, executed_types, fixtures, selection_flags, Fixture, Mismatches};
+use dbt_rerun_tests::{
+    dbt_ls, executed_types, fixtures, selection_flags, vars_flag, Fixture, Mismatches,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every distinct plan for the fixture, from the full budget down.
@@ -29,10 +33,19 @@ fn plans(command: &DbtCommand, report: &dbt_rerun::RunReport) -> Vec<RerunComman
     }
 }
 
+/// What `dbt ls` is asked for an argv: its vars (so the project is what the run saw) and its
+/// selection flags.
+fn ls_args(argv: &[String]) -> Vec<String> {
+    [vars_flag(argv), selection_flags(argv)].concat()
+}
+
 #[test]
 fn every_planned_selection_selects_exactly_what_did_not_succeed() {
     let mut bad = Mismatches::default();
     let mut shapes_seen: BTreeMap<PlanShape, usize> = BTreeMap::new();
+    // Fixtures of versioned and ephemeral models, and plans that exclude the versions a text
+    // log shows finished (the model's bare name selects every version).
+    let (mut versioned, mut ephemeral, mut version_excluded) = (0, 0, 0);
     let mut by_version: BTreeMap<String, Vec<(Fixture, Vec<RerunCommand>)>> = BTreeMap::new();
     for f in fixtures() {
         if f.meta.exit_code != 1 {
@@ -53,9 +66,9 @@ fn every_planned_selection_selects_exactly_what_did_not_succeed() {
     for (version, cases) in &by_version {
         let mut requests = Vec::new();
         for (f, plans) in cases {
-            requests.push((format!("{}#original", f.id), selection_flags(&f.meta.argv)));
+            requests.push((format!("{}#original", f.id), ls_args(&f.meta.argv)));
             for (i, plan) in plans.iter().enumerate() {
-                requests.push((format!("{}#{i}", f.id), selection_flags(&plan.argv)));
+                requests.push((format!("{}#{i}", f.id), ls_args(&plan.argv)));
             }
         }
         let answers = dbt_ls(version, &requests);
@@ -94,8 +107,15 @@ fn every_planned_selection_selects_exactly_what_did_not_succeed() {
                     )
                 });
             }
+            let vars = vars_flag(&f.meta.argv).concat();
+            versioned += usize::from(vars.contains("versioned_models"));
+            ephemeral += usize::from(vars.contains("ephemeral_models"));
             for (i, plan) in plans.iter().enumerate() {
                 *shapes_seen.entry(plan.shape).or_default() += 1;
+                version_excluded += usize::from(
+                    plan.shape != PlanShape::Resume
+                        && plan.argv.iter().any(|a| a.starts_with("dim_accounts_v")),
+                );
                 let selected = match executed(&format!("{}#{i}", f.id)) {
                     Ok(set) => set,
                     Err(e) => {
@@ -125,6 +145,14 @@ fn every_planned_selection_selects_exactly_what_did_not_succeed() {
         }
     }
     bad.assert_none();
+    assert!(
+        versioned >= 24 && ephemeral >= 16,
+        "the versioned ({versioned}) and ephemeral ({ephemeral}) fixtures of every dbt version"
+    );
+    assert!(
+        version_excluded >= 8,
+        "plans excluding a finished version: {version_excluded}"
+    );
     for shape in [
         PlanShape::Exact,
         PlanShape::ExactModels,

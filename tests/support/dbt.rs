@@ -119,7 +119,17 @@ pub fn selection_flags(argv: &[String]) -> Vec<String> {
     out
 }
 
-/// The resource types a dbt verb executes.
+/// An argv's `--vars` flag and its value, for `dbt ls` to parse the project as the run did
+/// (vars switch models on); empty when the argv has none.
+pub fn vars_flag(argv: &[String]) -> Vec<String> {
+    argv.windows(2)
+        .find(|w| w[0] == "--vars")
+        .map(<[String]>::to_vec)
+        .unwrap_or_default()
+}
+
+/// The resource types a dbt verb executes (`dbt_ls.py` lists ephemeral models, which dbt
+/// never executes, as `ephemeral_model`).
 pub fn executed_types(verb: &str) -> &'static [&'static str] {
     match verb {
         "run" => &["model"],

@@ -208,6 +208,13 @@ fn text_body(record: &DecisionRecord) -> String {
                 t,
                 "\nNo re-run can fix this as it is: fix the project, then run it again."
             );
+            if let Some(note) = &record.plan_note {
+                let _ = writeln!(
+                    t,
+                    "(No re-run command: {}.)",
+                    crate::log::truncate(note, 500)
+                );
+            }
         }
     }
     if let Some(link) = log_link(record) {

@@ -131,6 +131,8 @@ pub struct Findings {
     /// The command that re-runs what can be re-run, for a person too; None when nothing can.
     pub rerun_command: Option<Vec<String>>,
     pub plan_shape: Option<PlanShape>,
+    /// Why the plan has its shape, or why there is no re-run command.
+    pub plan_note: Option<String>,
     pub finished_nodes: u64,
     /// Their names, when there are at most [`MAX_FINISHED_NAMES`].
     pub finished_node_names: Vec<String>,
@@ -260,7 +262,29 @@ pub fn decide(input: DecisionInput<'_>) -> Decided {
     let mut findings = Findings::new(&input, reading.shown.as_deref());
     // Each step either passes or settles the decision early (its Err).
     let decision = judge(&input, &reading, &mut findings).unwrap_or_else(Decision::from);
+    let decision = explain_missing_command(decision, &findings);
     Decided { findings, decision }
+}
+
+/// Nodes failed but there is no re-run command: the reason says why, whatever else it says
+/// (a policy that would not re-run anyway must not hide that no command could be planned).
+fn explain_missing_command(decision: Decision, findings: &Findings) -> Decision {
+    let why = match (&findings.rerun_command, &findings.plan_note) {
+        (None, Some(why)) if !findings.failed_nodes.is_empty() => why,
+        _ => return decision,
+    };
+    let explained = |reason: String| {
+        if reason.contains(why.as_str()) {
+            reason
+        } else {
+            format!("{reason}; no re-run command: {why}")
+        }
+    };
+    match decision {
+        Decision::Ignore(reason) => Decision::Ignore(explained(reason)),
+        Decision::GiveUp(reason) => Decision::GiveUp(explained(reason)),
+        rerun @ Decision::Rerun { .. } => rerun,
+    }
 }
 
 impl Findings {
@@ -287,6 +311,7 @@ impl Findings {
             skipped_nodes: report.map(|r| r.skipped.clone()).unwrap_or_default(),
             rerun_command: None,
             plan_shape: None,
+            plan_note: None,
             finished_nodes: finished.map_or(0, |f| f.count),
             finished_node_names: finished
                 .filter(|f| f.count <= MAX_FINISHED_NAMES as u64)
@@ -338,6 +363,10 @@ fn judge(
     let plan = command_plan(&classification, input, reading, budget);
     findings.rerun_command = plan.argv.clone();
     findings.plan_shape = plan.shape;
+    findings.plan_note = match (&plan.argv, &plan.note) {
+        (None, None) => Some(no_command(input, None)),
+        (_, note) => note.clone(),
+    };
     findings.script_steps = plan.steps.clone();
     findings.work = plan.work;
 

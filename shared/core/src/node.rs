@@ -167,6 +167,34 @@ fn is_version(part: &str) -> bool {
     part.len() > 1 && part.starts_with('v') && part[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The name dbt selects one version of a versioned model by, `name.vN`, from its unique_id
+/// (`model.shop.dim_customers.v2`); None for any other unique_id. dbt's JSON events give a
+/// version's bare model name as its `node_name`, and selecting that selects every version.
+pub fn versioned_name(unique_id: &str) -> Option<String> {
+    let mut parts = unique_id.split('.');
+    let (Some("model"), Some(_), Some(name), Some(version), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    (is_version(version) && !name.is_empty()).then(|| format!("{name}.{version}"))
+}
+
+/// A name that may name one version of a model: `dim_customers.v2` (how dbt selects a
+/// version) or `dim_customers_v2` (the relation a version builds unless it sets an alias, and
+/// a selector dbt 1.5+ accepts for that version too) split into the model's name and the
+/// version (`v2`). Any model name ending in `_v<digits>` looks like this; whether it is a
+/// version only the project knows.
+pub fn version_parts(name: &str) -> Option<(&str, &str)> {
+    let at = name.rfind(['.', '_'])?;
+    let (base, version) = (&name[..at], &name[at + 1..]);
+    (!base.is_empty() && is_version(version)).then_some((base, version))
+}
+
 impl fmt::Display for NodeName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -238,5 +266,34 @@ mod tests {
         assert_eq!(name("model.shop.dim_customers.v2"), "dim_customers.v2");
         assert_eq!(name("seed.shop.raw_orders"), "raw_orders");
         assert_eq!(name("snapshot.shop.orders_snapshot"), "orders_snapshot");
+    }
+
+    #[test]
+    fn versions_are_named_as_dbt_selects_them() {
+        assert_eq!(
+            versioned_name("model.shop.dim_accounts.v2").as_deref(),
+            Some("dim_accounts.v2")
+        );
+        for id in [
+            "model.shop.dim_accounts",
+            "test.shop.not_null_dim_accounts_v2_id.1a2b3c",
+            "model.shop.dim_accounts.latest",
+            "model.shop.a.v1.x",
+            "seed.shop.raw.v1",
+        ] {
+            assert_eq!(versioned_name(id), None, "{id}");
+        }
+        assert_eq!(
+            version_parts("dim_accounts.v2"),
+            Some(("dim_accounts", "v2"))
+        );
+        assert_eq!(
+            version_parts("dim_accounts_v12"),
+            Some(("dim_accounts", "v12"))
+        );
+        assert_eq!(version_parts("dim_accounts"), None);
+        assert_eq!(version_parts("dim_v"), None);
+        assert_eq!(version_parts("_v1"), None);
+        assert_eq!(version_parts("accounts_v1x"), None);
     }
 }

@@ -109,6 +109,10 @@ pub struct DecisionRecord {
     /// The command that re-runs what can be re-run, for a person too; null when nothing can.
     pub rerun_command: Option<Vec<String>>,
     pub plan_shape: Option<PlanShape>,
+    /// Why the re-run command has its shape (what it could not narrow, what the log did not
+    /// say), or why there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_note: Option<String>,
     /// The re-run resumes a run cut off part-way rather than listing failed nodes.
     pub resume: bool,
     /// Nodes the log shows as finished.
@@ -306,6 +310,7 @@ impl DecisionRecord {
             rerun_command: f.rerun_command,
             resume: f.plan_shape == Some(PlanShape::Resume),
             plan_shape: f.plan_shape,
+            plan_note: f.plan_note,
             finished_nodes: f.finished_nodes,
             finished_node_names: f.finished_node_names,
             log_complete: f.log_complete,

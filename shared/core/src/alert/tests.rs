@@ -67,6 +67,7 @@ fn record(decision: DecisionKind) -> DecisionRecord {
             "dim_customers".into(),
         ]),
         plan_shape: None,
+        plan_note: None,
         resume: false,
         finished_nodes: 12,
         finished_node_names: vec![],

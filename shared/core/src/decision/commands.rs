@@ -172,16 +172,23 @@ pub(super) fn command_plan(
     budget: usize,
 ) -> CommandPlan {
     let Some(command) = input.command else {
-        return CommandPlan::default();
+        return CommandPlan::none_because(
+            "the original command is not known (no override in the event and no task \
+             definition command)"
+                .to_owned(),
+        );
     };
-    let rerunnable = match classification.kind {
-        FailureKind::None => false,
+    match classification.kind {
+        FailureKind::None => {
+            return CommandPlan::none_because("the task exited 0: nothing to re-run".to_owned())
+        }
         // dbt's own error has a class only when a re-run may fix it (transient, timeout).
-        FailureKind::DbtRuntime => !classification.classes.is_empty(),
-        _ => true,
-    };
-    if !rerunnable {
-        return CommandPlan::default();
+        FailureKind::DbtRuntime if classification.classes.is_empty() => {
+            return CommandPlan::none_because(
+                "dbt itself failed (exit 2) with an error a re-run cannot fix".to_owned(),
+            )
+        }
+        _ => {}
     }
     let entry_point_len = input.entry_point.map_or(0, <[String]>::len);
     match &reading.command {
@@ -227,7 +234,9 @@ fn dbt_plan(
             Ok(plan) => CommandPlan::of(plan, entry_point_len),
             Err(e) => CommandPlan::none_because(e.to_string()),
         },
-        (FailureKind::DbtNodes, None) => CommandPlan::default(),
+        (FailureKind::DbtNodes, None) => {
+            CommandPlan::none_because("the log could not be read".to_owned())
+        }
         // Killed part-way (out of memory, Spot, any kill): resume from the log when dbt had
         // started and the log shows where it stopped.
         (FailureKind::Infra | FailureKind::Oom, _) if cut_off.is_some() => {

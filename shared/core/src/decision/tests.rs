@@ -802,6 +802,83 @@ fn a_successful_stop_of_a_chains_rerun_is_its_recovery() {
 }
 
 #[test]
+fn failed_nodes_without_a_rerun_command_always_say_why() {
+    // A name the parser kept but that cannot enter a command, under a policy that would not
+    // re-run the failure anyway: the reason still says why there is no command.
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    let r = report(
+        vec![failed("fct_orders", FailStatus::Error, "Binder Error: x")],
+        &["'skipped'"],
+    );
+    let record = decide_with(&t, Some(&r), "dbt build", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert_eq!(record.rerun_command, None);
+    assert!(
+        record.reason.contains("does not re-run model_error")
+            && record
+                .reason
+                .contains("no re-run command: refusing to put a name"),
+        "{}",
+        record.reason
+    );
+    assert!(record
+        .plan_note
+        .unwrap()
+        .contains("is not a valid dbt node name"));
+
+    // The same failure classified transient: the give-up reason names it once.
+    let r = report(
+        vec![failed(
+            "fct_orders",
+            FailStatus::Error,
+            "SSL SYSCALL error: EOF detected",
+        )],
+        &["'skipped'"],
+    );
+    let record = decide_with(&t, Some(&r), "dbt build", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::GiveUp);
+    assert_eq!(
+        record
+            .reason
+            .matches("is not a valid dbt node name")
+            .count(),
+        1,
+        "{}",
+        record.reason
+    );
+
+    // A wrapper hid dbt's failures (exit 0): no command, and the reason says so.
+    let ok = task(Some(0), "EssentialContainerExited", None, &[]);
+    let r = transient_report();
+    let record = decide_with(&ok, Some(&r), "dbt build", &DecisionConfig::default());
+    assert_eq!(record.decision, DecisionKind::Ignore);
+    assert!(
+        record
+            .reason
+            .contains("no re-run command: the task exited 0"),
+        "{}",
+        record.reason
+    );
+
+    // Without the original command.
+    let record = decide_record(DecisionInput {
+        task: &t,
+        report: Some(&transient_report()),
+        log_note: None,
+        command: None,
+        entry_point: None,
+        invocations: None,
+        config: &DecisionConfig::default(),
+    });
+    assert_eq!(record.rerun_command, None);
+    assert!(
+        record.reason.contains("the original command is not known"),
+        "{}",
+        record.reason
+    );
+}
+
+#[test]
 fn only_a_chains_own_rerun_that_succeeded_is_a_recovery() {
     let config = DecisionConfig::default();
     let not_recovered = |t: &EcsTask| {

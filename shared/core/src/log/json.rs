@@ -2,7 +2,7 @@
 //! `{"data": {...}, "info": {"name": "LogModelResult", "msg": "...", ...}}`.
 
 use super::{failed_node, text, Block, LogParser, RunStats};
-use crate::node::{FailStatus, ResourceType, SkippedNode};
+use crate::node::{versioned_name, FailStatus, ResourceType, SkippedNode};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -39,6 +39,11 @@ struct Data<'a> {
     node_name: Lenient<'a>,
     #[serde(default, borrow)]
     resource_type: Lenient<'a>,
+    /// `LogSkipBecauseError`: the skipped node's schema and name.
+    #[serde(default, borrow)]
+    schema: Lenient<'a>,
+    #[serde(default, borrow)]
+    relation: Lenient<'a>,
     #[serde(default)]
     stats: Option<Stats>,
 }
@@ -185,6 +190,17 @@ impl LogParser {
         let node_name = node
             .and_then(|n| n.node_name.get())
             .or_else(|| data.node_name.get());
+        // A version of a versioned model: its node_name is the model's, which selects every
+        // version; its unique_id says which.
+        let versioned = unique_id.and_then(versioned_name);
+        let name = versioned.as_deref().or(node_name);
+        let event_name = event.info.name.as_ref();
+        if !matches!(
+            event_name,
+            "RunResultError" | "RunResultFailure" | "RunResultErrorNoMessage"
+        ) {
+            self.ephemeral_skipped = event_name == "LogSkipBecauseError";
+        }
         let resource_type = node
             .and_then(|n| n.resource_type.get())
             .or_else(|| data.resource_type.get())
@@ -198,12 +214,18 @@ impl LogParser {
             }
             "LogModelResult" | "LogTestResult" | "LogSeedResult" | "LogSnapshotResult"
             | "LogNodeResult" => {
-                if let Some(name) = node_name {
+                if let Some(name) = name {
                     self.json_result(event, name, resource_type, unique_id);
+                    if let (Some(bare), Some(_)) = (node_name, &versioned) {
+                        // 1.6 summaries name a failed version by its bare model name.
+                        if let Some(&index) = self.failed_index.get(name) {
+                            self.failed_index.entry(bare.to_owned()).or_insert(index);
+                        }
+                    }
                 }
             }
             "SkippingDetails" => {
-                if let Some(name) = node_name {
+                if let Some(name) = name {
                     self.add_skipped(SkippedNode {
                         name: name.to_owned(),
                         resource_type,
@@ -211,16 +233,49 @@ impl LogParser {
                     });
                 }
             }
+            // A node skipped because its ephemeral parent failed or was skipped: no node_info,
+            // the node's schema and name (see text::ephemeral_skip).
+            "LogSkipBecauseError" => {
+                if let Some(name) = data.relation.get() {
+                    let test_schema = data
+                        .schema
+                        .get()
+                        .is_some_and(|s| s.ends_with("dbt_test__audit"));
+                    self.add_skipped(SkippedNode {
+                        name: name.to_owned(),
+                        resource_type: if test_schema {
+                            ResourceType::Test
+                        } else {
+                            ResourceType::Model
+                        },
+                        unique_id: None,
+                    });
+                }
+            }
             "RunResultError" | "RunResultFailure" | "RunResultErrorNoMessage" => {
-                self.in_summary = true;
+                // Right after an ephemeral skip, dbt prints the ephemeral model's error: not
+                // the summary yet.
+                let ephemeral = self.ephemeral_skipped;
+                if !ephemeral {
+                    self.in_summary = true;
+                }
                 let msg = data
                     .msg
                     .get()
                     .or_else(|| event.info.msg.get())
                     .unwrap_or_default();
-                self.json_summary(event.info.name.as_ref(), unique_id.or(node_name), msg);
+                let node = SummaryNode {
+                    key: unique_id.or(node_name),
+                    unique_id,
+                    name,
+                    ephemeral,
+                };
+                self.json_summary(event_name, node, msg);
             }
-            "EndOfRunSummary" => self.in_summary = true,
+            "EndOfRunSummary" => {
+                self.in_summary = true;
+                self.block = Block::None;
+            }
             "StatsLine" => {
                 if let Some(s) = &data.stats {
                     self.report.stats = Some(RunStats {
@@ -300,28 +355,80 @@ impl LogParser {
         }
     }
 
-    /// A failure in the end-of-run summary. 1.8+ events name their node; 1.6/1.7 send
-    /// `RunResultFailure` with a node name and then a bare `RunResultError` message, or an
-    /// error whose first line is a text header.
-    fn json_summary(&mut self, event: &str, key: Option<&str>, msg: &str) {
+    /// A failure in the end-of-run summary, or an ephemeral model's error after the skip of a
+    /// node built on it. 1.8+ events name their node; 1.6/1.7 send `RunResultFailure` with a
+    /// node name and then a bare `RunResultError` message, or an error whose first line is a
+    /// text header.
+    fn json_summary(&mut self, event: &str, node: SummaryNode<'_>, msg: &str) {
         let mut lines = msg.lines().map(strip_ansi_str).peekable();
         while lines.peek().is_some_and(|l| l.trim().is_empty()) {
             lines.next();
         }
-        let header = lines
+        let first = lines
             .peek()
-            .and_then(|l| text::parse_header(l.trim()).map(|h| (h.warning, h.name.to_owned())));
-        if header.as_ref().is_some_and(|(warning, _)| *warning) {
+            .map(|l| l.trim().to_owned())
+            .unwrap_or_default();
+        let header = text::parse_header(&first);
+        if header.as_ref().is_some_and(|h| h.warning) {
             self.block = Block::Ignored;
             return;
         }
-        let index = key
-            .or(header.as_ref().map(|(_, name)| name.as_str()))
-            .and_then(|k| self.failed_index.get(k).copied())
-            .or(match (self.block, event) {
+        if first.contains(", caused by compilation error in referenced ephemeral model") {
+            // The summary's line for a node its ephemeral parent skipped (1.6, 1.8): the
+            // node is among the skipped, its parent's error was printed with the skip.
+            self.block = Block::None;
+            return;
+        }
+        if header.as_ref().is_some_and(|h| h.version_unknown()) {
+            if let Some(h) = &header {
+                self.note_version_unknown(h.name);
+            }
+        }
+        let header_name = header.as_ref().map(|h| h.node_name().into_owned());
+        let found = node
+            .key
+            .or(header_name.as_deref())
+            .and_then(|k| self.failed_index.get(k).copied());
+        let index = match found {
+            Some(index) if node.ephemeral => {
+                if self.report.failed[index].message.is_empty() {
+                    Some(index)
+                } else {
+                    // The same ephemeral model's error again, for its next child.
+                    self.block = Block::Ignored;
+                    return;
+                }
+            }
+            Some(index) => Some(index),
+            None if node.ephemeral => {
+                let name = node.name.or(header_name.as_deref());
+                let resource_type = header
+                    .as_ref()
+                    .map_or(ResourceType::Model, |h| h.resource_type);
+                name.and_then(|name| {
+                    let unique_id = node.unique_id.map(str::to_owned);
+                    let key = unique_id.clone();
+                    let index = self.add_failed(failed_node(
+                        name.to_owned(),
+                        resource_type,
+                        unique_id,
+                        FailStatus::Error,
+                    ))?;
+                    self.failed_index.entry(name.to_owned()).or_insert(index);
+                    if let Some(key) = key {
+                        self.failed_index.entry(key).or_insert(index);
+                    }
+                    self.ephemeral_failures.insert(index);
+                    Some(index)
+                })
+            }
+            // A message without a node continues the failure before it (1.6/1.7).
+            None if node.key.is_none() => match (self.block, event) {
                 (Block::Failure { index, .. }, "RunResultError") => Some(index),
                 _ => None,
-            });
+            },
+            None => None,
+        };
         let Some(index) = index else {
             self.block = Block::None;
             return;
@@ -341,6 +448,17 @@ impl LogParser {
     }
 }
 
+/// The node a `RunResult*` event is about, as far as it says.
+struct SummaryNode<'a> {
+    /// unique_id, else node name: how `failed_index` knows the node.
+    key: Option<&'a str>,
+    unique_id: Option<&'a str>,
+    /// The name that selects it (`model.vN` for a version).
+    name: Option<&'a str>,
+    /// Printed right after an ephemeral skip: the ephemeral model's own error.
+    ephemeral: bool,
+}
+
 fn strip_ansi_str(s: &str) -> Cow<'_, str> {
     if !s.contains('\x1b') {
         return Cow::Borrowed(s);
@@ -358,6 +476,98 @@ mod tests {
     fn the_event_name_is_found_without_parsing() {
         let line = br#"{"data": {"name": "not_null_x", "node_info": {"node_name": "x"}}, "info": {"msg": "a \"name\": \"b\"", "name": "LogTestResult", "pid": 1}}"#;
         assert_eq!(quick_event_name(line), Some(&b"LogTestResult"[..]));
+    }
+
+    fn parse(lines: &[&str]) -> super::super::RunReport {
+        let mut parser = LogParser::default();
+        for line in lines {
+            parser.push_line(line.as_bytes());
+        }
+        parser.finish()
+    }
+
+    fn node_event(event: &str, id: &str, name: &str, status: &str) -> String {
+        format!(
+            r#"{{"data": {{"node_info": {{"unique_id": "{id}", "node_name": "{name}", "node_status": "{status}", "resource_type": "model"}}}}, "info": {{"name": "{event}", "msg": "x"}}}}"#
+        )
+    }
+
+    #[test]
+    fn a_version_is_named_by_its_unique_id() {
+        let lines = [
+            node_event("LogModelResult", "model.shop.dim_accounts.v1", "dim_accounts", "success"),
+            node_event("LogModelResult", "model.shop.dim_accounts.v2", "dim_accounts", "error"),
+            node_event("SkippingDetails", "model.shop.dim_accounts.v3", "dim_accounts", "skipped"),
+            // 1.6: the summary names the failed version by its model only.
+            r#"{"data": {"msg": "Runtime Error in model dim_accounts (models/dim_accounts.sql)\n  Binder Error: x"}, "info": {"name": "RunResultError", "msg": "x"}}"#.to_owned(),
+        ];
+        let report = parse(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(report.failed[0].name, "dim_accounts.v2");
+        assert_eq!(report.failed[0].message, "Binder Error: x");
+        assert_eq!(report.skipped[0].name, "dim_accounts.v3");
+        assert_eq!(report.finished.nodes[0].name, "dim_accounts.v1");
+    }
+
+    #[test]
+    fn a_skip_because_of_an_ephemeral_model_and_its_error() {
+        let skip = |relation: &str, schema: &str| {
+            format!(
+                r#"{{"data": {{"index": 28, "relation": "{relation}", "schema": "{schema}", "status": "error", "total": 32}}, "info": {{"name": "LogSkipBecauseError", "msg": "SKIP relation"}}}}"#
+            )
+        };
+        let error = r#"{"data": {"msg": "Compilation Error in model int_order_payments (models/ephemeral/int_order_payments.sql)\n  break_ephemeral: cannot be compiled", "node_info": {"node_name": "int_order_payments", "node_status": "None", "resource_type": "model", "unique_id": "model.shop.int_order_payments"}}, "info": {"name": "RunResultError", "msg": "x"}}"#;
+        // 1.6: no node_info, the model only in the message.
+        let bare_error = r#"{"data": {"msg": "Compilation Error in model int_order_payments (models/ephemeral/int_order_payments.sql)\n  break_ephemeral: cannot be compiled"}, "info": {"name": "RunResultError", "msg": "x"}}"#;
+        let failed = node_event(
+            "LogModelResult",
+            "model.shop.fct_orders",
+            "fct_orders",
+            "error",
+        );
+        let fct_summary = r#"{"data": {"msg": "Runtime Error in model fct_orders (models/fct_orders.sql)\n  SSL SYSCALL error: EOF detected"}, "info": {"name": "RunResultError", "msg": "x"}}"#;
+        let caused = r#"{"data": {"msg": "Compilation Error in model.shop.payments_by_method, caused by compilation error in referenced ephemeral model model.shop.int_order_payments"}, "info": {"name": "RunResultError", "msg": "x"}}"#;
+        let summary = r#"{"data": {}, "info": {"name": "EndOfRunSummary", "msg": ""}}"#;
+        for ephemeral_error in [error, bare_error] {
+            let lines = [
+                failed.as_str(),
+                &skip("payments_by_method", "main"),
+                ephemeral_error,
+                &skip("unique_payments_by_status_status", "main_dbt_test__audit"),
+                ephemeral_error,
+                summary,
+                fct_summary,
+                caused,
+            ];
+            let report = parse(&lines);
+            let failed: Vec<&str> = report.failed.iter().map(|n| n.name.as_str()).collect();
+            assert_eq!(failed, ["fct_orders", "int_order_payments"]);
+            assert_eq!(
+                report.failed[1].message,
+                "break_ephemeral: cannot be compiled"
+            );
+            assert_eq!(
+                report.failed[1].detail.matches("break_ephemeral").count(),
+                1
+            );
+            // The summary's line for the skipped child is no part of fct_orders' message.
+            assert!(
+                !report.failed[0].detail.contains("caused by"),
+                "{:?}",
+                report.failed[0]
+            );
+            let skipped: Vec<(&str, ResourceType)> = report
+                .skipped
+                .iter()
+                .map(|n| (n.name.as_str(), n.resource_type))
+                .collect();
+            assert_eq!(
+                skipped,
+                [
+                    ("payments_by_method", ResourceType::Model),
+                    ("unique_payments_by_status_status", ResourceType::Test)
+                ]
+            );
+        }
     }
 
     #[test]

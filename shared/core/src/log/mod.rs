@@ -55,6 +55,11 @@ pub struct RunReport {
     /// lines name the relation built, so the finished names may not be node names at all;
     /// its SKIP lines and summary use node names.
     pub aliased: bool,
+    /// Versioned models a text log names without saying which version did not succeed: the
+    /// summary header of a version defined in a file not named `<model>_v<N>`. (A SKIP line
+    /// never says the version; JSON events always do.) At most [`MAX_VERSIONS_UNKNOWN`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub versions_unknown: Vec<String>,
     pub lines: u64,
     pub bytes: u64,
 }
@@ -100,6 +105,9 @@ pub enum LogFormat {
     Json,
     Mixed,
 }
+
+/// The most names [`RunReport::versions_unknown`] keeps; past it the report is truncated.
+pub const MAX_VERSIONS_UNKNOWN: usize = 1000;
 
 /// Bounds on what a report keeps, so memory does not grow with the log.
 #[derive(Debug, Clone, Copy)]
@@ -158,6 +166,11 @@ pub struct LogParser {
     seen_json: bool,
     scratch: Vec<u8>,
     starts: StartedNodes,
+    /// The last result line skipped a node because of its ephemeral parent: an error header
+    /// that follows names that parent (dbt prints it there, not in the summary).
+    ephemeral_skipped: bool,
+    /// Indexes into `report.failed` of ephemeral models, which have no result line.
+    ephemeral_failures: std::collections::HashSet<usize>,
 }
 
 /// Text result lines in flight: which node each started index names, and which indexes
@@ -245,6 +258,8 @@ impl LogParser {
             seen_json: false,
             scratch: Vec::new(),
             starts: StartedNodes::default(),
+            ephemeral_skipped: false,
+            ephemeral_failures: std::collections::HashSet::new(),
         }
     }
 
@@ -316,6 +331,8 @@ impl LogParser {
     /// A failed model, seed or snapshot the text summary names (by node name) has no result
     /// line of that name, while result lines name such failures (by relation): the
     /// relations are aliased.
+    /// A version the summary names `model.vN` builds `model_vN` unless it sets an alias; an
+    /// ephemeral model has no result line at all.
     fn summary_names_differ(&self) -> bool {
         let by_relation = |n: &&FailedNode| n.resource_type.named_by_relation();
         let mut result_lines = self.result_failures.iter().filter(by_relation).peekable();
@@ -324,12 +341,32 @@ impl LogParser {
         }
         let relations: std::collections::HashSet<&str> =
             result_lines.map(|n| n.name.as_str()).collect();
+        let relation_of = |n: &FailedNode| match crate::node::version_parts(&n.name) {
+            Some((base, version)) if n.name.contains('.') => format!("{base}_{version}"),
+            _ => n.name.clone(),
+        };
         self.report
             .failed
             .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.ephemeral_failures.contains(i))
+            .map(|(_, n)| n)
             .filter(by_relation)
             .filter(|n| n.unique_id.is_none())
-            .any(|n| !relations.contains(n.name.as_str()))
+            .any(|n| !relations.contains(relation_of(n).as_str()))
+    }
+
+    /// A versioned model named without its version (see [`RunReport::versions_unknown`]).
+    fn note_version_unknown(&mut self, model: &str) {
+        let known = &mut self.report.versions_unknown;
+        if known.iter().any(|m| m == model) {
+            return;
+        }
+        if known.len() >= MAX_VERSIONS_UNKNOWN {
+            self.report.truncated = true;
+        } else {
+            known.push(model.to_owned());
+        }
     }
 
     fn add_failed(&mut self, node: FailedNode) -> Option<usize> {

@@ -2,7 +2,8 @@
 //! without a terminal, multi-line messages continued on lines without a timestamp.
 
 use super::{failed_node, truncate, Block, LogParser, RunStats};
-use crate::node::{FailStatus, ResourceType, SkippedNode};
+use crate::node::{version_parts, FailStatus, ResourceType, SkippedNode};
+use std::borrow::Cow;
 
 /// A summary header: `Failure in model fct_orders (models/fct_orders.sql)`,
 /// `Runtime Error in model ...` (1.6/1.7, and the second line of 1.8+),
@@ -16,6 +17,39 @@ pub(crate) struct Header<'a> {
     /// model it reads (`Compilation Error in model fct_orders (models/marts/unit_tests.yml)`),
     /// not after the unit test.
     pub unit_test_in_disguise: bool,
+    /// The file's name without its directory and extension (`dim_customers_v2`).
+    pub file_stem: &'a str,
+}
+
+impl<'a> Header<'a> {
+    /// The name that selects the node: a model's file is named after it, except a version of
+    /// a versioned model, whose default file is `<model>_v<N>` (dbt's `defined_in`); such a
+    /// header names version N, selected as `<model>.vN`.
+    pub fn node_name(&self) -> Cow<'a, str> {
+        match self.version() {
+            Some(version) => Cow::Owned(format!("{}.{version}", self.name)),
+            None => Cow::Borrowed(self.name),
+        }
+    }
+
+    fn version(&self) -> Option<&'a str> {
+        if self.resource_type != ResourceType::Model || self.unit_test_in_disguise {
+            return None;
+        }
+        version_parts(self.file_stem)
+            .filter(|(base, _)| *base == self.name)
+            .map(|(_, version)| version)
+    }
+
+    /// A model header whose file is neither the model's own name nor a version's default
+    /// file: a version of a versioned model defined in a file of another name, which the
+    /// header does not say.
+    pub fn version_unknown(&self) -> bool {
+        self.resource_type == ResourceType::Model
+            && !self.unit_test_in_disguise
+            && self.file_stem != self.name
+            && self.version().is_none()
+    }
 }
 
 /// Parses a summary header line (already trimmed, without timestamp and colours).
@@ -37,11 +71,17 @@ pub(crate) fn parse_header(line: &str) -> Option<Header<'_>> {
         return None;
     }
     let yaml = path.ends_with(".yml)") || path.ends_with(".yaml)");
+    let file = path[..path.len() - 1]
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default();
+    let file_stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
     Some(Header {
         warning,
         resource_type,
         name,
         unit_test_in_disguise: resource_type == ResourceType::Model && yaml,
+        file_stem,
     })
 }
 
@@ -152,6 +192,28 @@ fn result_subject(desc: &str) -> (ResourceType, &str) {
         _ => last.rsplit('.').next().unwrap_or(last),
     };
     (resource_type, name)
+}
+
+/// The node of a SKIP line for a node built on an ephemeral model that failed or was skipped:
+/// `relation main.fct_orders due to ephemeral model status 'skipped'  [ERROR SKIP]` (1.10+)
+/// or `relation main.fct_orders due to ephemeral model error .... [ERROR SKIP]` (1.6, 1.8).
+/// dbt prints `schema.name`, the node's name (not its alias); 1.6 prints tests this way
+/// too, in dbt's test schema (`<schema>_dbt_test__audit`).
+fn ephemeral_skip(desc: &str) -> Option<(ResourceType, &str)> {
+    let (relation, _) = desc
+        .strip_prefix("relation ")?
+        .split_once(" due to ephemeral model")?;
+    let relation = relation.trim();
+    if relation.is_empty() || relation.contains(' ') {
+        return None;
+    }
+    let (schema, name) = relation.rsplit_once('.').unwrap_or(("", relation));
+    let resource_type = if schema.ends_with("dbt_test__audit") {
+        ResourceType::Test
+    } else {
+        ResourceType::Model
+    };
+    Some((resource_type, name))
 }
 
 /// Parses `Done. PASS=17 WARN=0 ERROR=1 SKIP=10 NO-OP=0 TOTAL=28`.
@@ -271,7 +333,9 @@ impl LogParser {
             self.report.end_of_run = true;
             return;
         }
-        if self.in_summary {
+        // dbt prints an ephemeral model's error right after the SKIP line of each node built
+        // on it, outside the summary (which does not name it).
+        if self.in_summary || self.ephemeral_skipped {
             if let Some(header) = parse_header(trimmed) {
                 self.summary_header(header, trimmed);
                 return;
@@ -335,11 +399,21 @@ impl LogParser {
             self.block = Block::Ignored;
             return;
         }
+        let name = header.node_name();
+        if header.version_unknown() {
+            self.note_version_unknown(header.name);
+        }
         let known = self
             .report
             .failed
             .iter()
-            .position(|f| f.name == header.name && f.resource_type == header.resource_type);
+            .position(|f| f.name == name && f.resource_type == header.resource_type);
+        let ephemeral = !self.in_summary;
+        if ephemeral && known.is_some_and(|i| !self.report.failed[i].message.is_empty()) {
+            // The same ephemeral model's error again, for the next node built on it.
+            self.block = Block::Ignored;
+            return;
+        }
         let index = match known {
             Some(index) => Some(index),
             None => {
@@ -348,8 +422,12 @@ impl LogParser {
                 } else {
                     FailStatus::Error
                 };
-                let node = failed_node(header.name.to_owned(), header.resource_type, None, status);
-                self.add_failed(node)
+                let node = failed_node(name.into_owned(), header.resource_type, None, status);
+                let index = self.add_failed(node);
+                if ephemeral {
+                    self.ephemeral_failures.extend(index);
+                }
+                index
             }
         };
         match index {
@@ -370,6 +448,7 @@ impl LogParser {
     /// imitates a result (without its START) never makes a node count as finished.
     fn result_line(&mut self, index: u64, rest: &str) {
         let (status, desc) = rest.split_once(' ').unwrap_or((rest, ""));
+        self.ephemeral_skipped = false;
         match status {
             "START" => {
                 let (_, name) = result_subject(desc);
@@ -388,7 +467,13 @@ impl LogParser {
                 }
             }
             "SKIP" => {
-                let (resource_type, name) = result_subject(desc);
+                let (resource_type, name) = match ephemeral_skip(desc) {
+                    Some(node) => {
+                        self.ephemeral_skipped = true;
+                        node
+                    }
+                    None => result_subject(desc),
+                };
                 self.add_skipped(SkippedNode {
                     name: name.to_owned(),
                     resource_type,
@@ -524,6 +609,149 @@ mod tests {
             Some(12)
         );
         assert_eq!(split_result_index("3 off 4"), None);
+    }
+
+    fn parse(lines: &[&str]) -> super::super::RunReport {
+        let mut parser = LogParser::default();
+        for line in lines {
+            parser.push_line(line.as_bytes());
+        }
+        parser.finish()
+    }
+
+    fn names(nodes: &[SkippedNode]) -> Vec<(&str, ResourceType)> {
+        nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.resource_type))
+            .collect()
+    }
+
+    #[test]
+    fn a_summary_names_a_version_by_its_default_file() {
+        let h =
+            parse_header("Failure in model dim_accounts (models/v/dim_accounts_v1.sql)").unwrap();
+        assert_eq!(
+            (h.node_name().as_ref(), h.version_unknown()),
+            ("dim_accounts.v1", false)
+        );
+        // The latest version defined in the model's own file: nothing says it is a version.
+        let h = parse_header("Failure in model dim_accounts (models/v/dim_accounts.sql)").unwrap();
+        assert_eq!(
+            (h.node_name().as_ref(), h.version_unknown()),
+            ("dim_accounts", false)
+        );
+        // Defined in a file of another name (`defined_in`): a version, but which one?
+        let h = parse_header("Runtime Error in model dim_accounts (models/v/accounts_new.sql)")
+            .unwrap();
+        assert_eq!(
+            (h.node_name().as_ref(), h.version_unknown()),
+            ("dim_accounts", true)
+        );
+        let h = parse_header("Failure in test unique_x_v1 (models/x_v1.sql)").unwrap();
+        assert_eq!(h.node_name(), "unique_x_v1");
+        let h = parse_header("Failure in model x (models/unit_tests.yml)").unwrap();
+        assert_eq!((h.node_name().as_ref(), h.version_unknown()), ("x", false));
+    }
+
+    #[test]
+    fn a_failed_version_is_named_by_its_version_and_not_taken_for_an_alias() {
+        let report = parse(&[
+            "12:15:16  14 of 39 START sql table model main.dim_accounts_v1 ..... [RUN]",
+            "12:15:16  14 of 39 ERROR creating sql table model main.dim_accounts_v1 ..... [ERROR in 0.03s]",
+            "12:15:16  18 of 39 SKIP test not_null_dim_accounts_v1_customer_id ..... [SKIP]",
+            "12:15:16  28 of 39 START sql table model main.dim_accounts ..... [RUN]",
+            "12:15:16  28 of 39 OK created sql table model main.dim_accounts ..... [OK in 0.02s]",
+            "12:15:26  Completed with 1 error, 0 partial successes, and 0 warnings:",
+            "12:15:26  ",
+            "12:15:26  Failure in model dim_accounts (models/versioned/dim_accounts_v1.sql)",
+            "12:15:26    Runtime Error in model dim_accounts (models/versioned/dim_accounts_v1.sql)",
+            "  Binder Error: no such column",
+            "12:15:26  ",
+            "12:15:26  Done. PASS=1 WARN=0 ERROR=1 SKIP=1 NO-OP=0 TOTAL=3",
+        ]);
+        let failed: Vec<&str> = report.failed.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(failed, ["dim_accounts.v1"]);
+        assert_eq!(report.failed[0].message, "Binder Error: no such column");
+        assert!(!report.aliased);
+        // What finished is named by relation: dim_accounts is the latest version's.
+        assert_eq!(
+            names(&report.finished.nodes),
+            [("dim_accounts", ResourceType::Model)]
+        );
+    }
+
+    #[test]
+    fn a_skip_for_an_ephemeral_parent_names_the_model_in_every_version() {
+        let report = parse(&[
+            "12:24:25  16 of 32 ERROR creating sql table model main.fct_orders ..... [ERROR in 0.02s]",
+            // 1.10+
+            "12:24:25  29 of 32 SKIP relation main.payments_by_method due to ephemeral model status 'skipped'  [\x1b[31mERROR SKIP\x1b[0m]",
+            // 1.6, 1.8
+            "12:22:52  28 of 31 SKIP relation main.payments_by_status due to ephemeral model error .... [ERROR SKIP]",
+            // 1.6 prints the tests built on it so, in dbt's test schema
+            "12:22:52  30 of 31 SKIP relation main_dbt_test__audit.unique_payments_by_method_payment_method due to ephemeral model error  [ERROR SKIP]",
+        ]);
+        assert_eq!(
+            names(&report.skipped),
+            [
+                ("payments_by_method", ResourceType::Model),
+                ("payments_by_status", ResourceType::Model),
+                (
+                    "unique_payments_by_method_payment_method",
+                    ResourceType::Test
+                ),
+            ]
+        );
+        let failed: Vec<&str> = report.failed.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(failed, ["fct_orders"]);
+    }
+
+    #[test]
+    fn an_ephemeral_models_error_after_the_skips_is_its_failure() {
+        // 1.10+ print `Failure in` and the error after each skip, 1.6 and 1.8 the error only;
+        // neither names the ephemeral model in the summary.
+        for failure_line in [true, false] {
+            let mut lines = Vec::new();
+            for child in ["payments_by_method", "payments_by_status"] {
+                lines.push(format!("12:24:21  29 of 32 SKIP relation main.{child} due to ephemeral model status 'error'  [ERROR SKIP]"));
+                if failure_line {
+                    lines.push("12:24:21  \x1b[31mFailure in model int_order_payments (models/ephemeral/int_order_payments.sql)\x1b[0m".to_owned());
+                }
+                lines.push("12:24:21    Compilation Error in model int_order_payments (models/ephemeral/int_order_payments.sql)".to_owned());
+                lines.push("  break_ephemeral: cannot be compiled".to_owned());
+            }
+            lines.push("12:24:21  31 of 32 SKIP test unique_payments_by_method_payment_method ..... [SKIP]".to_owned());
+            lines.push(
+                "12:24:21  Completed with 2 errors, 0 partial successes, and 0 warnings:"
+                    .to_owned(),
+            );
+            lines.push("12:24:21  Done. PASS=28 WARN=0 ERROR=0 SKIP=3 NO-OP=0 TOTAL=31".to_owned());
+            let report = parse(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+            assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+            let node = &report.failed[0];
+            assert_eq!(
+                (node.name.as_str(), node.resource_type, node.status),
+                ("int_order_payments", ResourceType::Model, FailStatus::Error)
+            );
+            assert_eq!(node.message, "break_ephemeral: cannot be compiled");
+            assert_eq!(node.detail.matches("break_ephemeral").count(), 1);
+            assert_eq!(report.skipped.len(), 3);
+            assert!(report.skipped_complete());
+            assert!(!report.aliased);
+        }
+    }
+
+    #[test]
+    fn a_version_defined_in_another_file_is_known_to_be_unknown() {
+        let report = parse(&[
+            "12:15:16  28 of 39 ERROR creating sql table model main.dim_accounts_v3 ..... [ERROR in 0.02s]",
+            "12:15:26  Completed with 1 error, 0 partial successes, and 0 warnings:",
+            "12:15:26  Failure in model dim_accounts (models/accounts_next.sql)",
+            "  Binder Error: x",
+            "12:15:26  Done. PASS=0 WARN=0 ERROR=1 SKIP=0 NO-OP=0 TOTAL=1",
+        ]);
+        assert_eq!(report.failed[0].name, "dim_accounts");
+        assert_eq!(report.versions_unknown, ["dim_accounts"]);
     }
 
     #[test]

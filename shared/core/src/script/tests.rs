@@ -276,3 +276,15 @@ fn text_outside_ascii_is_read_with_its_offsets() {
         "echo \"✓ \\\n`date`\" && é=1 && dbt run '--select' 'b' # fini ✓\nécho fin"
     );
 }
+
+#[test]
+fn deeply_nested_substitutions_are_refused_before_parsing() {
+    // Found by fuzzing: the parser's time grows about 1.5x per unclosed nested opener.
+    let deep = format!("dbt run {}", "\"$(${".repeat(20));
+    let started = std::time::Instant::now();
+    let err = read_script(&deep, false).unwrap_err();
+    assert!(err.to_string().contains("substitutions"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // Ordinary nesting reads.
+    script("X=\"$(dirname \"$(pwd)\")\"; dbt run --target \"${DBT_TARGET:-${T}}\"");
+}
