@@ -9,7 +9,7 @@ use dbt_rerun::config::ServiceConfig;
 use dbt_rerun::event::{EcsContainer, EcsTask};
 use dbt_rerun::record::{DecisionKind, DecisionRecord};
 use dbt_rerun::task_definition::{
-    AwsLogsOptions, ContainerDefinition, LogLocation, TaskDefinition,
+    AwsLogsOptions, ContainerDefinition, LogDriver, LogLocation, TaskDefinition,
 };
 use dbt_rerun::testing::TaskBuilder;
 use std::path::Path;
@@ -44,11 +44,11 @@ fn definition() -> TaskDefinition {
             entry_point: None,
             command: Some(vec!["dbt".into(), "build".into()]),
             essential: true,
-            awslogs: Some(AwsLogsOptions {
+            log: Some(LogDriver::AwsLogs(AwsLogsOptions {
                 group: "/ecs/dbt".into(),
                 stream_prefix: Some("dbt".into()),
-                region: None,
-            }),
+                ..AwsLogsOptions::default()
+            })),
         }],
     }
 }
@@ -78,11 +78,7 @@ fn fixture_lines(fixture: &str) -> Vec<String> {
 }
 
 fn stream_of(task: &EcsTask) -> LogLocation {
-    LogLocation {
-        group: "/ecs/dbt".into(),
-        stream: format!("dbt/dbt/{}", task.task_id()),
-        region: None,
-    }
+    LogLocation::text("/ecs/dbt", format!("dbt/dbt/{}", task.task_id()), None)
 }
 
 fn event(task: &EcsTask) -> Vec<u8> {

@@ -9,14 +9,23 @@
 //!
 //! A log holding several dbt invocations (a script's `dbt deps && dbt build`) is cut into one
 //! report per invocation by [`InvocationSplitter`] (or [`split_reader`]).
+//!
+//! Before the parser, [`LineReader`] turns a log's events into dbt's lines however the task
+//! shipped them: FireLens records unwrapped, multi-line events split, a prefix every line
+//! shares stripped (see [`source`]). A log dbt Fusion wrote is recognised and summarised in
+//! [`RunReport::fusion`], never read as dbt Core's (see [`fusion`]).
 
+pub mod fusion;
 mod invocations;
 mod json;
+pub mod source;
 mod text;
 
+pub use fusion::FusionLog;
 pub use invocations::{
     split_reader, Invocation, InvocationSplitter, SplitLog, DEFAULT_MAX_INVOCATIONS,
 };
+pub use source::{EventFormat, FireLensRecords, LinePrefix, LineReader, ReadStats};
 
 use crate::node::{FailStatus, FailedNode, ResourceType, SkippedNode};
 use serde::Serialize;
@@ -55,6 +64,13 @@ pub struct RunReport {
     /// lines name the relation built, so the finished names may not be node names at all;
     /// its SKIP lines and summary use node names.
     pub aliased: bool,
+    /// dbt Fusion (dbt 2.0) wrote (part of) this log: its output is not dbt Core's, and what
+    /// the other fields say of it means nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<FusionLog>,
+    /// The prefix every line shared (a shipper's timestamp), stripped before parsing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_prefix: Option<LinePrefix>,
     pub lines: u64,
     pub bytes: u64,
 }
@@ -147,6 +163,9 @@ pub struct LogParser {
     block: Block,
     /// The end-of-run summary (`Completed with ...`) has begun: failure headers count.
     in_summary: bool,
+    /// The summary began only with a `Completed with N errors` line that had lost its
+    /// timestamp (a pasted excerpt): its headers count, and so do the result lines' failures.
+    summary_untimed: bool,
     /// Failures read from result lines (`ERROR creating ... main.x`), used when no summary
     /// names them (a log cut short).
     result_failures: Vec<FailedNode>,
@@ -238,6 +257,7 @@ impl LogParser {
             limits,
             block: Block::None,
             in_summary: false,
+            summary_untimed: false,
             result_failures: Vec::new(),
             unit_tests_unnamed: false,
             failed_index: HashMap::new(),
@@ -272,7 +292,7 @@ impl LogParser {
 
     /// The report for everything pushed so far.
     pub fn finish(mut self) -> RunReport {
-        if self.in_summary {
+        if self.in_summary && !self.summary_untimed {
             self.report.aliased = self.summary_names_differ();
             if self.unit_tests_unnamed {
                 self.add_unit_tests_of_result_lines();
@@ -430,11 +450,19 @@ fn failed_node(
     }
 }
 
-/// Parses a whole log from a reader, line by line, in bounded memory.
+/// Parses a whole log from a reader, line by line, in bounded memory; a prefix every line
+/// shares is stripped first (see [`LineReader`]).
 pub fn parse_reader<R: Read>(reader: R, limits: Limits) -> io::Result<RunReport> {
     let mut parser = LogParser::new(limits);
-    for_each_line(reader, limits.line_bytes, |line| parser.push_line(line))?;
-    Ok(parser.finish())
+    let mut lines = LineReader::new(EventFormat::Text);
+    let mut push = |line: &[u8]| parser.push_line(line);
+    for_each_line(reader, limits.line_bytes, |line| {
+        lines.push_line(line, &mut push)
+    })?;
+    let stats = lines.finish(&mut push);
+    let mut report = parser.finish();
+    report.line_prefix = stats.prefix;
+    Ok(report)
 }
 
 /// Calls `f` with every line of `reader` (without its `\n`); a line longer than `max_line`

@@ -118,8 +118,13 @@ fn split_result_index(line: &str) -> Option<(u64, &str)> {
 
 /// The node a result line describes: the text before the dots and the `[STATUS in 0.1s]`.
 /// `created sql table model main.fct_orders` gives (Model, `fct_orders`): text logs name a
-/// model by its relation, `schema.alias`.
-fn result_subject(desc: &str) -> (ResourceType, &str) {
+/// model by its relation, `schema.alias`. None when the line names no node: a hook
+/// (`START hook: shop.on-run-end.0`), or a name that is missing (a redacted paste's `SKIP
+/// exposure  .....`) or only a node type.
+fn result_subject(desc: &str) -> Option<(ResourceType, &str)> {
+    if desc.starts_with("hook: ") {
+        return None;
+    }
     // The first ` .` (the dots) or ` [` (the status bracket), found with one memchr pass.
     let bytes = desc.as_bytes();
     let end = memchr::memchr_iter(b' ', bytes)
@@ -127,6 +132,9 @@ fn result_subject(desc: &str) -> (ResourceType, &str) {
         .unwrap_or(desc.len());
     let desc = desc[..end].trim_end();
     let last = desc.rsplit(' ').next().unwrap_or(desc);
+    if last.is_empty() || (!desc.contains(' ') && TYPE_WORDS.contains(&last)) {
+        return None;
+    }
     let resource_type = if desc.starts_with("test ") {
         ResourceType::Test
     } else if desc.starts_with("unit_test ") || last.contains("::") {
@@ -138,6 +146,8 @@ fn result_subject(desc: &str) -> (ResourceType, &str) {
         .any(|p| desc.starts_with(p))
     {
         ResourceType::Snapshot
+    } else if desc.starts_with("exposure ") {
+        ResourceType::Other
     } else if desc.contains(' ') && last.contains('.') {
         ResourceType::Model
     } else {
@@ -151,8 +161,21 @@ fn result_subject(desc: &str) -> (ResourceType, &str) {
         }
         _ => last.rsplit('.').next().unwrap_or(last),
     };
-    (resource_type, name)
+    (!name.is_empty()).then_some((resource_type, name))
 }
+
+/// Words of a result line that name a node type, not a node.
+const TYPE_WORDS: &[&str] = &[
+    "exposure",
+    "relation",
+    "model",
+    "test",
+    "unit_test",
+    "seed",
+    "snapshot",
+    "source",
+    "hook",
+];
 
 /// Parses `Done. PASS=17 WARN=0 ERROR=1 SKIP=10 NO-OP=0 TOTAL=28`.
 fn parse_stats(line: &str) -> Option<RunStats> {
@@ -175,6 +198,16 @@ fn parse_stats(line: &str) -> Option<RunStats> {
         }
     }
     seen_total.then_some(stats)
+}
+
+/// `Completed with 1 error and 0 warnings:`, `Completed with 9 errors, 0 partial successes,
+/// and 0 warnings:`: dbt's summary header with failures.
+fn is_summary_start(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("Completed with ") else {
+        return false;
+    };
+    let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+    n > 0 && (rest[n..].starts_with(" error") || rest[n..].starts_with(" failure"))
 }
 
 /// A text line as the parser reads it: a dbt event (the message after dbt's timestamp
@@ -236,6 +269,12 @@ impl LogParser {
 
     /// A line without timestamp: the next line of the open multi-line message.
     fn continuation(&mut self, line: &str) {
+        let trimmed = line.trim();
+        if super::fusion::may_be_fusion(trimmed) {
+            if let Some(fusion) = super::fusion::read(trimmed) {
+                self.fusion_line(fusion);
+            }
+        }
         match self.block {
             Block::Failure { index, has_text } => {
                 self.add_message_line(index, line);
@@ -252,6 +291,13 @@ impl LogParser {
                 self.report.end_of_run = true;
                 self.add_error_line(line);
                 self.block = Block::TopLevelError;
+            }
+            Block::None if !self.in_summary && is_summary_start(trimmed) => {
+                // `Completed with 9 errors ...` that lost its timestamp (a pasted excerpt that
+                // starts there): the headers that follow count, and so do the result lines'
+                // failures (the line may not have been dbt's).
+                self.in_summary = true;
+                self.summary_untimed = true;
             }
             Block::None | Block::Ignored => {}
         }
@@ -307,6 +353,7 @@ impl LogParser {
         if trimmed.starts_with("Completed ") {
             // `Completed successfully`, `Completed with 1 error and 0 warnings:`
             self.in_summary = true;
+            self.summary_untimed = false;
         } else if let Some(version) = header_version(trimmed) {
             self.report.dbt_version = Some(version.to_owned());
         } else if trimmed == "Encountered an error:" || trimmed.starts_with("Encountered an error")
@@ -321,7 +368,22 @@ impl LogParser {
             }
         } else if trimmed.starts_with("CANCEL query ") {
             self.report.cancelled = true;
+        } else if super::fusion::may_be_fusion(trimmed) {
+            if let Some(fusion) = super::fusion::read(trimmed) {
+                self.fusion_line(fusion);
+            }
         }
+    }
+
+    /// A line of dbt Fusion's output: the log is Fusion's (see [`super::fusion`]).
+    pub(super) fn fusion_line(&mut self, line: super::fusion::FusionLine<'_>) {
+        if matches!(line, super::fusion::FusionLine::Finished(_)) {
+            self.report.end_of_run = true;
+        }
+        self.report
+            .fusion
+            .get_or_insert_with(Default::default)
+            .note(line);
     }
 
     fn summary_header(&mut self, header: super::text::Header<'_>, line: &str) {
@@ -372,13 +434,16 @@ impl LogParser {
         let (status, desc) = rest.split_once(' ').unwrap_or((rest, ""));
         match status {
             "START" => {
-                let (_, name) = result_subject(desc);
-                if !self.starts.begin(index, name) {
-                    self.report.conflicting = true;
+                if let Some((_, name)) = result_subject(desc) {
+                    if !self.starts.begin(index, name) {
+                        self.report.conflicting = true;
+                    }
                 }
             }
             "OK" | "PASS" | "WARN" | "SUCCESS" | "NO-OP" => {
-                let (resource_type, name) = result_subject(skip_count(desc));
+                let Some((resource_type, name)) = result_subject(skip_count(desc)) else {
+                    return;
+                };
                 if self.starts.end(index, name) {
                     self.add_finished(SkippedNode {
                         name: name.to_owned(),
@@ -388,15 +453,18 @@ impl LogParser {
                 }
             }
             "SKIP" => {
-                let (resource_type, name) = result_subject(desc);
-                self.add_skipped(SkippedNode {
-                    name: name.to_owned(),
-                    resource_type,
-                    unique_id: None,
-                });
+                if let Some((resource_type, name)) = result_subject(desc) {
+                    self.add_skipped(SkippedNode {
+                        name: name.to_owned(),
+                        resource_type,
+                        unique_id: None,
+                    });
+                }
             }
             "ERROR" | "FAIL" => {
-                let (resource_type, name) = result_subject(skip_count(desc));
+                let Some((resource_type, name)) = result_subject(skip_count(desc)) else {
+                    return;
+                };
                 self.starts.end(index, name);
                 let fail_status = if status == "FAIL" {
                     FailStatus::Fail
@@ -486,7 +554,7 @@ mod tests {
         let subject = |line| {
             let (_, rest) = split_result_index(line).unwrap();
             let desc = rest.split_once(' ').unwrap().1;
-            result_subject(skip_count(desc))
+            result_subject(skip_count(desc)).unwrap()
         };
         assert_eq!(
             subject(
