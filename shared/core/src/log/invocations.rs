@@ -442,7 +442,12 @@ pub fn split_reader<R: Read>(
     max_invocations: usize,
 ) -> io::Result<SplitLog> {
     let mut splitter = InvocationSplitter::new(limits, max_invocations);
-    for_each_line(reader, limits.line_bytes, |line| splitter.push_line(line))?;
+    let mut lines = super::LineReader::new(super::EventFormat::Text);
+    let mut push = |line: &[u8]| splitter.push_line(line);
+    for_each_line(reader, limits.line_bytes, |line| {
+        lines.push_line(line, &mut push)
+    })?;
+    lines.finish(&mut push);
     Ok(splitter.finish())
 }
 
