@@ -208,9 +208,9 @@ impl std::hash::Hasher for IndexHasher {
 }
 
 /// FNV-1a of a node name.
-fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+fn name_hash(name: &[u8]) -> u64 {
+    name.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 
@@ -221,7 +221,7 @@ const MAX_TRACKED_INDEX: u64 = 2 << 20;
 
 impl StartedNodes {
     /// A START line; false when the index had started before (a contradiction).
-    fn begin(&mut self, index: u64, name: &str) -> bool {
+    fn begin(&mut self, index: u64, name: &[u8]) -> bool {
         let mut fresh = true;
         if index < MAX_TRACKED_INDEX {
             let (word, bit) = ((index / 64) as usize, 1u64 << (index % 64));
@@ -239,7 +239,7 @@ impl StartedNodes {
     }
 
     /// A result line; true when it follows a START of the same index and node.
-    fn end(&mut self, index: u64, name: &str) -> bool {
+    fn end(&mut self, index: u64, name: &[u8]) -> bool {
         self.running.remove(&index) == Some(name_hash(name))
     }
 }
@@ -276,6 +276,12 @@ impl LogParser {
         let mut line = &line[..line.len().min(self.limits.line_bytes)];
         while let [rest @ .., b'\n' | b'\r'] = line {
             line = rest;
+        }
+        if let Some((index, status, desc)) = text::fast_result(line) {
+            self.seen_text = true;
+            self.block = Block::None;
+            self.fast_result_line(index, status, desc);
+            return;
         }
         let first = line.iter().position(|b| !b.is_ascii_whitespace());
         if first.is_some_and(|i| line[i] == b'{') && self.push_json(line) {
@@ -382,6 +388,27 @@ impl LogParser {
             self.report.truncated = true;
             return;
         }
+        self.keep_finished(node);
+    }
+
+    /// [`LogParser::add_finished`] of a text result line's node, its name made a `String`
+    /// only when kept.
+    fn add_finished_with(&mut self, resource_type: ResourceType, name: &[u8]) {
+        let finished = &mut self.report.finished;
+        finished.count += 1;
+        if finished.nodes.len() >= self.limits.finished_names {
+            self.report.truncated = true;
+            return;
+        }
+        self.keep_finished(SkippedNode {
+            name: String::from_utf8_lossy(name).into_owned(),
+            resource_type,
+            unique_id: None,
+        });
+    }
+
+    fn keep_finished(&mut self, node: SkippedNode) {
+        let finished = &mut self.report.finished;
         finished.nodes.push(node);
         if self.report.failed.is_empty() && self.result_failures.is_empty() {
             finished.before_first_failure = finished.nodes.len();
