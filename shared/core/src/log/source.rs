@@ -5,7 +5,8 @@
 //!   under `log` beside ECS metadata (`container_name`, `source`, `ecs_task_arn`, ...). The
 //!   text is unwrapped; records of other containers (and, in a stream every task writes to, of
 //!   other tasks) are dropped and counted. A record whose dbt JSON event a Fluent Bit parser
-//!   already took apart is put back together.
+//!   already took apart is put back together. A line Docker split into partial records
+//!   (`partial_message`, over 16 KB) is joined again, up to [`MAX_PARTIAL_BYTES`].
 //! - **Several lines in one event**: the awslogs driver joins lines with
 //!   `awslogs-multiline-pattern` or `awslogs-datetime-format`, and Fluent Bit's multiline
 //!   filters do too. Every event is split at its newlines, so each line reaches the parser as
@@ -78,6 +79,8 @@ const PREFIXES: [LinePrefix; 3] = [
 pub const PREFIX_WINDOW: usize = 64;
 /// Bytes held at most while the prefix is decided; past them it is decided on what is held.
 const PREFIX_WINDOW_BYTES: usize = 256 * 1024;
+/// Bytes of a line split into partial FireLens records joined at most; the rest is dropped.
+pub const MAX_PARTIAL_BYTES: usize = 1 << 20;
 
 impl LinePrefix {
     /// `line` without this prefix, when it carries it.
@@ -220,6 +223,8 @@ pub struct LineReader {
     format: EventFormat,
     prefix: PrefixState,
     stats: ReadStats,
+    /// The parts so far of a line Docker split into partial records.
+    partial: Vec<u8>,
 }
 
 impl LineReader {
@@ -232,6 +237,7 @@ impl LineReader {
                 non_blank: 0,
             },
             stats: ReadStats::default(),
+            partial: Vec::new(),
         }
     }
 
@@ -243,13 +249,40 @@ impl LineReader {
             EventFormat::Text => Cow::Borrowed(event),
             EventFormat::FireLens(records) => {
                 match unwrap_record(records, event, &mut self.stats) {
-                    Some(text) => text,
+                    Some(Unwrapped::Whole(text)) => {
+                        // A partial line whose last part never came ends before it.
+                        self.flush_partial(out);
+                        text
+                    }
+                    Some(Unwrapped::Part { text, last }) => {
+                        let room = MAX_PARTIAL_BYTES.saturating_sub(self.partial.len());
+                        self.partial
+                            .extend_from_slice(&text[..text.len().min(room)]);
+                        if last {
+                            self.flush_partial(out);
+                        }
+                        return;
+                    }
                     None => return,
                 }
             }
         };
+        self.push_text(&text, out);
+    }
+
+    /// The line joined from partial records so far, to `out`.
+    fn flush_partial(&mut self, out: &mut impl FnMut(&[u8])) {
+        if self.partial.is_empty() {
+            return;
+        }
+        let joined = std::mem::take(&mut self.partial);
+        self.push_text(&joined, out);
+    }
+
+    /// An event's text: its lines to `out`.
+    fn push_text(&mut self, text: &[u8], out: &mut impl FnMut(&[u8])) {
         let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', &text) {
+        for nl in memchr::memchr_iter(b'\n', text) {
             self.push_line(&text[start..nl], out);
             start = nl + 1;
         }
@@ -294,6 +327,7 @@ impl LineReader {
 
     /// The lines held go to `out`; what reading gave.
     pub fn finish(mut self, out: &mut impl FnMut(&[u8])) -> ReadStats {
+        self.flush_partial(out);
         self.decide(out);
         self.stats
     }
@@ -337,12 +371,18 @@ fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
+/// The text of a FireLens record: a whole event's, or a part of a line Docker split.
+enum Unwrapped<'e> {
+    Whole(Cow<'e, [u8]>),
+    Part { text: Vec<u8>, last: bool },
+}
+
 /// The text of a FireLens record that holds the dbt container's output, or None (counted).
 fn unwrap_record<'e>(
     records: &FireLensRecords,
     event: &'e [u8],
     stats: &mut ReadStats,
-) -> Option<Cow<'e, [u8]>> {
+) -> Option<Unwrapped<'e>> {
     use serde_json::Value;
     let Ok(Value::Object(mut record)) = serde_json::from_slice::<Value>(event) else {
         stats.not_records += 1;
@@ -360,14 +400,29 @@ fn unwrap_record<'e>(
             return None;
         }
     }
+    let flag = |key: &str| record.get(key).and_then(Value::as_str) == Some("true");
+    if flag("partial_message") {
+        let last = flag("partial_last");
+        return match record.remove(&records.key) {
+            Some(Value::String(text)) => Some(Unwrapped::Part {
+                text: text.into_bytes(),
+                last,
+            }),
+            _ => {
+                stats.not_records += 1;
+                None
+            }
+        };
+    }
+    let whole = |text: Vec<u8>| Some(Unwrapped::Whole(Cow::Owned(text)));
     match record.remove(&records.key) {
-        Some(Value::String(text)) => Some(Cow::Owned(text.into_bytes())),
+        Some(Value::String(text)) => whole(text.into_bytes()),
         // A Fluent Bit parser took dbt's JSON event apart under the key, or into the record
         // itself: put it back together as the line dbt printed.
-        Some(value @ Value::Object(_)) => serde_json::to_vec(&value).ok().map(Cow::Owned),
+        Some(value @ Value::Object(_)) => serde_json::to_vec(&value).ok().and_then(whole),
         None if record.contains_key("info") => serde_json::to_vec(&Value::Object(record))
             .ok()
-            .map(Cow::Owned),
+            .and_then(whole),
         _ => {
             stats.not_records += 1;
             None
@@ -543,6 +598,34 @@ mod tests {
         );
         assert!(lines[3].contains("MainReportVersion"), "{lines:?}");
         assert_eq!((stats.other_containers, stats.not_records), (1, 1));
+    }
+
+    #[test]
+    fn a_line_docker_split_into_partial_records_is_joined() {
+        let part = |text: &str, last: bool| {
+            format!(
+                r#"{{"container_name":"dbt","log":"{text}","partial_message":"true","partial_id":"p1","partial_ordinal":"1","partial_last":"{last}"}}"#
+            )
+        };
+        let (lines, _) = read(
+            records(None),
+            &[
+                &part("12:00:01  a very ", false),
+                &part("long line", true),
+                r#"{"container_name":"dbt","log":"next"}"#,
+                &part("cut ", false),
+                r#"{"container_name":"dbt","log":"after a lost last part"}"#,
+            ],
+        );
+        assert_eq!(
+            lines,
+            [
+                "12:00:01  a very long line",
+                "next",
+                "cut ",
+                "after a lost last part"
+            ]
+        );
     }
 
     #[test]
