@@ -409,3 +409,60 @@ async fn a_scale_in_that_killed_dbt_is_not_an_oom_and_reads_no_log() {
     assert_eq!(service.logs.pages_read(), 0);
     assert!(service.ecs.launches().is_empty());
 }
+
+/// The task definition with its dbt container logging through FireLens to CloudWatch Logs.
+fn firelens_definition() -> TaskDefinition {
+    let mut definition = definition();
+    definition.containers[0].log = Some(LogDriver::from_config(
+        "awsfirelens",
+        [
+            ("Name", "cloudwatch_logs"),
+            ("region", "eu-west-1"),
+            ("log_group_name", "/ecs/dbt-firelens"),
+            ("log_stream_prefix", "fb-"),
+        ],
+    ));
+    definition
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_firelens_stream_without_the_dbt_containers_records_says_what_it_held() {
+    let mut service = service(&[]);
+    service.ecs = MemoryEcs::default().with_definition(firelens_definition());
+    let task = failed_original();
+    let at = LogLocation::text(
+        "/ecs/dbt-firelens",
+        format!("fb-dbt-firelens-{}", task.task_id()),
+        None,
+    );
+    let sidecar = r#"{"container_name":"datadog-agent","log":"agent started","source":"stdout"}"#;
+    service.logs.write(&at, &[sidecar, sidecar, "not a record"]);
+    let record = handle(&service, &task).await;
+    assert_eq!(record.decision, DecisionKind::GiveUp, "{}", record.reason);
+    assert!(
+        record
+            .reason
+            .contains("none was a record of container dbt (2 of other containers, 0 of other tasks, 1 not records"),
+        "{}",
+        record.reason
+    );
+    assert!(service.ecs.launches().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_log_of_another_driver_gives_up_saying_which() {
+    let mut service = service(&[]);
+    let mut definition = definition();
+    definition.containers[0].log = Some(LogDriver::from_config(
+        "splunk",
+        [("splunk-url", "https://splunk.example.com:8088")],
+    ));
+    service.ecs = MemoryEcs::default().with_definition(definition);
+    let record = handle(&service, &failed_original()).await;
+    assert_eq!(record.decision, DecisionKind::GiveUp, "{}", record.reason);
+    assert!(
+        record.reason.contains("logs with the splunk driver"),
+        "{}",
+        record.reason
+    );
+}
