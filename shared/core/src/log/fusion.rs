@@ -108,7 +108,9 @@ impl FusionLog {
                 "Failed" | "Errored" => {
                     self.failed += 1;
                     if self.failed_names.len() < MAX_FAILED_NAMES {
-                        self.failed_names.push(truncate(subject, 200).to_owned());
+                        // Fusion pads its columns (`test  schema.name`).
+                        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+                        self.failed_names.push(truncate(&subject, 200).to_owned());
                     }
                 }
                 "Skipped" => self.skipped_lines += 1,
