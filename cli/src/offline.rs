@@ -4,7 +4,7 @@
 
 use dbt_rerun::event::EcsTask;
 use dbt_rerun::launch::Launch;
-use dbt_rerun::task_definition::{AwsLogsOptions, ContainerDefinition, TaskDefinition};
+use dbt_rerun::task_definition::{AwsLogsOptions, ContainerDefinition, LogDriver, TaskDefinition};
 use dbt_rerun_service::{AwsError, Ecs};
 
 /// The task definition as far as the event shows it: its containers, no command (the event's
@@ -23,11 +23,10 @@ impl EventOnlyEcs {
                 entry_point: None,
                 command: None,
                 essential: true,
-                awslogs: Some(AwsLogsOptions {
+                log: Some(LogDriver::AwsLogs(AwsLogsOptions {
                     group: "(file)".to_owned(),
-                    stream_prefix: None,
-                    region: None,
-                }),
+                    ..AwsLogsOptions::default()
+                })),
             })
             .collect();
         Self {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use dbt_rerun::command::DbtCommand;
-use dbt_rerun::log::{Limits, LogParser};
+use dbt_rerun::log::{EventFormat, FireLensRecords, LineReader, Limits, LogParser};
 use dbt_rerun::plan::{plan_rerun, plan_resume, ECS_OVERRIDE_LIMIT};
 use libfuzzer_sys::fuzz_target;
 
@@ -36,4 +36,23 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = serde_json::to_string(&report).unwrap();
+    // The same bytes as events however a task ships them (text with a prefix to decide, or
+    // FireLens records): the line reader never panics and the parser keeps its bounds.
+    let records = EventFormat::FireLens(FireLensRecords {
+        key: "log".into(),
+        container: "dbt".into(),
+        task_arn: Some("arn:aws:ecs:eu-west-1:1:task/c/t".into()),
+    });
+    for format in [EventFormat::Text, records] {
+        let mut parser = LogParser::new(limits);
+        let mut lines = LineReader::new(format);
+        let mut push = |line: &[u8]| parser.push_line(line);
+        for event in data.split(|b| *b == b'\n') {
+            lines.push_event(event, &mut push);
+        }
+        lines.finish(&mut push);
+        let report = parser.finish();
+        assert!(report.failed.len() <= limits.failed);
+        assert!(report.finished.nodes.len() <= limits.finished_names);
+    }
 });

@@ -9,7 +9,7 @@ use dbt_rerun::config::{service_config, ServiceConfig};
 use dbt_rerun::decision::{DecisionConfig, DecisionInput};
 use dbt_rerun::event::{parse_task_event, EcsTask};
 use dbt_rerun::record::DecisionKind::{self, GiveUp, Ignore, Rerun};
-use dbt_rerun::task_definition::{AwsLogsOptions, ContainerDefinition, TaskDefinition};
+use dbt_rerun::task_definition::{AwsLogsOptions, ContainerDefinition, LogDriver, TaskDefinition};
 use dbt_rerun::testing::decide_record;
 use dbt_rerun_service::memory::{MemoryAlerts, MemoryEcs, MemoryLogs, MemorySchedules, TestClock};
 use dbt_rerun_service::OnTaskStopped;
@@ -286,11 +286,11 @@ fn service_for(
                 entry_point: None,
                 command: Some(vec!["dbt".into(), "build".into()]),
                 essential: true,
-                awslogs: Some(AwsLogsOptions {
+                log: Some(LogDriver::AwsLogs(AwsLogsOptions {
                     group: "/ecs/dbt".into(),
                     stream_prefix: Some("dbt".into()),
-                    region: None,
-                }),
+                    ..AwsLogsOptions::default()
+                })),
             })
             .collect(),
     };

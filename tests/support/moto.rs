@@ -55,6 +55,9 @@ pub struct Options<'a> {
     pub entry_point: Option<&'a [&'a str]>,
     /// The dbt container's `command` (a script, with `entry_point` `["sh", "-c"]`).
     pub command: Option<&'a [&'a str]>,
+    /// The dbt container's `logConfiguration` instead of awslogs (`awsfirelens` adds a log
+    /// router container and creates the group its options name, which becomes `log_group`).
+    pub log_configuration: Option<serde_json::Value>,
 }
 
 /// The python of the moto venv (`python3 tests/fixtures/dbt_venv.py moto` makes it).
@@ -117,6 +120,7 @@ impl Moto {
             revisions,
             entry_point,
             command,
+            log_configuration,
         } = options;
         let python = moto_python();
         let port = free_port();
@@ -145,6 +149,7 @@ impl Moto {
             .args([endpoint.as_str(), REGION, &revisions.max(1).to_string()])
             .args(entry_point.map(|e| format!("--entry-point={}", serde_json::json!(e))))
             .args(command.map(|c| format!("--command={}", serde_json::json!(c))))
+            .args(log_configuration.map(|l| format!("--log-configuration={l}")))
             .output()
             .expect("moto_setup.py runs");
         assert!(
@@ -393,10 +398,23 @@ impl Moto {
         create: bool,
     ) {
         let stream = self.stream_of(task);
+        self.write_events(logs, &stream, lines, create).await;
+    }
+
+    /// Writes `events` to `stream` of the dbt container's log group, one event each (what a
+    /// log driver sends: a line, several lines, a FireLens record), creating the stream first
+    /// when `create`.
+    pub async fn write_events(
+        &self,
+        logs: &aws_sdk_cloudwatchlogs::Client,
+        stream: &str,
+        lines: &[String],
+        create: bool,
+    ) {
         if create {
             logs.create_log_stream()
                 .log_group_name(&self.setup.log_group)
-                .log_stream_name(&stream)
+                .log_stream_name(stream)
                 .send()
                 .await
                 .expect("CreateLogStream");
@@ -418,7 +436,7 @@ impl Moto {
                 .collect();
             logs.put_log_events()
                 .log_group_name(&self.setup.log_group)
-                .log_stream_name(&stream)
+                .log_stream_name(stream)
                 .set_log_events(Some(events))
                 .send()
                 .await

@@ -4,10 +4,14 @@ an ECS cluster, a Fargate task definition whose dbt container logs with awslogs,
 group.
 
 Usage: python moto_setup.py ENDPOINT_URL REGION [REVISIONS] [--entry-point JSON] [--command JSON]
+       [--log-configuration JSON]
 (REVISIONS: register the task definition that many times; the last revision's ARN is printed.
 --entry-point and --command: the dbt container's entryPoint and command, JSON arrays, e.g.
 `--entry-point '["sh", "-c"]' --command '["dbt deps && dbt build"]'`; without them it has no
-entryPoint and the command `dbt build --target prod`.)
+entryPoint and the command `dbt build --target prod`. --log-configuration: the dbt container's
+logConfiguration instead of awslogs, e.g. `{"logDriver": "awsfirelens", "options": {"Name":
+"cloudwatch_logs", "log_group_name": "/ecs/dbt-firelens", ...}}`; with awsfirelens the task gets
+a Fluent Bit log router container, and the group its options name is created.)
 """
 import argparse
 import json
@@ -25,6 +29,7 @@ def main():
     parser.add_argument("revisions", nargs="?", type=int, default=1)
     parser.add_argument("--entry-point", type=json.loads, default=None)
     parser.add_argument("--command", type=json.loads, default=DEFAULT_COMMAND)
+    parser.add_argument("--log-configuration", type=json.loads, default=None)
     args = parser.parse_args()
     endpoint, region = args.endpoint, args.region
     kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
@@ -39,32 +44,55 @@ def main():
     cluster = ecs.create_cluster(clusterName="dbt-project-cluster")["cluster"]["clusterArn"]
     group = "/ecs/dbt-models-building"
     logs.create_log_group(logGroupName=group)
+    log_configuration = args.log_configuration or {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": group,
+            "awslogs-region": region,
+            "awslogs-stream-prefix": "dbt",
+        },
+    }
+    options = log_configuration.get("options", {})
+    if log_configuration["logDriver"] == "awsfirelens" and "log_group_name" in options:
+        group = options["log_group_name"]
+        logs.create_log_group(logGroupName=group)
     for _ in range(args.revisions):
-        definition = register(ecs, group, region, args.entry_point, args.command)
+        definition = register(ecs, region, args.entry_point, args.command, log_configuration)
     print(json.dumps({"vpc": vpc, "subnet": subnet, "security_group": sg, "cluster": cluster,
                       "task_definition": definition, "log_group": group,
                       "container": "dbt-aws-project", "stream_prefix": "dbt",
                       "entry_point": args.entry_point, "command": args.command}))
 
 
-def register(ecs, group, region, entry_point, command):
+def register(ecs, region, entry_point, command, log_configuration):
     container = {
         "name": "dbt-aws-project",
         "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/dbt-aws-project:latest",
         "essential": True,
         "memory": 2048,
         "command": command,
-        "logConfiguration": {
-            "logDriver": "awslogs",
-            "options": {
-                "awslogs-group": group,
-                "awslogs-region": region,
-                "awslogs-stream-prefix": "dbt",
-            },
-        },
+        "logConfiguration": log_configuration,
     }
     if entry_point is not None:
         container["entryPoint"] = entry_point
+    containers = [container]
+    if log_configuration["logDriver"] == "awsfirelens":
+        # FireLens's log router, as AWS's examples define it: its own log goes to awslogs.
+        containers.append({
+            "name": "log_router",
+            "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",
+            "essential": True,
+            "memory": 128,
+            "firelensConfiguration": {"type": "fluentbit"},
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": "/ecs/dbt-models-building",
+                    "awslogs-region": region,
+                    "awslogs-stream-prefix": "firelens",
+                },
+            },
+        })
     return ecs.register_task_definition(
         family="dbt-models-building",
         requiresCompatibilities=["FARGATE"],
@@ -73,7 +101,7 @@ def register(ecs, group, region, entry_point, command):
         memory="2048",
         executionRoleArn="arn:aws:iam::123456789012:role/dbt-execution",
         taskRoleArn="arn:aws:iam::123456789012:role/dbt-task",
-        containerDefinitions=[container],
+        containerDefinitions=containers,
     )["taskDefinition"]["taskDefinitionArn"]
 
 

@@ -6,7 +6,7 @@ use dbt_rerun::event::{
     Attachment, ContainerOverride, EcsContainer, EcsTask, KeyValue, TaskOverrides,
 };
 use dbt_rerun::launch::{Launch, Network};
-use dbt_rerun::task_definition::{AwsLogsOptions, ContainerDefinition, TaskDefinition};
+use dbt_rerun::task_definition::{ContainerDefinition, LogDriver, TaskDefinition};
 use dbt_rerun_service::{AwsError, Ecs};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,16 +58,12 @@ fn definition_of(def: &types::TaskDefinition) -> TaskDefinition {
                 entry_point: (!c.entry_point().is_empty()).then(|| c.entry_point().to_vec()),
                 command: (!c.command().is_empty()).then(|| c.command().to_vec()),
                 essential: c.essential().unwrap_or(true),
-                awslogs: c.log_configuration().and_then(|l| {
-                    if l.log_driver().as_str() != "awslogs" {
-                        return None;
-                    }
-                    let options = l.options()?;
-                    Some(AwsLogsOptions {
-                        group: options.get("awslogs-group")?.clone(),
-                        stream_prefix: options.get("awslogs-stream-prefix").cloned(),
-                        region: options.get("awslogs-region").cloned(),
-                    })
+                log: c.log_configuration().map(|l| {
+                    let options = l.options().into_iter().flatten();
+                    LogDriver::from_config(
+                        l.log_driver().as_str(),
+                        options.map(|(k, v)| (k.as_str(), v.as_str())),
+                    )
                 }),
             })
             .collect(),

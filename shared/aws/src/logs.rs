@@ -69,13 +69,15 @@ impl Logs for CloudWatchLogs {
             .send()
             .await
             .map_err(|e| sdk_error("logs:GetLogEvents", e))?;
+        // The SDK's messages are moved into the page, not copied.
         Ok(LogPage {
             lines: out
-                .events()
-                .iter()
-                .filter_map(|e| e.message().map(str::to_owned))
+                .events
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|e| e.message)
                 .collect(),
-            next_token: out.next_forward_token().map(str::to_owned),
+            next_token: out.next_forward_token,
         })
     }
 }

@@ -1,21 +1,34 @@
-//! Parse throughput and peak memory on a generated 1,000,000-node dbt log.
+//! Bytes in, `RunReport` out, on a generated 1,000,000-node dbt log, the ways dbt-rerun reads
+//! logs, against `grep -c START` on the same file.
 //!
-//! `cargo bench -p dbt-rerun-shared --bench parse_throughput` writes a text log (dbt's
-//! console format, colour codes included, as CloudWatch stores it) and a JSON log
-//! (`--log-format json`, 250,000 nodes) to a temporary directory, streams each through the
-//! parser from disk, and prints MB/s and the process's peak resident memory (VmHWM).
-//! The file is written in a streaming way too, so the peak is the parser's.
+//! `cargo bench -p dbt-rerun-core --bench parse_throughput` writes a text log (dbt's console
+//! format, colour codes included, as CloudWatch stores it) and a JSON log (`--log-format
+//! json`, 250,000 nodes) to a temporary directory, streaming, and times for each
+//! - **file**: the file read and split into lines and parsed (`parse_reader`, what `dbt-rerun
+//!   parse-log` and `plan --log-file` run);
+//! - **pages**: the CloudWatch path: the file read into pages of events as the SDK hands them
+//!   (a `Vec<String>` of up to 10,000 events or 1 MB, one page at a time), each event through
+//!   the [`LineReader`] and the parser, as on-task-stopped reads a stream;
+//! - **grep**: `grep -c START` on the same file, its output to a file (GNU grep stops at the
+//!   first match when its output is /dev/null), and `wc -l`;
+//!
+//! best of three each (the first pass also warms the page cache), the ratio of each path to
+//! grep, and the process's peak resident memory (VmHWM), which must not grow with the log.
 
-use dbt_rerun::log::{parse_reader, Limits};
+use dbt_rerun::log::{parse_reader, EventFormat, Limits, LineReader, LogParser, RunReport};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const NODES: usize = 1_000_000;
 const JSON_NODES: usize = 250_000;
 /// One node in this many fails; the next few are skipped.
 const FAIL_EVERY: usize = 100_000;
+/// GetLogEvents returns at most 10,000 events or 1 MB per page.
+const PAGE_EVENTS: usize = 10_000;
+const PAGE_BYTES: usize = 1 << 20;
 
 fn write_text_log(path: &Path) -> std::io::Result<u64> {
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
@@ -123,28 +136,114 @@ fn peak_rss_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn measure(label: &str, path: &Path, bytes: u64, nodes: usize) {
-    // Best of three: the first pass also warms the page cache.
+/// The best of three timings of `f`, and its last result.
+fn best_of_three<T>(mut f: impl FnMut() -> T) -> (f64, T) {
     let mut best = f64::MAX;
-    let mut report = None;
+    let mut last = None;
     for _ in 0..3 {
         let start = Instant::now();
-        let r = parse_reader(File::open(path).expect("log written"), Limits::default())
-            .expect("readable log");
+        let out = f();
         best = best.min(start.elapsed().as_secs_f64());
-        report = Some(r);
+        last = Some(out);
     }
-    let report = report.expect("three passes ran");
-    println!(
-        "{label}: {nodes} nodes, {:.1} MB in {:.3} s = {:.0} MB/s ({} failed, {} skipped, {} finished, end of run: {})",
-        bytes as f64 / 1e6,
-        best,
-        bytes as f64 / 1e6 / best,
+    (best, last.expect("three passes ran"))
+}
+
+/// The CloudWatch path: the file as pages of events (`Vec<String>`, as the SDK hands them),
+/// one page at a time, each event through the line reader and the parser.
+fn parse_pages(path: &Path) -> RunReport {
+    let mut file = BufReader::with_capacity(1 << 20, File::open(path).expect("log written"));
+    let mut parser = LogParser::new(Limits::default());
+    let mut lines = LineReader::new(EventFormat::Text);
+    let mut push = |line: &[u8]| parser.push_line(line);
+    let mut page: Vec<String> = Vec::with_capacity(PAGE_EVENTS);
+    let mut event = Vec::new();
+    loop {
+        page.clear();
+        let mut page_bytes = 0;
+        while page.len() < PAGE_EVENTS && page_bytes < PAGE_BYTES {
+            event.clear();
+            if file.read_until(b'\n', &mut event).expect("readable log") == 0 {
+                break;
+            }
+            if event.last() == Some(&b'\n') {
+                event.pop();
+            }
+            page_bytes += event.len();
+            // The SDK hands each event's message as a `String` of its own.
+            page.push(match std::str::from_utf8(&event) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(&event).into_owned(),
+            });
+        }
+        if page.is_empty() {
+            break;
+        }
+        for event in &page {
+            lines.push_event(event.as_bytes(), &mut push);
+        }
+        lines.flush(&mut push);
+    }
+    lines.finish(&mut push);
+    parser.finish()
+}
+
+/// `command` on `path` with its output to a file, best of three seconds.
+fn time_tool(dir: &Path, command: &str, args: &[&str], path: &Path) -> Option<f64> {
+    let out_path = dir.join(format!("{command}.out"));
+    let (best, ok) = best_of_three(|| {
+        let out = File::create(&out_path).ok()?;
+        Command::new(command)
+            .args(args)
+            .arg(path)
+            .stdout(Stdio::from(out))
+            .status()
+            .ok()
+            .filter(|s| s.success() || s.code() == Some(1))
+    });
+    ok.map(|_| best)
+}
+
+fn describe(report: &RunReport) -> String {
+    format!(
+        "{} failed, {} skipped, {} finished, end of run: {}",
         report.failed.len(),
         report.skipped.len(),
         report.finished.count,
         report.end_of_run
+    )
+}
+
+fn measure(dir: &Path, label: &str, path: &Path, bytes: u64, nodes: usize) {
+    let mb = bytes as f64 / 1e6;
+    let (file, report) = best_of_three(|| {
+        parse_reader(File::open(path).expect("log written"), Limits::default())
+            .expect("readable log")
+    });
+    let (pages, paged) = best_of_three(|| parse_pages(path));
+    assert_eq!(paged, report, "{label}: both paths read the same report");
+    let grep = time_tool(dir, "grep", &["-c", "START"], path);
+    let wc = time_tool(dir, "wc", &["-l"], path);
+    let ratio =
+        |t: f64, tool: Option<f64>| tool.map_or("n/a".to_owned(), |g| format!("{:.2}x", t / g));
+    println!("{label}: {nodes} nodes, {mb:.1} MB ({})", describe(&report));
+    println!(
+        "  file  (parse_reader):  {file:.3} s = {:>5.0} MB/s, {} grep -c START, {} wc -l",
+        mb / file,
+        ratio(file, grep),
+        ratio(file, wc)
     );
+    println!(
+        "  pages (Vec<String>):   {pages:.3} s = {:>5.0} MB/s, {} grep -c START",
+        mb / pages,
+        ratio(pages, grep)
+    );
+    if let (Some(grep), Some(wc)) = (grep, wc) {
+        println!(
+            "  grep -c START: {grep:.3} s = {:.0} MB/s; wc -l: {wc:.3} s",
+            mb / grep
+        );
+    }
 }
 
 fn main() {
@@ -155,8 +254,8 @@ fn main() {
     let text_bytes = write_text_log(&text).expect("text log written");
     let json_bytes = write_json_log(&json).expect("json log written");
     println!("peak RSS after writing the logs: {:.1} MiB", peak_rss_mib());
-    measure("text", &text, text_bytes, NODES);
-    measure("json", &json, json_bytes, JSON_NODES);
+    measure(&dir, "text", &text, text_bytes, NODES);
+    measure(&dir, "json", &json, json_bytes, JSON_NODES);
     println!(
         "peak RSS of the whole run: {:.1} MiB (budget: 16 MiB)",
         peak_rss_mib()

@@ -336,7 +336,7 @@ fn judge(
         TaskOutcome::from_task(task, config.container.as_deref()).map_err(give_up_with)?;
     findings.container = Some(outcome.container.clone());
     findings.exit_code = outcome.exit_code;
-    let masked = hidden_failure(&mut outcome, reading, config);
+    let masked = hidden_failure(&mut outcome, input, reading, config);
     script_failed_outside_dbt(&outcome, reading)?;
     let mut classification = classify(&outcome, reading.judged(), &config.transient);
     if masked {
@@ -358,6 +358,7 @@ fn judge(
         findings.recovered = Some(recovery);
         return Err(Early::Ignore(reason));
     }
+    fusion_log(&classification, &outcome, masked, input)?;
 
     let budget = command_budget(task, &outcome.container, &position, &env);
     let plan = command_plan(&classification, input, reading, budget);
@@ -427,17 +428,58 @@ fn give_up_with(error: impl std::fmt::Display) -> Early {
 /// judged as dbt's exit 1 would be; whether it was.
 fn hidden_failure(
     outcome: &mut TaskOutcome,
+    input: &DecisionInput<'_>,
     reading: &Reading<'_>,
     config: &DecisionConfig,
 ) -> bool {
     let failures = reading
         .judged()
-        .is_some_and(|r| !r.failed.is_empty() || r.error.is_some());
+        .is_some_and(|r| !r.failed.is_empty() || r.error.is_some())
+        || input
+            .report
+            .and_then(|r| r.fusion.as_ref())
+            .is_some_and(|f| f.shows_failures());
     let hidden = config.inspect_success && outcome.exit_code == Some(0) && failures;
     if hidden {
         outcome.exit_code = Some(1);
     }
     hidden
+}
+
+/// A log dbt Fusion wrote is not dbt Core's: where the decision needs its failed and skipped
+/// nodes or dbt's own error (exit 1, exit 2), it gives up and says the log is Fusion's. Kills
+/// (OOM, Spot, a stop) need no node and are decided as ever, re-running the whole command
+/// (see `command_plan`).
+fn fusion_log(
+    classification: &Classification,
+    outcome: &TaskOutcome,
+    masked: bool,
+    input: &DecisionInput<'_>,
+) -> Result<(), Early> {
+    let Some(fusion) = input.report.and_then(|r| r.fusion.as_ref()) else {
+        return Ok(());
+    };
+    if !matches!(
+        classification.kind,
+        FailureKind::DbtNodes | FailureKind::DbtRuntime
+    ) {
+        return Ok(());
+    }
+    let exited = if masked {
+        "the task exited 0, but its log shows failures a wrapper hid (DBT_RERUN_INSPECT_SUCCESS)"
+            .to_owned()
+    } else {
+        outcome
+            .exit_code
+            .map_or("dbt failed".to_owned(), |code| format!("dbt exited {code}"))
+    };
+    Err(Early::GiveUp(with_log_note(
+        &format!(
+            "{exited} and the log is dbt Fusion's ({}), not dbt Core's: Fusion's result lines name              relations rather than nodes, its skipped lines may leave nodes unnamed and its              totals may be missing, so dbt-rerun cannot tell for certain what failed and plans              no re-run",
+            fusion.describe()
+        ),
+        input.log_note,
+    )))
 }
 
 /// A script that failed (exit 1 or 2) while every dbt step in it succeeded failed in a step

@@ -102,11 +102,7 @@ mod tests {
     use super::*;
 
     async fn read_all(log: &FileLog) -> Vec<String> {
-        let at = LogLocation {
-            group: String::new(),
-            stream: String::new(),
-            region: None,
-        };
+        let at = LogLocation::text("", "", None);
         let mut lines = Vec::new();
         let mut token: Option<String> = None;
         loop {

@@ -94,8 +94,15 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
     let mut read = LogRead::default();
     let mut log = LogFacts::default();
     if need != LogNeed::None {
-        match container.and_then(|c| c.log_location(task.task_id())) {
-            Some(at) => {
+        let location = match container {
+            Some(container) => container.log_location(task),
+            None => Err(format!(
+                "the task definition has no container {}, so its log cannot be found",
+                outcome.container
+            )),
+        };
+        match location {
+            Ok(at) => {
                 read = read_log(
                     logs,
                     &at,
@@ -109,11 +116,8 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
                     log.waited_seconds = Some(read.waited.as_secs_f64());
                 }
             }
-            None => {
-                read.note = Some(format!(
-                    "container {} does not log to CloudWatch with the awslogs driver, so its log cannot be read",
-                    outcome.container
-                ));
+            Err(why) => {
+                read.note = Some(why);
                 log.waited_seconds = Some(0.0);
             }
         }

@@ -9,7 +9,10 @@
 //! second), or the wait runs out.
 
 use crate::ports::{AwsError, Logs};
-use dbt_rerun::log::{Invocation, InvocationSplitter, Limits, LogParser, RunReport};
+use dbt_rerun::log::{
+    EventFormat, Invocation, InvocationSplitter, Limits, LineReader, LogParser, ReadStats,
+    RunReport,
+};
 use dbt_rerun::task_definition::LogLocation;
 use std::time::Duration;
 // tokio's clock, so tests can pause time and the wait costs them nothing.
@@ -81,6 +84,9 @@ pub async fn read_log<L: Logs>(
         whole: LogParser::default(),
         split: by_invocation.then(|| InvocationSplitter::new(Limits::default(), MAX_INVOCATIONS)),
     };
+    // The one place events become dbt's lines: FireLens records unwrapped, multi-line events
+    // split, a prefix every line shares stripped.
+    let mut lines = LineReader::new(at.events.clone());
     let mut token: Option<String> = None;
     let mut pause = FIRST_PAUSE;
     let mut stream_seen = false;
@@ -92,8 +98,9 @@ pub async fn read_log<L: Logs>(
                 if more {
                     last_news = Instant::now();
                 }
-                for line in &page.lines {
-                    parsers.push_line(line.as_bytes());
+                let mut push = |line: &[u8]| parsers.push_line(line);
+                for event in &page.lines {
+                    lines.push_event(event.as_bytes(), &mut push);
                 }
                 if page.next_token.is_some() {
                     token = page.next_token;
@@ -101,6 +108,8 @@ pub async fn read_log<L: Logs>(
                 if more {
                     continue; // read on to the current end before judging
                 }
+                // At the current end: what is held to decide a prefix is decided on now.
+                lines.flush(&mut |line| parsers.push_line(line));
                 let quiet_now = last_news.elapsed() >= quiet;
                 if parsers.ended(quiet_now) || (!expect_end && quiet_now) {
                     break;
@@ -130,7 +139,9 @@ pub async fn read_log<L: Logs>(
             waited,
         });
     }
-    let report = parsers.whole.finish();
+    let stats = lines.finish(&mut |line| parsers.push_line(line));
+    let mut report = parsers.whole.finish();
+    report.line_prefix = stats.prefix;
     // Past MAX_INVOCATIONS the steps cannot all be told apart: the script is then re-run as a
     // whole, as when it is not read at all.
     let invocations = parsers
@@ -138,18 +149,45 @@ pub async fn read_log<L: Logs>(
         .map(|s| s.finish())
         .filter(|split| !split.truncated)
         .map(|split| split.invocations);
-    let note = (expect_end && !report.end_of_run && !settled).then(|| {
-        format!(
-            "dbt's end-of-run marker did not appear in {} within {} s; decided on the {} lines there are",
-            at.stream,
-            wait.as_secs(),
-            report.lines
-        )
-    });
+    let note = match foreign_records(&at.events, &stats, &report) {
+        Some(note) => Some(note),
+        None => (expect_end && !report.end_of_run && !settled).then(|| {
+            format!(
+                "dbt's end-of-run marker did not appear in {} within {} s; decided on the {} lines there are",
+                at.stream,
+                wait.as_secs(),
+                report.lines
+            )
+        }),
+    };
     Ok(LogRead {
         report: Some(report),
         invocations,
         note,
         waited,
+    })
+}
+
+/// A FireLens stream whose records were all someone else's: why no line was read.
+fn foreign_records(events: &EventFormat, stats: &ReadStats, report: &RunReport) -> Option<String> {
+    let EventFormat::FireLens(records) = events else {
+        return None;
+    };
+    (report.lines == 0 && stats.dropped() > 0).then(|| {
+        format!(
+            "the FireLens stream held {} events and none was a record of container {}{} \
+             ({} of other containers, {} of other tasks, {} not records with a `{}` key)",
+            stats.events,
+            records.container,
+            records
+                .task_arn
+                .as_deref()
+                .map(|t| format!(" in task {t}"))
+                .unwrap_or_default(),
+            stats.other_containers,
+            stats.other_tasks,
+            stats.not_records,
+            records.key
+        )
     })
 }

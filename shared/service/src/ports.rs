@@ -55,9 +55,12 @@ impl AwsError {
     }
 }
 
-/// One page of log events, each a line of the container's output.
+/// One page of log events, oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogPage {
+    /// Each event's message as the log driver sent it: a line of the container's output,
+    /// several (awslogs multi-line events), or a FireLens record; `log_wait.rs` reads them
+    /// into lines through the core's `LineReader`.
     pub lines: Vec<String>,
     /// Where the next page starts; at the end of the stream, the token given.
     pub next_token: Option<String>,

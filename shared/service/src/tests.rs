@@ -9,7 +9,7 @@ use dbt_rerun::config::ServiceConfig;
 use dbt_rerun::event::{EcsContainer, EcsTask};
 use dbt_rerun::record::{DecisionKind, DecisionRecord};
 use dbt_rerun::task_definition::{
-    AwsLogsOptions, ContainerDefinition, LogLocation, TaskDefinition,
+    AwsLogsOptions, ContainerDefinition, LogDriver, LogLocation, TaskDefinition,
 };
 use dbt_rerun::testing::TaskBuilder;
 use std::path::Path;
@@ -44,11 +44,11 @@ fn definition() -> TaskDefinition {
             entry_point: None,
             command: Some(vec!["dbt".into(), "build".into()]),
             essential: true,
-            awslogs: Some(AwsLogsOptions {
+            log: Some(LogDriver::AwsLogs(AwsLogsOptions {
                 group: "/ecs/dbt".into(),
                 stream_prefix: Some("dbt".into()),
-                region: None,
-            }),
+                ..AwsLogsOptions::default()
+            })),
         }],
     }
 }
@@ -78,11 +78,7 @@ fn fixture_lines(fixture: &str) -> Vec<String> {
 }
 
 fn stream_of(task: &EcsTask) -> LogLocation {
-    LogLocation {
-        group: "/ecs/dbt".into(),
-        stream: format!("dbt/dbt/{}", task.task_id()),
-        region: None,
-    }
+    LogLocation::text("/ecs/dbt", format!("dbt/dbt/{}", task.task_id()), None)
 }
 
 fn event(task: &EcsTask) -> Vec<u8> {
@@ -482,4 +478,61 @@ async fn with_inspect_success_a_rerun_that_exited_0_is_read_and_hidden_failures_
     assert_eq!(record.recovered, None);
     assert_eq!(record.rerun.unwrap().attempt, 3);
     assert_eq!(service.ecs.launches().len(), 2);
+}
+
+/// The task definition with its dbt container logging through FireLens to CloudWatch Logs.
+fn firelens_definition() -> TaskDefinition {
+    let mut definition = definition();
+    definition.containers[0].log = Some(LogDriver::from_config(
+        "awsfirelens",
+        [
+            ("Name", "cloudwatch_logs"),
+            ("region", "eu-west-1"),
+            ("log_group_name", "/ecs/dbt-firelens"),
+            ("log_stream_prefix", "fb-"),
+        ],
+    ));
+    definition
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_firelens_stream_without_the_dbt_containers_records_says_what_it_held() {
+    let mut service = service(&[]);
+    service.ecs = MemoryEcs::default().with_definition(firelens_definition());
+    let task = failed_original();
+    let at = LogLocation::text(
+        "/ecs/dbt-firelens",
+        format!("fb-dbt-firelens-{}", task.task_id()),
+        None,
+    );
+    let sidecar = r#"{"container_name":"datadog-agent","log":"agent started","source":"stdout"}"#;
+    service.logs.write(&at, &[sidecar, sidecar, "not a record"]);
+    let record = handle(&service, &task).await;
+    assert_eq!(record.decision, DecisionKind::GiveUp, "{}", record.reason);
+    assert!(
+        record
+            .reason
+            .contains("none was a record of container dbt (2 of other containers, 0 of other tasks, 1 not records"),
+        "{}",
+        record.reason
+    );
+    assert!(service.ecs.launches().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_log_of_another_driver_gives_up_saying_which() {
+    let mut service = service(&[]);
+    let mut definition = definition();
+    definition.containers[0].log = Some(LogDriver::from_config(
+        "splunk",
+        [("splunk-url", "https://splunk.example.com:8088")],
+    ));
+    service.ecs = MemoryEcs::default().with_definition(definition);
+    let record = handle(&service, &failed_original()).await;
+    assert_eq!(record.decision, DecisionKind::GiveUp, "{}", record.reason);
+    assert!(
+        record.reason.contains("logs with the splunk driver"),
+        "{}",
+        record.reason
+    );
 }

@@ -23,11 +23,11 @@ fn record(decision: DecisionKind) -> DecisionRecord {
         ]),
         entry_point: None,
         script_steps: None,
-        log_stream: Some(LogLocation {
-            group: "/ecs/dbt".into(),
-            stream: "dbt/dbt-aws-project/8f3c".into(),
-            region: None,
-        }),
+        log_stream: Some(LogLocation::text(
+            "/ecs/dbt",
+            "dbt/dbt-aws-project/8f3c",
+            None,
+        )),
         attempt: 1,
         origin_task_arn: Some(
             "arn:aws:ecs:eu-west-1:111122223333:task/dbt-project-cluster/8f3c".into(),

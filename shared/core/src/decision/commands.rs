@@ -190,6 +190,17 @@ pub(super) fn command_plan(
         }
         _ => {}
     }
+    if input.report.is_some_and(|r| r.fusion.is_some()) {
+        // What a Fusion run finished is not known for certain: all of it runs again.
+        return CommandPlan::original(
+            command,
+            Some(
+                "the log is dbt Fusion's, whose finished nodes dbt-rerun does not read: \
+                 re-running the whole command"
+                    .to_owned(),
+            ),
+        );
+    }
     let entry_point_len = input.entry_point.map_or(0, <[String]>::len);
     match &reading.command {
         Some(TaskCommand::Dbt(dbt)) => dbt_plan(

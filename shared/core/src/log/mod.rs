@@ -9,14 +9,23 @@
 //!
 //! A log holding several dbt invocations (a script's `dbt deps && dbt build`) is cut into one
 //! report per invocation by [`InvocationSplitter`] (or [`split_reader`]).
+//!
+//! Before the parser, [`LineReader`] turns a log's events into dbt's lines however the task
+//! shipped them: FireLens records unwrapped, multi-line events split, a prefix every line
+//! shares stripped (see [`source`]). A log dbt Fusion wrote is recognised and summarised in
+//! [`RunReport::fusion`], never read as dbt Core's (see [`fusion`]).
 
+pub mod fusion;
 mod invocations;
 mod json;
+pub mod source;
 mod text;
 
+pub use fusion::FusionLog;
 pub use invocations::{
     split_reader, Invocation, InvocationSplitter, SplitLog, DEFAULT_MAX_INVOCATIONS,
 };
+pub use source::{EventFormat, FireLensRecords, LinePrefix, LineReader, ReadStats};
 
 use crate::node::{FailStatus, FailedNode, ResourceType, SkippedNode};
 use serde::Serialize;
@@ -60,6 +69,13 @@ pub struct RunReport {
     /// never says the version; JSON events always do.) At most [`MAX_VERSIONS_UNKNOWN`].
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub versions_unknown: Vec<String>,
+    /// dbt Fusion (dbt 2.0) wrote (part of) this log: its output is not dbt Core's, and what
+    /// the other fields say of it means nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<FusionLog>,
+    /// The prefix every line shared (a shipper's timestamp), stripped before parsing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_prefix: Option<LinePrefix>,
     pub lines: u64,
     pub bytes: u64,
 }
@@ -155,6 +171,9 @@ pub struct LogParser {
     block: Block,
     /// The end-of-run summary (`Completed with ...`) has begun: failure headers count.
     in_summary: bool,
+    /// The summary began only with a `Completed with N errors` line that had lost its
+    /// timestamp (a pasted excerpt): its headers count, and so do the result lines' failures.
+    summary_untimed: bool,
     /// Failures read from result lines (`ERROR creating ... main.x`), used when no summary
     /// names them (a log cut short).
     result_failures: Vec<FailedNode>,
@@ -202,9 +221,9 @@ impl std::hash::Hasher for IndexHasher {
 }
 
 /// FNV-1a of a node name.
-fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+fn name_hash(name: &[u8]) -> u64 {
+    name.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 
@@ -215,7 +234,7 @@ const MAX_TRACKED_INDEX: u64 = 2 << 20;
 
 impl StartedNodes {
     /// A START line; false when the index had started before (a contradiction).
-    fn begin(&mut self, index: u64, name: &str) -> bool {
+    fn begin(&mut self, index: u64, name: &[u8]) -> bool {
         let mut fresh = true;
         if index < MAX_TRACKED_INDEX {
             let (word, bit) = ((index / 64) as usize, 1u64 << (index % 64));
@@ -233,7 +252,7 @@ impl StartedNodes {
     }
 
     /// A result line; true when it follows a START of the same index and node.
-    fn end(&mut self, index: u64, name: &str) -> bool {
+    fn end(&mut self, index: u64, name: &[u8]) -> bool {
         self.running.remove(&index) == Some(name_hash(name))
     }
 }
@@ -251,6 +270,7 @@ impl LogParser {
             limits,
             block: Block::None,
             in_summary: false,
+            summary_untimed: false,
             result_failures: Vec::new(),
             unit_tests_unnamed: false,
             failed_index: HashMap::new(),
@@ -272,6 +292,12 @@ impl LogParser {
         while let [rest @ .., b'\n' | b'\r'] = line {
             line = rest;
         }
+        if let Some((index, status, desc)) = text::fast_result(line) {
+            self.seen_text = true;
+            self.block = Block::None;
+            self.fast_result_line(index, status, desc);
+            return;
+        }
         let first = line.iter().position(|b| !b.is_ascii_whitespace());
         if first.is_some_and(|i| line[i] == b'{') && self.push_json(line) {
             self.seen_json = true;
@@ -287,7 +313,7 @@ impl LogParser {
 
     /// The report for everything pushed so far.
     pub fn finish(mut self) -> RunReport {
-        if self.in_summary {
+        if self.in_summary && !self.summary_untimed {
             self.report.aliased = self.summary_names_differ();
             if self.unit_tests_unnamed {
                 self.add_unit_tests_of_result_lines();
@@ -399,6 +425,27 @@ impl LogParser {
             self.report.truncated = true;
             return;
         }
+        self.keep_finished(node);
+    }
+
+    /// [`LogParser::add_finished`] of a text result line's node, its name made a `String`
+    /// only when kept.
+    fn add_finished_with(&mut self, resource_type: ResourceType, name: &[u8]) {
+        let finished = &mut self.report.finished;
+        finished.count += 1;
+        if finished.nodes.len() >= self.limits.finished_names {
+            self.report.truncated = true;
+            return;
+        }
+        self.keep_finished(SkippedNode {
+            name: String::from_utf8_lossy(name).into_owned(),
+            resource_type,
+            unique_id: None,
+        });
+    }
+
+    fn keep_finished(&mut self, node: SkippedNode) {
+        let finished = &mut self.report.finished;
         finished.nodes.push(node);
         if self.report.failed.is_empty() && self.result_failures.is_empty() {
             finished.before_first_failure = finished.nodes.len();
@@ -467,11 +514,19 @@ fn failed_node(
     }
 }
 
-/// Parses a whole log from a reader, line by line, in bounded memory.
+/// Parses a whole log from a reader, line by line, in bounded memory; a prefix every line
+/// shares is stripped first (see [`LineReader`]).
 pub fn parse_reader<R: Read>(reader: R, limits: Limits) -> io::Result<RunReport> {
     let mut parser = LogParser::new(limits);
-    for_each_line(reader, limits.line_bytes, |line| parser.push_line(line))?;
-    Ok(parser.finish())
+    let mut lines = LineReader::new(EventFormat::Text);
+    let mut push = |line: &[u8]| parser.push_line(line);
+    for_each_line(reader, limits.line_bytes, |line| {
+        lines.push_line(line, &mut push)
+    })?;
+    let stats = lines.finish(&mut push);
+    let mut report = parser.finish();
+    report.line_prefix = stats.prefix;
+    Ok(report)
 }
 
 /// Calls `f` with every line of `reader` (without its `\n`); a line longer than `max_line`

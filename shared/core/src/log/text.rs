@@ -158,40 +158,71 @@ fn split_result_index(line: &str) -> Option<(u64, &str)> {
 
 /// The node a result line describes: the text before the dots and the `[STATUS in 0.1s]`.
 /// `created sql table model main.fct_orders` gives (Model, `fct_orders`): text logs name a
-/// model by its relation, `schema.alias`.
-fn result_subject(desc: &str) -> (ResourceType, &str) {
-    // The first ` .` (the dots) or ` [` (the status bracket), found with one memchr pass.
-    let bytes = desc.as_bytes();
-    let end = memchr::memchr_iter(b' ', bytes)
-        .find(|&i| matches!(bytes.get(i + 1), Some(b'.' | b'[')))
-        .unwrap_or(desc.len());
-    let desc = desc[..end].trim_end();
-    let last = desc.rsplit(' ').next().unwrap_or(desc);
-    let resource_type = if desc.starts_with("test ") {
+/// model by its relation, `schema.alias`. None when the line names no node: a hook
+/// (`START hook: shop.on-run-end.0`), or a name that is missing (a redacted paste's `SKIP
+/// exposure  .....`) or only a node type.
+fn result_subject(desc: &str) -> Option<(ResourceType, &str)> {
+    // The span's ends are next to ASCII bytes (or the ends of `desc`): char boundaries.
+    subject_span(desc.as_bytes()).map(|(t, span)| (t, &desc[span]))
+}
+
+/// [`result_subject`] over bytes: the node's type and where its name is in `desc`.
+fn subject_span(desc: &[u8]) -> Option<(ResourceType, std::ops::Range<usize>)> {
+    subject_span_cut(&desc[..cut_at_dots(desc)])
+}
+
+/// [`subject_span`] of a description already cut at its dots.
+fn subject_span_cut(desc: &[u8]) -> Option<(ResourceType, std::ops::Range<usize>)> {
+    if desc.starts_with(b"hook: ") {
+        return None;
+    }
+    let mut end = desc.len();
+    while end > 0 && desc[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    let desc = &desc[..end];
+    let last_start = memchr::memrchr(b' ', desc).map_or(0, |at| at + 1);
+    let (before, last) = desc.split_at(last_start);
+    if last.is_empty() || (before.is_empty() && TYPE_WORDS.iter().any(|w| w.as_bytes() == last)) {
+        return None;
+    }
+    // One pass over the name: its last `.` and its last `::`.
+    let (mut dot, mut colons) = (None, None);
+    for (i, &b) in last.iter().enumerate() {
+        if b == b'.' {
+            dot = Some(i);
+        } else if b == b':' && i > 0 && last[i - 1] == b':' {
+            colons = Some(i - 1);
+        }
+    }
+    let resource_type = if desc.starts_with(b"test ") {
         ResourceType::Test
-    } else if desc.starts_with("unit_test ") || last.contains("::") {
+    } else if desc.starts_with(b"unit_test ") || colons.is_some() {
         ResourceType::UnitTest
-    } else if desc.contains("seed file ") {
+    } else if before.ends_with(b"seed file ") {
+        // `START seed file`, `OK loaded seed file`, `ERROR loading seed file`.
         ResourceType::Seed
-    } else if ["snapshot ", "snapshotted ", "snapshotting "]
-        .iter()
-        .any(|p| desc.starts_with(p))
+    } else if desc.starts_with(b"snapshot")
+        && [&b"snapshot "[..], b"snapshotted ", b"snapshotting "]
+            .iter()
+            .any(|p| desc.starts_with(p))
     {
         ResourceType::Snapshot
-    } else if desc.contains(' ') && last.contains('.') {
+    } else if desc.starts_with(b"exposure ") {
+        ResourceType::Other
+    } else if !before.is_empty() && dot.is_some() {
         ResourceType::Model
     } else {
         // `PASS name`, `FAIL 1 name`: tests print their bare name.
         ResourceType::Test
     };
-    let name = match resource_type {
-        ResourceType::Test | ResourceType::UnitTest => {
-            // Unit tests print `model::test_name`.
-            last.rsplit("::").next().unwrap_or(last)
-        }
-        _ => last.rsplit('.').next().unwrap_or(last),
+    let name_start = match resource_type {
+        // Unit tests print `model::test_name`.
+        ResourceType::Test | ResourceType::UnitTest => colons.map_or(0, |at| at + 2),
+        _ => dot.map_or(0, |at| at + 1),
     };
-    (resource_type, name)
+    let name = last_start + name_start..end;
+    (!name.is_empty()).then_some((resource_type, name))
 }
 
 /// The node of a SKIP line for a node built on an ephemeral model that failed or was skipped:
@@ -216,6 +247,101 @@ fn ephemeral_skip(desc: &str) -> Option<(ResourceType, &str)> {
     Some((resource_type, name))
 }
 
+/// Where a result line's description ends: its first ` .` (the dots) or ` [` (the status
+/// bracket), or its end.
+#[inline]
+fn cut_at_dots(desc: &[u8]) -> usize {
+    memchr::memchr2_iter(b'.', b'[', desc)
+        .find(|&i| i > 0 && desc[i - 1] == b' ')
+        .map_or(desc.len(), |i| i - 1)
+}
+
+/// A text result line's status the hot path reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FastStatus {
+    Start,
+    /// `OK`, `PASS`, `WARN`, `SUCCESS`, `NO-OP`.
+    Done,
+    Skip,
+}
+
+/// The hot path: a text result line of a node that did not fail, `[ESC[0m]HH:MM:SS  N of M
+/// STATUS desc ...`, read from its bytes without decoding the rest of the line (its dots and
+/// status bracket). Returns the index, the status and the description up to where
+/// [`result_subject`] cuts it (ASCII); None for anything else (failures, other formats,
+/// colour codes or other bytes than ASCII before the cut), which the general path reads, with
+/// the same result.
+#[inline]
+pub(super) fn fast_result(raw: &[u8]) -> Option<(u64, FastStatus, &[u8])> {
+    let line = raw.strip_prefix(b"\x1b[0m").unwrap_or(raw);
+    let ts = line.get(..10)?;
+    let digit = |i: usize| ts[i].is_ascii_digit();
+    if !(ts[2] == b':'
+        && ts[5] == b':'
+        && ts[8] == b' '
+        && ts[9] == b' '
+        && digit(0)
+        && digit(1)
+        && digit(3)
+        && digit(4)
+        && digit(6)
+        && digit(7))
+    {
+        return None;
+    }
+    let rest = &line[10..];
+    let mut index: u64 = 0;
+    let mut n = 0;
+    while let Some(&b) = rest.get(n).filter(|b| b.is_ascii_digit()) {
+        index = index.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        n += 1;
+    }
+    if n == 0 || !rest[n..].starts_with(b" of ") {
+        return None;
+    }
+    let after = &rest[n + 4..];
+    let m = after.iter().take_while(|b| b.is_ascii_digit()).count();
+    if m == 0 || after.get(m) != Some(&b' ') {
+        return None;
+    }
+    let body = &after[m + 1..];
+    let (status, desc) = if let Some(desc) = body.strip_prefix(b"START ") {
+        (FastStatus::Start, desc)
+    } else if let Some(desc) = body.strip_prefix(b"OK ") {
+        (FastStatus::Done, desc)
+    } else if let Some(desc) = body.strip_prefix(b"PASS ") {
+        (FastStatus::Done, desc)
+    } else if let Some(desc) = body.strip_prefix(b"SKIP ") {
+        (FastStatus::Skip, desc)
+    } else if let Some(desc) = [&b"WARN "[..], b"SUCCESS ", b"NO-OP "]
+        .iter()
+        .find_map(|p| body.strip_prefix(*p))
+    {
+        (FastStatus::Done, desc)
+    } else {
+        return None;
+    };
+    if status == FastStatus::Skip && memchr::memmem::find(desc, b" due to ephemeral model").is_some() {
+        // A node skipped for its ephemeral parent: the general path reads what follows.
+        return None;
+    }
+    let desc = &desc[..cut_at_dots(desc)];
+    desc.is_ascii().then_some((index, status, desc))
+}
+
+/// Words of a result line that name a node type, not a node.
+const TYPE_WORDS: &[&str] = &[
+    "exposure",
+    "relation",
+    "model",
+    "test",
+    "unit_test",
+    "seed",
+    "snapshot",
+    "source",
+    "hook",
+];
+
 /// Parses `Done. PASS=17 WARN=0 ERROR=1 SKIP=10 NO-OP=0 TOTAL=28`.
 fn parse_stats(line: &str) -> Option<RunStats> {
     let rest = line.strip_prefix("Done. ")?;
@@ -237,6 +363,16 @@ fn parse_stats(line: &str) -> Option<RunStats> {
         }
     }
     seen_total.then_some(stats)
+}
+
+/// `Completed with 1 error and 0 warnings:`, `Completed with 9 errors, 0 partial successes,
+/// and 0 warnings:`: dbt's summary header with failures.
+fn is_summary_start(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("Completed with ") else {
+        return false;
+    };
+    let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+    n > 0 && (rest[n..].starts_with(" error") || rest[n..].starts_with(" failure"))
 }
 
 /// A text line as the parser reads it: a dbt event (the message after dbt's timestamp
@@ -298,6 +434,12 @@ impl LogParser {
 
     /// A line without timestamp: the next line of the open multi-line message.
     fn continuation(&mut self, line: &str) {
+        let trimmed = line.trim();
+        if super::fusion::may_be_fusion(trimmed) {
+            if let Some(fusion) = super::fusion::read(trimmed) {
+                self.fusion_line(fusion);
+            }
+        }
         match self.block {
             Block::Failure { index, has_text } => {
                 self.add_message_line(index, line);
@@ -314,6 +456,13 @@ impl LogParser {
                 self.report.end_of_run = true;
                 self.add_error_line(line);
                 self.block = Block::TopLevelError;
+            }
+            Block::None if !self.in_summary && is_summary_start(trimmed) => {
+                // `Completed with 9 errors ...` that lost its timestamp (a pasted excerpt that
+                // starts there): the headers that follow count, and so do the result lines'
+                // failures (the line may not have been dbt's).
+                self.in_summary = true;
+                self.summary_untimed = true;
             }
             Block::None | Block::Ignored => {}
         }
@@ -371,6 +520,7 @@ impl LogParser {
         if trimmed.starts_with("Completed ") {
             // `Completed successfully`, `Completed with 1 error and 0 warnings:`
             self.in_summary = true;
+            self.summary_untimed = false;
         } else if let Some(version) = header_version(trimmed) {
             self.report.dbt_version = Some(version.to_owned());
         } else if trimmed == "Encountered an error:" || trimmed.starts_with("Encountered an error")
@@ -385,7 +535,22 @@ impl LogParser {
             }
         } else if trimmed.starts_with("CANCEL query ") {
             self.report.cancelled = true;
+        } else if super::fusion::may_be_fusion(trimmed) {
+            if let Some(fusion) = super::fusion::read(trimmed) {
+                self.fusion_line(fusion);
+            }
         }
+    }
+
+    /// A line of dbt Fusion's output: the log is Fusion's (see [`super::fusion`]).
+    pub(super) fn fusion_line(&mut self, line: super::fusion::FusionLine<'_>) {
+        if matches!(line, super::fusion::FusionLine::Finished(_)) {
+            self.report.end_of_run = true;
+        }
+        self.report
+            .fusion
+            .get_or_insert_with(Default::default)
+            .note(line);
     }
 
     fn summary_header(&mut self, header: super::text::Header<'_>, line: &str) {
@@ -443,46 +608,80 @@ impl LogParser {
         }
     }
 
-    /// `N of M STATUS ...` lines. A node counts as finished only when its result line follows
-    /// a START line of the same index naming the same node: a line a model printed that
-    /// imitates a result (without its START) never makes a node count as finished.
-    fn result_line(&mut self, index: u64, rest: &str) {
-        let (status, desc) = rest.split_once(' ').unwrap_or((rest, ""));
+    /// A result line the hot path read ([`fast_result`]): as [`LogParser::result_line`] reads
+    /// it.
+    pub(super) fn fast_result_line(&mut self, index: u64, status: FastStatus, desc: &[u8]) {
         self.ephemeral_skipped = false;
+        let desc = match status {
+            FastStatus::Done => skip_count_bytes(desc),
+            FastStatus::Start | FastStatus::Skip => desc,
+        };
+        let Some((resource_type, span)) = subject_span_cut(desc) else {
+            return;
+        };
+        let name = &desc[span];
         match status {
-            "START" => {
-                let (_, name) = result_subject(desc);
+            FastStatus::Start => {
                 if !self.starts.begin(index, name) {
                     self.report.conflicting = true;
                 }
             }
-            "OK" | "PASS" | "WARN" | "SUCCESS" | "NO-OP" => {
-                let (resource_type, name) = result_subject(skip_count(desc));
+            FastStatus::Done => {
                 if self.starts.end(index, name) {
-                    self.add_finished(SkippedNode {
+                    self.add_finished_with(resource_type, name);
+                }
+            }
+            FastStatus::Skip => self.add_skipped(SkippedNode {
+                name: String::from_utf8_lossy(name).into_owned(),
+                resource_type,
+                unique_id: None,
+            }),
+        }
+    }
+
+    /// `N of M STATUS ...` lines. A node counts as finished only when its result line follows
+    /// a START line of the same index naming the same node: a line a model printed that
+    /// imitates a result (without its START) never makes a node count as finished.
+    pub(super) fn result_line(&mut self, index: u64, rest: &str) {
+        let (status, desc) = rest.split_once(' ').unwrap_or((rest, ""));
+        self.ephemeral_skipped = false;
+        match status {
+            "START" => {
+                if let Some((_, name)) = result_subject(desc) {
+                    if !self.starts.begin(index, name.as_bytes()) {
+                        self.report.conflicting = true;
+                    }
+                }
+            }
+            "OK" | "PASS" | "WARN" | "SUCCESS" | "NO-OP" => {
+                let Some((resource_type, name)) = result_subject(skip_count(desc)) else {
+                    return;
+                };
+                if self.starts.end(index, name.as_bytes()) {
+                    self.add_finished_with(resource_type, name.as_bytes());
+                }
+            }
+            "SKIP" => {
+                let node = match ephemeral_skip(desc) {
+                    Some(node) => {
+                        self.ephemeral_skipped = true;
+                        Some(node)
+                    }
+                    None => result_subject(desc),
+                };
+                if let Some((resource_type, name)) = node {
+                    self.add_skipped(SkippedNode {
                         name: name.to_owned(),
                         resource_type,
                         unique_id: None,
                     });
                 }
             }
-            "SKIP" => {
-                let (resource_type, name) = match ephemeral_skip(desc) {
-                    Some(node) => {
-                        self.ephemeral_skipped = true;
-                        node
-                    }
-                    None => result_subject(desc),
-                };
-                self.add_skipped(SkippedNode {
-                    name: name.to_owned(),
-                    resource_type,
-                    unique_id: None,
-                });
-            }
             "ERROR" | "FAIL" => {
-                let (resource_type, name) = result_subject(skip_count(desc));
-                self.starts.end(index, name);
+                let Some((resource_type, name)) = result_subject(skip_count(desc)) else {
+                    return;
+                };
+                self.starts.end(index, name.as_bytes());
                 let fail_status = if status == "FAIL" {
                     FailStatus::Fail
                 } else {
@@ -506,6 +705,15 @@ impl LogParser {
 }
 
 /// `FAIL 1 name` / `WARN 3 name`: drops the failure count before the name.
+fn skip_count_bytes(desc: &[u8]) -> &[u8] {
+    let n = desc.iter().take_while(|b| b.is_ascii_digit()).count();
+    if n > 0 && desc.get(n) == Some(&b' ') {
+        &desc[n + 1..]
+    } else {
+        desc
+    }
+}
+
 fn skip_count(desc: &str) -> &str {
     let n = desc.bytes().take_while(|b| b.is_ascii_digit()).count();
     if n > 0 && desc[n..].starts_with(' ') {
@@ -571,7 +779,7 @@ mod tests {
         let subject = |line| {
             let (_, rest) = split_result_index(line).unwrap();
             let desc = rest.split_once(' ').unwrap().1;
-            result_subject(skip_count(desc))
+            result_subject(skip_count(desc)).unwrap()
         };
         assert_eq!(
             subject(
