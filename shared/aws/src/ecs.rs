@@ -12,13 +12,22 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The real ECS. Task definitions are cached for the life of the (warm) process: a
-/// revision's ARN always names the same definition.
+/// revision's ARN always names the same definition. So are the descriptions of the family's
+/// running tasks: what the checks before a launch read of them (startedBy, the container
+/// overrides, the task definition, the ARN) is fixed when a task starts, and which tasks run is
+/// asked of ListTasks every time; only tasks this process has not seen yet are described.
 #[derive(Clone)]
 pub struct EcsClient {
     client: aws_sdk_ecs::Client,
     definitions: Arc<Mutex<HashMap<String, TaskDefinition>>>,
     fetched: Arc<std::sync::atomic::AtomicUsize>,
+    running: Arc<Mutex<HashMap<String, EcsTask>>>,
 }
+
+/// Most running tasks' descriptions kept; past it the cache starts again.
+const MAX_CACHED_TASKS: usize = 10_000;
+/// Tasks per DescribeTasks call (the API's limit), and per ListTasks page (its maximum).
+const PAGE: usize = 100;
 
 impl EcsClient {
     /// A client for the configuration's region and endpoint (`AWS_ENDPOINT_URL` reaches moto).
@@ -27,6 +36,7 @@ impl EcsClient {
             client: aws_sdk_ecs::Client::new(config),
             definitions: Arc::default(),
             fetched: Arc::default(),
+            running: Arc::default(),
         }
     }
 
@@ -213,17 +223,41 @@ impl Ecs for EcsClient {
     }
 
     async fn running_tasks(&self, cluster: &str, family: &str) -> Result<Vec<EcsTask>, AwsError> {
-        let listed = self
-            .client
-            .list_tasks()
-            .cluster(cluster)
-            .family(family)
-            .desired_status(types::DesiredStatus::Running)
-            .send()
-            .await
-            .map_err(|e| sdk_error("ecs:ListTasks", e))?;
-        let mut tasks = Vec::new();
-        for batch in listed.task_arns().chunks(100) {
+        // Every page: with more than a page of running tasks, the first page alone would
+        // hide a re-run already running, or a newer run, from the checks before a launch.
+        let mut arns: Vec<String> = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_tasks()
+                .cluster(cluster)
+                .family(family)
+                .desired_status(types::DesiredStatus::Running)
+                .max_results(PAGE as i32)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("ecs:ListTasks", e))?;
+            arns.extend(page.task_arns().iter().cloned());
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        let mut found: HashMap<String, EcsTask> = match self.running.lock() {
+            Ok(cache) => arns
+                .iter()
+                .filter_map(|a| cache.get(a).map(|t| (a.clone(), t.clone())))
+                .collect(),
+            Err(_) => HashMap::new(),
+        };
+        let unknown: Vec<String> = arns
+            .iter()
+            .filter(|a| !found.contains_key(*a))
+            .cloned()
+            .collect();
+        for batch in unknown.chunks(PAGE) {
             let described = self
                 .client
                 .describe_tasks()
@@ -232,9 +266,17 @@ impl Ecs for EcsClient {
                 .send()
                 .await
                 .map_err(|e| sdk_error("ecs:DescribeTasks", e))?;
-            tasks.extend(described.tasks().iter().map(task_of));
+            let tasks: Vec<EcsTask> = described.tasks().iter().map(task_of).collect();
+            if let Ok(mut cache) = self.running.lock() {
+                if cache.len() + tasks.len() > MAX_CACHED_TASKS {
+                    cache.clear();
+                }
+                cache.extend(tasks.iter().map(|t| (t.task_arn.clone(), t.clone())));
+            }
+            found.extend(tasks.into_iter().map(|t| (t.task_arn.clone(), t)));
         }
-        Ok(tasks)
+        // A task ECS no longer describes (gone between the two calls) is left out.
+        Ok(arns.iter().filter_map(|a| found.remove(a)).collect())
     }
 
     async fn run_task(&self, launch: &Launch) -> Result<String, AwsError> {

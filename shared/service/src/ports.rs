@@ -118,8 +118,10 @@ pub trait Ecs {
         task_arn: &str,
     ) -> impl Future<Output = Result<Option<EcsTask>, AwsError>> + Send;
 
-    /// The family's tasks ECS runs or is starting (ListTasks `desiredStatus` RUNNING, then
-    /// DescribeTasks), as events would describe them.
+    /// The family's tasks ECS runs or is starting (every page of ListTasks `desiredStatus`
+    /// RUNNING, then DescribeTasks), as events would describe them. Implementations may keep
+    /// a task's description once read (its startedBy, overrides and task definition never
+    /// change); which tasks run is asked each time.
     fn running_tasks(
         &self,
         cluster: &str,
