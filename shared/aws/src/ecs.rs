@@ -1,6 +1,6 @@
 //! [`Ecs`] over `aws-sdk-ecs`.
 
-use crate::sdk_error;
+use crate::{patiently, sdk_error};
 use aws_sdk_ecs::types;
 use dbt_rerun::event::{
     Attachment, ContainerOverride, EcsContainer, EcsTask, KeyValue, TaskOverrides,
@@ -191,13 +191,17 @@ impl Ecs for EcsClient {
         }
         self.fetched
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let out = self
-            .client
-            .describe_task_definition()
-            .task_definition(arn)
-            .send()
-            .await
-            .map_err(|e| sdk_error("ecs:DescribeTaskDefinition", e))?;
+        let request = self.client.describe_task_definition().task_definition(arn);
+        let out = patiently(|| {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("ecs:DescribeTaskDefinition", e))
+            }
+        })
+        .await?;
         let def = out.task_definition().map(definition_of).ok_or_else(|| {
             AwsError::local(
                 "ecs:DescribeTaskDefinition",
@@ -211,14 +215,21 @@ impl Ecs for EcsClient {
     }
 
     async fn task(&self, cluster: &str, task_arn: &str) -> Result<Option<EcsTask>, AwsError> {
-        let out = self
+        let request = self
             .client
             .describe_tasks()
             .cluster(cluster)
-            .tasks(task_arn)
-            .send()
-            .await
-            .map_err(|e| sdk_error("ecs:DescribeTasks", e))?;
+            .tasks(task_arn);
+        let out = patiently(|| {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("ecs:DescribeTasks", e))
+            }
+        })
+        .await?;
         Ok(out.tasks().first().map(task_of))
     }
 
@@ -228,17 +239,24 @@ impl Ecs for EcsClient {
         let mut arns: Vec<String> = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = self
+            let request = self
                 .client
                 .list_tasks()
                 .cluster(cluster)
                 .family(family)
                 .desired_status(types::DesiredStatus::Running)
                 .max_results(PAGE as i32)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("ecs:ListTasks", e))?;
+                .set_next_token(token.take());
+            let page = patiently(|| {
+                let request = request.clone();
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error("ecs:ListTasks", e))
+                }
+            })
+            .await?;
             arns.extend(page.task_arns().iter().cloned());
             match page.next_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_owned()),
@@ -258,14 +276,21 @@ impl Ecs for EcsClient {
             .cloned()
             .collect();
         for batch in unknown.chunks(PAGE) {
-            let described = self
+            let request = self
                 .client
                 .describe_tasks()
                 .cluster(cluster)
-                .set_tasks(Some(batch.to_vec()))
-                .send()
-                .await
-                .map_err(|e| sdk_error("ecs:DescribeTasks", e))?;
+                .set_tasks(Some(batch.to_vec()));
+            let described = patiently(|| {
+                let request = request.clone();
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error("ecs:DescribeTasks", e))
+                }
+            })
+            .await?;
             let tasks: Vec<EcsTask> = described.tasks().iter().map(task_of).collect();
             if let Ok(mut cache) = self.running.lock() {
                 if cache.len() + tasks.len() > MAX_CACHED_TASKS {
@@ -326,10 +351,17 @@ impl Ecs for EcsClient {
         for (key, value) in &launch.tags {
             request = request.tags(types::Tag::builder().key(key).value(value).build());
         }
-        let out = request
-            .send()
-            .await
-            .map_err(|e| sdk_error("ecs:RunTask", e))?;
+        // A throttled RunTask started nothing; the next try carries the same clientToken.
+        let out = patiently(|| {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("ecs:RunTask", e))
+            }
+        })
+        .await?;
         if let Some(failure) = out.failures().first() {
             return Err(AwsError {
                 operation: "ecs:RunTask",

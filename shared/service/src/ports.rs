@@ -45,6 +45,25 @@ impl AwsError {
         self.code.as_deref() == Some("ResourceNotFoundException")
     }
 
+    /// AWS refused the call for its request rate (ECS and CloudWatch Logs answer
+    /// `ThrottlingException`; the other codes are those the AWS SDKs treat as throttling). A
+    /// throttled call did nothing: it can be made again.
+    pub fn is_throttling(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "ThrottlingException"
+                    | "Throttling"
+                    | "ThrottledException"
+                    | "RequestThrottledException"
+                    | "TooManyRequestsException"
+                    | "RequestLimitExceeded"
+                    | "RequestThrottled"
+                    | "SlowDown"
+            )
+        )
+    }
+
     /// RunTask saw the same clientToken with other parameters: a launch for this attempt
     /// already happened.
     pub fn is_conflict(&self) -> bool {
