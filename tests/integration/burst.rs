@@ -113,7 +113,8 @@ async fn a_burst_under_aws_rate_limits_is_decided_once_each_and_each_rerun_start
     let queue: Arc<Mutex<VecDeque<(usize, usize)>>> =
         Arc::new(Mutex::new((0..EVENTS).map(|i| (i, 1)).collect()));
     let outcomes: Arc<Mutex<BTreeMap<usize, (usize, DecisionRecord)>>> = Arc::default();
-    let (lost, retried): (Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<String>>>) = Default::default();
+    let lost: Arc<Mutex<Vec<String>>> = Arc::default();
+    let retried: Arc<Mutex<Vec<String>>> = Arc::default();
     let events = Arc::new(events);
     let mut processes = Vec::new();
     for _ in 0..PROCESSES {
@@ -169,7 +170,7 @@ async fn a_burst_under_aws_rate_limits_is_decided_once_each_and_each_rerun_start
     // Throttling is waited out within the invocation: nothing is left to Lambda's retries.
     let retried = retried.lock().unwrap().clone();
     assert!(retried.is_empty(), "{retried:?}");
-    let outcomes = outcomes.lock().unwrap();
+    let outcomes = outcomes.lock().unwrap().clone();
     assert_eq!(outcomes.len(), EVENTS, "every event decided once");
     let planned: Vec<String> = outcomes
         .values()

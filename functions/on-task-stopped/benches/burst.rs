@@ -44,8 +44,11 @@ fn list(name: &str, default: &str) -> Vec<u64> {
         .collect()
 }
 
+/// Fixture ids with their exit codes.
+type Runs = Vec<(String, i32)>;
+
 /// The fixtures the events' tasks ran: transient failures, and the other failures.
-fn fixture_mix() -> (Vec<(String, i32)>, Vec<(String, i32)>) {
+fn fixture_mix() -> (Runs, Runs) {
     let (mut transient, mut other) = (Vec::new(), Vec::new());
     for f in fixtures() {
         if f.meta.exit_code == 0 {
