@@ -113,6 +113,34 @@ async fn throttling_resets_and_slow_answers_are_retried_and_the_decision_is_made
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn throttling_that_outlasts_the_sdk_attempts_is_waited_out_within_the_invocation() {
+    let w = world().await;
+    let (_, event) = w.failed_task().await;
+    let attempts = dbt_rerun_aws::MAX_ATTEMPTS as usize;
+    // Two calls' worth of throttling, on the log read and on RunTask: each is made again
+    // after a pause (a throttled call did nothing), within the invocation.
+    for operation in ["GetLogEvents", "RunTask"] {
+        w.proxy.inject(fault(
+            operation,
+            2 * attempts,
+            FaultKind::Error {
+                status: 400,
+                error_type: "ThrottlingException",
+            },
+        ));
+    }
+    let record = w.service.handle(&event).await.expect("waited out");
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    assert_eq!(w.proxy.seen("GetLogEvents").len(), 2 * attempts + 1);
+    let runs = w.proxy.seen("RunTask");
+    assert_eq!(runs.len(), 2 * attempts + 1);
+    let token =
+        |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["clientToken"].clone();
+    assert!(runs.iter().all(|r| token(&r.body) == token(&runs[0].body)));
+    assert_eq!(w.moto.reruns(&w.ecs).await.len(), 1, "one task");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_fault_that_outlasts_the_retries_fails_the_invocation_and_starts_nothing() {
     let w = world().await;
     let (_, event) = w.failed_task().await;

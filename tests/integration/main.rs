@@ -5,6 +5,7 @@
 mod alerts;
 mod api_calls;
 mod aws_faults;
+mod burst;
 mod dashboard;
 mod dbt_ls_selection;
 mod delayed_reruns;

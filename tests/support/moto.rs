@@ -359,21 +359,47 @@ impl Moto {
 
     /// Tasks dbt-rerun started (startedBy `dbt-rerun/...`), as ECS describes them.
     pub async fn reruns(&self, ecs: &aws_sdk_ecs::Client) -> Vec<EcsTask> {
-        let arns = ecs
-            .list_tasks()
-            .cluster(&self.setup.cluster)
-            .send()
-            .await
-            .expect("ListTasks");
         let mut out = Vec::new();
-        for arn in arns.task_arns() {
-            let task = self.describe(arn).await;
-            if task
-                .started_by
-                .as_deref()
-                .is_some_and(|s| s.starts_with("dbt-rerun/"))
-            {
-                out.push(task);
+        for (arn, started_by) in self.started_by(ecs).await {
+            if started_by.is_some_and(|s| s.starts_with("dbt-rerun/")) {
+                out.push(self.describe(&arn).await);
+            }
+        }
+        out
+    }
+
+    /// Every task of the cluster (every ListTasks page) with its startedBy.
+    pub async fn started_by(&self, ecs: &aws_sdk_ecs::Client) -> Vec<(String, Option<String>)> {
+        let mut arns = Vec::new();
+        let mut token = None;
+        loop {
+            let page = ecs
+                .list_tasks()
+                .cluster(&self.setup.cluster)
+                .set_next_token(token)
+                .send()
+                .await
+                .expect("ListTasks");
+            arns.extend(page.task_arns().iter().cloned());
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        for batch in arns.chunks(100) {
+            let described = ecs
+                .describe_tasks()
+                .cluster(&self.setup.cluster)
+                .set_tasks(Some(batch.to_vec()))
+                .send()
+                .await
+                .expect("DescribeTasks");
+            for t in described.tasks() {
+                out.push((
+                    t.task_arn().unwrap_or_default().to_owned(),
+                    t.started_by().map(str::to_owned),
+                ));
             }
         }
         out

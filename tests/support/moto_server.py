@@ -10,11 +10,17 @@ DescribeTasks answers ("expected string"), although moto created the task. Wrapp
 moto runs no containers, so every container "exits" 0. A test that needs a task whose dbt
 container exited N stops it with StopTask reason `exitCode=N`: the patched `stop_task` sets
 the containers' exit code to N.
+
+moto 5.2 answers ListTasks with every task at once; ECS pages it: at most `maxResults` (1 to
+100, default 100) task ARNs per answer, with a `nextToken` while more remain. The patched
+`list_tasks` pages moto's answer that way (the token is the offset), so a family with more than
+100 running tasks needs every page read, as on ECS.
 """
 import re
 import sys
 
-from moto.ecs import models
+from moto.core.responses import ActionResult
+from moto.ecs import models, responses
 from moto.server import main
 
 _init = models.Container.__init__
@@ -43,6 +49,21 @@ def _stop_task_with_exit_code(self, cluster_str, task_str, reason):
 
 
 models.EC2ContainerServiceBackend.stop_task = _stop_task_with_exit_code
+
+_list_tasks = responses.EC2ContainerServiceResponse.list_tasks
+
+
+def _list_tasks_paged(self):
+    arns = _list_tasks(self).result["taskArns"]
+    size = max(1, min(100, int(self._get_param("maxResults") or 100)))
+    start = int(self._get_param("nextToken") or 0)
+    page = {"taskArns": arns[start : start + size]}
+    if start + size < len(arns):
+        page["nextToken"] = str(start + size)
+    return ActionResult(page)
+
+
+responses.EC2ContainerServiceResponse.list_tasks = _list_tasks_paged
 
 if __name__ == "__main__":
     main(["-H", "127.0.0.1", "-p", sys.argv[1]])

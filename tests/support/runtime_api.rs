@@ -100,6 +100,25 @@ impl RuntimeApi {
         state.outcomes.clone()
     }
 
+    /// The outcomes after the first `seen`, waiting at most `timeout` for one (none when it
+    /// passes); panics on an init error.
+    pub fn outcomes_after(&self, seen: usize, timeout: Duration) -> Vec<(String, Outcome)> {
+        let (lock, ready) = &*self.state;
+        let deadline = Instant::now() + timeout;
+        let mut state = lock.lock().unwrap();
+        while state.outcomes.len() <= seen && state.init_error.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Vec::new();
+            }
+            state = ready.wait_timeout(state, left).unwrap().0;
+        }
+        if let Some(e) = &state.init_error {
+            panic!("the function failed to initialise: {e}");
+        }
+        state.outcomes[seen.min(state.outcomes.len())..].to_vec()
+    }
+
     /// When the function first asked for an event, waiting at most `timeout`.
     pub fn first_poll(&self, timeout: Duration) -> Option<Instant> {
         let (lock, ready) = &*self.state;

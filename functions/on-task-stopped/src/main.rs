@@ -5,6 +5,9 @@
 //! the invocation's error (Lambda retries it, then its failure destination gets it); the
 //! runtime keeps serving the next event.
 
+// The handler's future nests the services' futures deeply (rustc's layout query).
+#![recursion_limit = "256"]
+
 use dbt_rerun::DecisionRecord;
 use dbt_rerun_aws::OnTaskStoppedService;
 use lambda_runtime::{service_fn, Error, LambdaEvent};

@@ -1,6 +1,6 @@
 //! [`Ecs`] over `aws-sdk-ecs`.
 
-use crate::sdk_error;
+use crate::{patiently, sdk_error};
 use aws_sdk_ecs::types;
 use dbt_rerun::event::{
     Attachment, ContainerOverride, EcsContainer, EcsTask, KeyValue, TaskOverrides,
@@ -12,13 +12,22 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The real ECS. Task definitions are cached for the life of the (warm) process: a
-/// revision's ARN always names the same definition.
+/// revision's ARN always names the same definition. So are the descriptions of the family's
+/// running tasks: what the checks before a launch read of them (startedBy, the container
+/// overrides, the task definition, the ARN) is fixed when a task starts, and which tasks run is
+/// asked of ListTasks every time; only tasks this process has not seen yet are described.
 #[derive(Clone)]
 pub struct EcsClient {
     client: aws_sdk_ecs::Client,
     definitions: Arc<Mutex<HashMap<String, TaskDefinition>>>,
     fetched: Arc<std::sync::atomic::AtomicUsize>,
+    running: Arc<Mutex<HashMap<String, EcsTask>>>,
 }
+
+/// Most running tasks' descriptions kept; past it the cache starts again.
+const MAX_CACHED_TASKS: usize = 10_000;
+/// Tasks per DescribeTasks call (the API's limit), and per ListTasks page (its maximum).
+const PAGE: usize = 100;
 
 impl EcsClient {
     /// A client for the configuration's region and endpoint (`AWS_ENDPOINT_URL` reaches moto).
@@ -27,6 +36,7 @@ impl EcsClient {
             client: aws_sdk_ecs::Client::new(config),
             definitions: Arc::default(),
             fetched: Arc::default(),
+            running: Arc::default(),
         }
     }
 
@@ -177,13 +187,17 @@ impl Ecs for EcsClient {
         }
         self.fetched
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let out = self
-            .client
-            .describe_task_definition()
-            .task_definition(arn)
-            .send()
-            .await
-            .map_err(|e| sdk_error("ecs:DescribeTaskDefinition", e))?;
+        let request = self.client.describe_task_definition().task_definition(arn);
+        let out = patiently(|| {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("ecs:DescribeTaskDefinition", e))
+            }
+        })
+        .await?;
         let def = out.task_definition().map(definition_of).ok_or_else(|| {
             AwsError::local(
                 "ecs:DescribeTaskDefinition",
@@ -197,40 +211,93 @@ impl Ecs for EcsClient {
     }
 
     async fn task(&self, cluster: &str, task_arn: &str) -> Result<Option<EcsTask>, AwsError> {
-        let out = self
+        let request = self
             .client
             .describe_tasks()
             .cluster(cluster)
-            .tasks(task_arn)
-            .send()
-            .await
-            .map_err(|e| sdk_error("ecs:DescribeTasks", e))?;
+            .tasks(task_arn);
+        let out = patiently(|| {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("ecs:DescribeTasks", e))
+            }
+        })
+        .await?;
         Ok(out.tasks().first().map(task_of))
     }
 
     async fn running_tasks(&self, cluster: &str, family: &str) -> Result<Vec<EcsTask>, AwsError> {
-        let listed = self
-            .client
-            .list_tasks()
-            .cluster(cluster)
-            .family(family)
-            .desired_status(types::DesiredStatus::Running)
-            .send()
-            .await
-            .map_err(|e| sdk_error("ecs:ListTasks", e))?;
-        let mut tasks = Vec::new();
-        for batch in listed.task_arns().chunks(100) {
-            let described = self
+        // Every page: with more than a page of running tasks, the first page alone would
+        // hide a re-run already running, or a newer run, from the checks before a launch.
+        let mut arns: Vec<String> = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let request = self
+                .client
+                .list_tasks()
+                .cluster(cluster)
+                .family(family)
+                .desired_status(types::DesiredStatus::Running)
+                .max_results(PAGE as i32)
+                .set_next_token(token.take());
+            let page = patiently(|| {
+                let request = request.clone();
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error("ecs:ListTasks", e))
+                }
+            })
+            .await?;
+            arns.extend(page.task_arns().iter().cloned());
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        let mut found: HashMap<String, EcsTask> = match self.running.lock() {
+            Ok(cache) => arns
+                .iter()
+                .filter_map(|a| cache.get(a).map(|t| (a.clone(), t.clone())))
+                .collect(),
+            Err(_) => HashMap::new(),
+        };
+        let unknown: Vec<String> = arns
+            .iter()
+            .filter(|a| !found.contains_key(*a))
+            .cloned()
+            .collect();
+        for batch in unknown.chunks(PAGE) {
+            let request = self
                 .client
                 .describe_tasks()
                 .cluster(cluster)
-                .set_tasks(Some(batch.to_vec()))
-                .send()
-                .await
-                .map_err(|e| sdk_error("ecs:DescribeTasks", e))?;
-            tasks.extend(described.tasks().iter().map(task_of));
+                .set_tasks(Some(batch.to_vec()));
+            let described = patiently(|| {
+                let request = request.clone();
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error("ecs:DescribeTasks", e))
+                }
+            })
+            .await?;
+            let tasks: Vec<EcsTask> = described.tasks().iter().map(task_of).collect();
+            if let Ok(mut cache) = self.running.lock() {
+                if cache.len() + tasks.len() > MAX_CACHED_TASKS {
+                    cache.clear();
+                }
+                cache.extend(tasks.iter().map(|t| (t.task_arn.clone(), t.clone())));
+            }
+            found.extend(tasks.into_iter().map(|t| (t.task_arn.clone(), t)));
         }
-        Ok(tasks)
+        // A task ECS no longer describes (gone between the two calls) is left out.
+        Ok(arns.iter().filter_map(|a| found.remove(a)).collect())
     }
 
     async fn run_task(&self, launch: &Launch) -> Result<String, AwsError> {
@@ -280,10 +347,17 @@ impl Ecs for EcsClient {
         for (key, value) in &launch.tags {
             request = request.tags(types::Tag::builder().key(key).value(value).build());
         }
-        let out = request
-            .send()
-            .await
-            .map_err(|e| sdk_error("ecs:RunTask", e))?;
+        // A throttled RunTask started nothing; the next try carries the same clientToken.
+        let out = patiently(|| {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("ecs:RunTask", e))
+            }
+        })
+        .await?;
         if let Some(failure) = out.failures().first() {
             return Err(AwsError {
                 operation: "ecs:RunTask",

@@ -1,6 +1,6 @@
 //! [`Logs`] and [`DecisionLog`] over `aws-sdk-cloudwatchlogs`.
 
-use crate::sdk_error;
+use crate::{patiently, sdk_error};
 use dbt_rerun::history::LogEvent;
 use dbt_rerun::task_definition::LogLocation;
 use dbt_rerun_service::{AwsError, DecisionLog, EventPage, LogPage, Logs};
@@ -59,16 +59,23 @@ impl CloudWatchLogs {
 
 impl Logs for CloudWatchLogs {
     async fn page(&self, at: &LogLocation, token: Option<&str>) -> Result<LogPage, AwsError> {
-        let out = self
+        let request = self
             .client(at.region.as_deref())
             .get_log_events()
             .log_group_name(&at.group)
             .log_stream_name(&at.stream)
             .start_from_head(true)
-            .set_next_token(token.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|e| sdk_error("logs:GetLogEvents", e))?;
+            .set_next_token(token.map(str::to_owned));
+        let out = patiently(|| {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("logs:GetLogEvents", e))
+            }
+        })
+        .await?;
         // The SDK's messages are moved into the page, not copied.
         Ok(LogPage {
             lines: out
@@ -90,17 +97,24 @@ impl DecisionLog for CloudWatchLogs {
         start_ms: i64,
         token: Option<&str>,
     ) -> Result<EventPage, AwsError> {
-        let out = self
+        let request = self
             .home
             .filter_log_events()
             .log_group_name(group)
             .filter_pattern(pattern)
             .start_time(start_ms)
             .set_limit(self.filter_limit)
-            .set_next_token(token.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|e| sdk_error("logs:FilterLogEvents", e))?;
+            .set_next_token(token.map(str::to_owned));
+        let out = patiently(|| {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("logs:FilterLogEvents", e))
+            }
+        })
+        .await?;
         Ok(EventPage {
             events: out
                 .events()

@@ -1,6 +1,6 @@
 //! [`Schedules`] over `aws-sdk-scheduler`.
 
-use crate::sdk_error;
+use crate::{patiently, sdk_error};
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
 };
@@ -26,7 +26,7 @@ impl Schedules for SchedulerClient {
         let local = |e: aws_sdk_scheduler::error::BuildError| {
             AwsError::local("scheduler:CreateSchedule", e)
         };
-        let result = self
+        let request = self
             .client
             .create_schedule()
             .name(&request.name)
@@ -47,19 +47,21 @@ impl Schedules for SchedulerClient {
                     .input(&request.input)
                     .build()
                     .map_err(local)?,
-            )
-            .send()
-            .await;
+            );
+        let result = patiently(|| {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("scheduler:CreateSchedule", e))
+            }
+        })
+        .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) => {
-                let error = sdk_error("scheduler:CreateSchedule", e);
-                if error.code.as_deref() == Some("ConflictException") {
-                    Ok(false)
-                } else {
-                    Err(error)
-                }
-            }
+            Err(error) if error.code.as_deref() == Some("ConflictException") => Ok(false),
+            Err(error) => Err(error),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! [`Alerts`] over `aws-sdk-sns`.
 
-use crate::sdk_error;
+use crate::{patiently, sdk_error};
 use aws_sdk_sns::types::MessageAttributeValue;
 use dbt_rerun::alert::Alert;
 use dbt_rerun_service::{Alerts, AwsError};
@@ -36,10 +36,16 @@ impl Alerts for SnsAlerts {
                 .map_err(|e| AwsError::local("sns:Publish", e))?;
             request = request.message_attributes(name, attribute);
         }
-        request
-            .send()
-            .await
-            .map_err(|e| sdk_error("sns:Publish", e))?;
+        patiently(|| {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("sns:Publish", e))
+            }
+        })
+        .await?;
         Ok(())
     }
 }

@@ -7,6 +7,12 @@
 //! made on what is there, and the record says so. A run that was killed never writes the
 //! marker: its log is read until no new line has come for [`QUIET`] (a driver flush and a
 //! second), or the wait runs out.
+//!
+//! A page that ends the run (dbt's final stats line, nothing after it that could change the
+//! decision, see `LogParser::settled`) ends the reading of a single dbt command's log at once:
+//! the page confirming the end (empty) would cost a `GetLogEvents` call per event, and
+//! `GetLogEvents` has the lowest rate quota of every call on the way (10 or 25 a second per
+//! account and Region), which a burst of failures spends first.
 
 use crate::ports::{AwsError, Logs};
 use dbt_rerun::log::{
@@ -104,6 +110,14 @@ pub async fn read_log<L: Logs>(
                 }
                 if page.next_token.is_some() {
                     token = page.next_token;
+                }
+                if more && expect_end && parsers.split.is_none() {
+                    // A short log is still held for its prefix: decide it on this page (as
+                    // at the current end) so its stats line can end the reading.
+                    lines.flush(&mut |line| parsers.push_line(line));
+                    if parsers.whole.settled() {
+                        break; // the run's end is read: what may follow cannot change it
+                    }
                 }
                 if more {
                     continue; // read on to the current end before judging

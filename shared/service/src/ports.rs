@@ -45,6 +45,25 @@ impl AwsError {
         self.code.as_deref() == Some("ResourceNotFoundException")
     }
 
+    /// AWS refused the call for its request rate (ECS and CloudWatch Logs answer
+    /// `ThrottlingException`; the other codes are those the AWS SDKs treat as throttling). A
+    /// throttled call did nothing: it can be made again.
+    pub fn is_throttling(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "ThrottlingException"
+                    | "Throttling"
+                    | "ThrottledException"
+                    | "RequestThrottledException"
+                    | "TooManyRequestsException"
+                    | "RequestLimitExceeded"
+                    | "RequestThrottled"
+                    | "SlowDown"
+            )
+        )
+    }
+
     /// RunTask saw the same clientToken with other parameters: a launch for this attempt
     /// already happened.
     pub fn is_conflict(&self) -> bool {
@@ -121,8 +140,10 @@ pub trait Ecs {
         task_arn: &str,
     ) -> impl Future<Output = Result<Option<EcsTask>, AwsError>> + Send;
 
-    /// The family's tasks ECS runs or is starting (ListTasks `desiredStatus` RUNNING, then
-    /// DescribeTasks), as events would describe them.
+    /// The family's tasks ECS runs or is starting (every page of ListTasks `desiredStatus`
+    /// RUNNING, then DescribeTasks), as events would describe them. Implementations may keep
+    /// a task's description once read (its startedBy, overrides and task definition never
+    /// change); which tasks run is asked each time.
     fn running_tasks(
         &self,
         cluster: &str,

@@ -139,6 +139,43 @@ async fn a_log_that_lags_the_event_is_waited_for_and_the_rerun_launched_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_page_ending_with_dbts_stats_line_ends_the_read_and_an_error_block_reads_on() {
+    // A whole log in one page, ending with dbt's `Done. PASS=...`: one GetLogEvents, no empty
+    // page to confirm the end. The 1.6 log is shorter than the window its prefix is decided
+    // on: it is decided on the page.
+    for fixture in [
+        "runs/1.6/transient_model_error",
+        "runs/1.10/transient_model_error",
+        "runs/1.10/json_transient_model_error",
+    ] {
+        let service = service(&[]);
+        let task = failed_original();
+        service
+            .logs
+            .write(&stream_of(&task), &fixture_lines(fixture));
+        let record = handle(&service, &task).await;
+        assert_eq!(
+            record.decision,
+            DecisionKind::Rerun,
+            "{fixture}: {}",
+            record.reason
+        );
+        assert!(record.log_complete, "{fixture}");
+        assert_eq!(service.logs.pages_read(), 1, "{fixture}");
+    }
+    // dbt's own error (exit 2) is the end of its run but is read to the end of the stream:
+    // its lines follow the marker.
+    let service = service(&[]);
+    let task = TaskBuilder::exited(Some(2)).build();
+    service
+        .logs
+        .write(&stream_of(&task), &fixture_lines("runs/1.10/compile_error"));
+    let record = handle(&service, &task).await;
+    assert_eq!(record.decision, DecisionKind::GiveUp, "{}", record.reason);
+    assert_eq!(service.logs.pages_read(), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_log_without_its_end_is_decided_on_what_there_is_when_the_wait_runs_out() {
     let service = service(&[]);
     let task = failed_original();

@@ -311,6 +311,14 @@ impl LogParser {
         self.report.end_of_run
     }
 
+    /// Nothing dbt prints after this point can change the report: its final stats line
+    /// (`Done. PASS=...`, JSON `StatsLine`) has been seen, which dbt prints last (only
+    /// warnings such as its deprecation summary may follow), and no error is still being
+    /// read. A log read page by page can stop here without asking for more.
+    pub fn settled(&self) -> bool {
+        self.report.stats.is_some() && self.block != Block::TopLevelError
+    }
+
     /// The report for everything pushed so far.
     pub fn finish(mut self) -> RunReport {
         if self.in_summary && !self.summary_untimed {
