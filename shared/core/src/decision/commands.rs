@@ -194,6 +194,7 @@ pub(super) fn command_plan(
         // What a Fusion run finished is not known for certain: all of it runs again.
         return CommandPlan::original(
             command,
+            None,
             Some(
                 "the log is dbt Fusion's, whose finished nodes dbt-rerun does not read: \
                  re-running the whole command"

@@ -321,7 +321,9 @@ pub(super) fn fast_result(raw: &[u8]) -> Option<(u64, FastStatus, &[u8])> {
     } else {
         return None;
     };
-    if status == FastStatus::Skip && memchr::memmem::find(desc, b" due to ephemeral model").is_some() {
+    if status == FastStatus::Skip
+        && memchr::memmem::find(desc, b" due to ephemeral model").is_some()
+    {
         // A node skipped for its ephemeral parent: the general path reads what follows.
         return None;
     }
