@@ -600,25 +600,33 @@ fn selects_ancestors(part: &str) -> bool {
     part.starts_with('@') || part[digits..].starts_with('+')
 }
 
+/// Why a resume cannot be written for this selection and log, if it cannot.
+fn resume_refused(selection: &Selection, report: &RunReport) -> Option<&'static str> {
+    if !selection.selector.is_empty() {
+        return Some("the run used --selector, which cannot be narrowed to its unfinished nodes: re-running the whole original command");
+    }
+    if !terms_rewritable(selection) {
+        return Some("a selection term of the original starts with `-` and cannot be written as its own argument: re-running the whole original command");
+    }
+    if report.truncated {
+        return Some("the log lists more finished nodes than dbt-rerun keeps: re-running the whole original command");
+    }
+    if report.aliased {
+        return Some("the text log names finished models by their relation alias, not their node name, so they cannot be excluded by name (--log-format json names them): re-running the whole original command");
+    }
+    if report.conflicting {
+        return Some("the log has lines imitating dbt's own (a node index started twice), so what finished is not trusted: re-running the whole original command");
+    }
+    None
+}
+
 fn resume(
     command: &DbtCommand,
     selection: &Selection,
     report: &RunReport,
 ) -> Result<RerunCommand, String> {
-    if !selection.selector.is_empty() {
-        return Err("the run used --selector, which cannot be narrowed to its unfinished nodes: re-running the whole original command".to_owned());
-    }
-    if !terms_rewritable(selection) {
-        return Err("a selection term of the original starts with `-` and cannot be written as its own argument: re-running the whole original command".to_owned());
-    }
-    if report.truncated {
-        return Err("the log lists more finished nodes than dbt-rerun keeps: re-running the whole original command".to_owned());
-    }
-    if report.aliased {
-        return Err("the text log names finished models by their relation alias, not their node name, so they cannot be excluded by name (--log-format json names them): re-running the whole original command".to_owned());
-    }
-    if report.conflicting {
-        return Err("the log has lines imitating dbt's own (a node index started twice), so what finished is not trusted: re-running the whole original command".to_owned());
+    if let Some(why) = resume_refused(selection, report) {
+        return Err(why.to_owned());
     }
     let tests = runs_tests(command);
     let mode = selection.indirect.as_deref().unwrap_or("eager");
@@ -648,28 +656,7 @@ fn resume(
     };
     let select = widen(&selection.select)?;
     let mut exclude = widen(&selection.exclude)?;
-    // With --fail-fast, dbt records what finished after the first failure as skipped.
-    let finished = if report.cancelled || command.has_flag(&["--fail-fast", "-x"]) {
-        &report.finished.nodes[..report.finished.before_first_failure]
-    } else {
-        &report.finished.nodes[..]
-    };
-    // A finished name that is not a valid node name is left out: that node runs again, the
-    // safe side. So is a versioned model's bare name (a text result line names the version
-    // whose relation is the model's own name so): excluding it would drop every version.
-    let evidence = VersionEvidence::of(report);
-    let mut kept_versioned = Vec::new();
-    let finished: Vec<NodeName> = finished
-        .iter()
-        .filter_map(|n| NodeName::parse(&n.name).ok())
-        .filter(|n| {
-            let versioned = !n.as_str().contains('.') && evidence.is_versioned(n);
-            if versioned {
-                kept_versioned.push(format!("`{n}`"));
-            }
-            !versioned
-        })
-        .collect();
+    let (finished, kept_versioned) = finished_to_exclude(command, report);
     let count = finished.len();
     let excluded = unique_names(finished.iter());
     let saved = excluded.len() as u64;
@@ -695,6 +682,33 @@ fn resume(
             nodes_saved: saved,
         },
     })
+}
+
+/// The finished nodes a resume excludes, and the versioned models' bare names it keeps.
+fn finished_to_exclude(command: &DbtCommand, report: &RunReport) -> (Vec<NodeName>, Vec<String>) {
+    // With --fail-fast, dbt records what finished after the first failure as skipped.
+    let finished = if report.cancelled || command.has_flag(&["--fail-fast", "-x"]) {
+        &report.finished.nodes[..report.finished.before_first_failure]
+    } else {
+        &report.finished.nodes[..]
+    };
+    // A finished name that is not a valid node name is left out: that node runs again, the
+    // safe side. So is a versioned model's bare name (a text result line names the version
+    // whose relation is the model's own name so): excluding it would drop every version.
+    let evidence = VersionEvidence::of(report);
+    let mut kept_versioned = Vec::new();
+    let finished: Vec<NodeName> = finished
+        .iter()
+        .filter_map(|n| NodeName::parse(&n.name).ok())
+        .filter(|n| {
+            let versioned = !n.as_str().contains('.') && evidence.is_versioned(n);
+            if versioned {
+                kept_versioned.push(format!("`{n}`"));
+            }
+            !versioned
+        })
+        .collect();
+    (finished, kept_versioned)
 }
 
 /// Characters of RunTask `overrides`, as ECS counts them against [`ECS_OVERRIDE_LIMIT`]:

@@ -6,10 +6,11 @@ use crate::ports::{Ecs, Logs};
 use crate::ServiceError;
 use dbt_rerun::classify::{LogNeed, TaskOutcome};
 use dbt_rerun::config::ServiceConfig;
-use dbt_rerun::decision::{decide, recovery, Decided, DecisionInput};
+use dbt_rerun::decision::{decide, recovery, Decided, DecisionConfig, DecisionInput};
 use dbt_rerun::event::EcsTask;
 use dbt_rerun::record::LogFacts;
 use dbt_rerun::script::TaskCommand;
+use dbt_rerun::task_definition::LogLocation;
 
 /// A decision and what reading the log gave.
 #[derive(Debug, Clone)]
@@ -28,48 +29,16 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
     task: &EcsTask,
 ) -> Result<Gathered, ServiceError> {
     let config = &service.decision;
-    // A task that has not stopped is ignored before its containers are looked at (a Spot
-    // interruption notice lists none); one without a dbt container is given up on. A
-    // successful stop of one of our re-runs closes its chain: decided from the event alone
-    // (unless DBT_RERUN_INSPECT_SUCCESS wants its log read for failures a wrapper hid). The
-    // core says so, without AWS.
-    let outcome = task
-        .is_stopped()
-        .then(|| TaskOutcome::from_task(task, config.container.as_deref()).ok())
-        .flatten();
-    let recovered =
-        !config.inspect_success && recovery(task, config.container.as_deref()).is_some();
-    let outcome = match outcome {
-        Some(outcome) if !recovered => outcome,
-        outcome => {
-            // A recovered chain's record shows the command its event carries.
-            let command = outcome
-                .filter(|_| recovered)
-                .and_then(|o| task.container_override(&o.container)?.command.clone());
-            let decided = decide(DecisionInput {
-                task,
-                report: None,
-                log_note: None,
-                command: command.as_deref(),
-                entry_point: None,
-                invocations: None,
-                config,
-            });
+    let outcome = match needs_more_than_the_event(task, config) {
+        Ok(outcome) => outcome,
+        Err(decided) => {
             return Ok(Gathered {
-                decided,
+                decided: *decided,
                 log: LogFacts::default(),
-            });
+            })
         }
     };
-    let mut need = outcome.log_need();
-    if need == LogNeed::None
-        && outcome.exit_code == Some(0)
-        && outcome.stopped_by().is_none()
-        && config.inspect_success
-    {
-        // A wrapper may have hidden dbt's failures: the log tells (DBT_RERUN_INSPECT_SUCCESS).
-        need = LogNeed::ToTheEnd;
-    }
+    let need = log_need(&outcome, config);
     let override_command = task
         .container_override(&outcome.container)
         .and_then(|o| o.command.clone());
@@ -91,9 +60,9 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
             TaskCommand::Dbt(_)
         )
     });
-    let mut read = LogRead::default();
-    let mut log = LogFacts::default();
-    if need != LogNeed::None {
+    let (read, log) = if need == LogNeed::None {
+        (LogRead::default(), LogFacts::default())
+    } else {
         let location = match container {
             Some(container) => container.log_location(task),
             None => Err(format!(
@@ -101,27 +70,9 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
                 outcome.container
             )),
         };
-        match location {
-            Ok(at) => {
-                read = read_log(
-                    logs,
-                    &at,
-                    service.log_wait,
-                    need == LogNeed::ToTheEnd,
-                    by_invocation,
-                )
-                .await?;
-                if !logs.complete() {
-                    log.location = Some(at);
-                    log.waited_seconds = Some(read.waited.as_secs_f64());
-                }
-            }
-            Err(why) => {
-                read.note = Some(why);
-                log.waited_seconds = Some(0.0);
-            }
-        }
-    }
+        let to_the_end = need == LogNeed::ToTheEnd;
+        read_located(logs, location, service, to_the_end, by_invocation).await?
+    };
     let decided = decide(DecisionInput {
         task,
         report: read.report.as_ref(),
@@ -132,4 +83,82 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
         config,
     });
     Ok(Gathered { decided, log })
+}
+
+/// The task's outcome when deciding on it needs more than the event, else the decision the
+/// event alone gives. A task that has not stopped is ignored before its containers are looked
+/// at (a Spot interruption notice lists none); one without a dbt container is given up on. A
+/// successful stop of one of our re-runs closes its chain: decided from the event alone
+/// (unless DBT_RERUN_INSPECT_SUCCESS wants its log read for failures a wrapper hid). The core
+/// says so, without AWS.
+fn needs_more_than_the_event(
+    task: &EcsTask,
+    config: &DecisionConfig,
+) -> Result<TaskOutcome, Box<Decided>> {
+    let outcome = task
+        .is_stopped()
+        .then(|| TaskOutcome::from_task(task, config.container.as_deref()).ok())
+        .flatten();
+    let recovered =
+        !config.inspect_success && recovery(task, config.container.as_deref()).is_some();
+    match outcome {
+        Some(outcome) if !recovered => Ok(outcome),
+        outcome => {
+            // A recovered chain's record shows the command its event carries.
+            let command = outcome
+                .filter(|_| recovered)
+                .and_then(|o| task.container_override(&o.container)?.command.clone());
+            Err(Box::new(decide(DecisionInput {
+                task,
+                report: None,
+                log_note: None,
+                command: command.as_deref(),
+                entry_point: None,
+                invocations: None,
+                config,
+            })))
+        }
+    }
+}
+
+/// How much of the log the decision needs: what the failure needs, and for a clean exit the
+/// whole log when DBT_RERUN_INSPECT_SUCCESS asks (a wrapper may have hidden dbt's failures).
+fn log_need(outcome: &TaskOutcome, config: &DecisionConfig) -> LogNeed {
+    let need = outcome.log_need();
+    let clean_exit = outcome.exit_code == Some(0) && outcome.stopped_by().is_none();
+    if need == LogNeed::None && clean_exit && config.inspect_success {
+        LogNeed::ToTheEnd
+    } else {
+        need
+    }
+}
+
+/// Reads the log at `location` (or notes why it cannot be found) and what the record says
+/// of the reading.
+async fn read_located<L: Logs>(
+    logs: &L,
+    location: Result<LogLocation, String>,
+    service: &ServiceConfig,
+    to_the_end: bool,
+    by_invocation: bool,
+) -> Result<(LogRead, LogFacts), ServiceError> {
+    let mut log = LogFacts::default();
+    match location {
+        Ok(at) => {
+            let read = read_log(logs, &at, service.log_wait, to_the_end, by_invocation).await?;
+            if !logs.complete() {
+                log.location = Some(at);
+                log.waited_seconds = Some(read.waited.as_secs_f64());
+            }
+            Ok((read, log))
+        }
+        Err(why) => {
+            log.waited_seconds = Some(0.0);
+            let read = LogRead {
+                note: Some(why),
+                ..LogRead::default()
+            };
+            Ok((read, log))
+        }
+    }
 }

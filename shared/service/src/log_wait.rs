@@ -14,7 +14,7 @@
 //! `GetLogEvents` has the lowest rate quota of every call on the way (10 or 25 a second per
 //! account and Region), which a burst of failures spends first.
 
-use crate::ports::{AwsError, Logs};
+use crate::ports::{AwsError, LogPage, Logs};
 use dbt_rerun::log::{
     EventFormat, Invocation, InvocationSplitter, Limits, LineReader, LogParser, ReadStats,
     RunReport,
@@ -68,6 +68,62 @@ const FIRST_PAUSE: Duration = Duration::from_millis(250);
 pub const QUIET: Duration = Duration::from_secs(6);
 const LONGEST_PAUSE: Duration = Duration::from_secs(4);
 
+/// A log being read: its parsers, where the next page starts, when a line last came.
+struct Reading {
+    parsers: Parsers,
+    lines: LineReader,
+    token: Option<String>,
+    last_news: Instant,
+    stream_seen: bool,
+}
+
+/// What to do after a page.
+enum Next {
+    /// The run's end is read.
+    Stop,
+    /// Ask for the next page at once: this one had lines.
+    ReadOn,
+    /// At the current end without the run's end: pause, then ask again.
+    Wait,
+}
+
+impl Reading {
+    fn take(&mut self, page: LogPage, expect_end: bool, quiet: Duration) -> Next {
+        self.stream_seen = true;
+        let more = !page.lines.is_empty();
+        if more {
+            self.last_news = Instant::now();
+        }
+        let parsers = &mut self.parsers;
+        for event in &page.lines {
+            self.lines
+                .push_event(event.as_bytes(), &mut |line| parsers.push_line(line));
+        }
+        if page.next_token.is_some() {
+            self.token = page.next_token;
+        }
+        if more && expect_end && parsers.split.is_none() {
+            // A short log is still held for its prefix: decide it on this page (as at the
+            // current end) so its stats line can end the reading.
+            self.lines.flush(&mut |line| parsers.push_line(line));
+            if parsers.whole.settled() {
+                return Next::Stop; // what may follow cannot change the report
+            }
+        }
+        if more {
+            return Next::ReadOn; // read on to the current end before judging
+        }
+        // At the current end: what is held to decide a prefix is decided on now.
+        self.lines.flush(&mut |line| parsers.push_line(line));
+        let quiet_now = self.last_news.elapsed() >= quiet;
+        if parsers.ended(quiet_now) || (!expect_end && quiet_now) {
+            Next::Stop
+        } else {
+            Next::Wait
+        }
+    }
+}
+
 /// Reads `at` from its start, streaming every page into the parser (no page is kept), and
 /// waits up to `wait` for dbt's end-of-run marker (`expect_end`), or, for a killed run, for
 /// the log to stay unchanged for [`QUIET`] (or `wait`, if shorter); `by_invocation` also
@@ -82,53 +138,30 @@ pub async fn read_log<L: Logs>(
     by_invocation: bool,
 ) -> Result<LogRead, AwsError> {
     let started = Instant::now();
-    let mut last_news = started;
     let settled = logs.complete();
     let wait = if settled { Duration::ZERO } else { wait };
     let quiet = QUIET.min(wait);
-    let mut parsers = Parsers {
-        whole: LogParser::default(),
-        split: by_invocation.then(|| InvocationSplitter::new(Limits::default(), MAX_INVOCATIONS)),
+    let mut reading = Reading {
+        parsers: Parsers {
+            whole: LogParser::default(),
+            split: by_invocation
+                .then(|| InvocationSplitter::new(Limits::default(), MAX_INVOCATIONS)),
+        },
+        // The one place events become dbt's lines: FireLens records unwrapped, multi-line
+        // events split, a prefix every line shares stripped.
+        lines: LineReader::new(at.events.clone()),
+        token: None,
+        last_news: started,
+        stream_seen: false,
     };
-    // The one place events become dbt's lines: FireLens records unwrapped, multi-line events
-    // split, a prefix every line shares stripped.
-    let mut lines = LineReader::new(at.events.clone());
-    let mut token: Option<String> = None;
     let mut pause = FIRST_PAUSE;
-    let mut stream_seen = false;
     loop {
-        match logs.page(at, token.as_deref()).await {
-            Ok(page) => {
-                stream_seen = true;
-                let more = !page.lines.is_empty();
-                if more {
-                    last_news = Instant::now();
-                }
-                let mut push = |line: &[u8]| parsers.push_line(line);
-                for event in &page.lines {
-                    lines.push_event(event.as_bytes(), &mut push);
-                }
-                if page.next_token.is_some() {
-                    token = page.next_token;
-                }
-                if more && expect_end && parsers.split.is_none() {
-                    // A short log is still held for its prefix: decide it on this page (as
-                    // at the current end) so its stats line can end the reading.
-                    lines.flush(&mut |line| parsers.push_line(line));
-                    if parsers.whole.settled() {
-                        break; // the run's end is read: what may follow cannot change it
-                    }
-                }
-                if more {
-                    continue; // read on to the current end before judging
-                }
-                // At the current end: what is held to decide a prefix is decided on now.
-                lines.flush(&mut |line| parsers.push_line(line));
-                let quiet_now = last_news.elapsed() >= quiet;
-                if parsers.ended(quiet_now) || (!expect_end && quiet_now) {
-                    break;
-                }
-            }
+        match logs.page(at, reading.token.as_deref()).await {
+            Ok(page) => match reading.take(page, expect_end, quiet) {
+                Next::Stop => break,
+                Next::ReadOn => continue,
+                Next::Wait => {}
+            },
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e),
         }
@@ -140,19 +173,47 @@ pub async fn read_log<L: Logs>(
         pause = (pause * 2).min(LONGEST_PAUSE);
     }
     let waited = started.elapsed();
+    let Reading {
+        parsers,
+        lines,
+        stream_seen,
+        ..
+    } = reading;
     if !stream_seen {
+        let note = format!(
+            "log stream {} in group {} did not appear within {} s",
+            at.stream,
+            at.group,
+            wait.as_secs()
+        );
         return Ok(LogRead {
-            report: None,
-            invocations: None,
-            note: Some(format!(
-                "log stream {} in group {} did not appear within {} s",
-                at.stream,
-                at.group,
-                wait.as_secs()
-            )),
+            note: Some(note),
             waited,
+            ..LogRead::default()
         });
     }
+    let mut read = conclude(parsers, lines, at);
+    read.waited = waited;
+    if read.note.is_none() && expect_end && !settled {
+        read.note = read
+            .report
+            .as_ref()
+            .filter(|r| !r.end_of_run)
+            .map(|r| {
+                format!(
+                    "dbt's end-of-run marker did not appear in {} within {} s; decided on the {} lines there are",
+                    at.stream,
+                    wait.as_secs(),
+                    r.lines
+                )
+            });
+    }
+    Ok(read)
+}
+
+/// The report once reading stops: the lines still held handed on, the split by invocation,
+/// and why no line was read when a FireLens stream held only others' records.
+fn conclude(mut parsers: Parsers, lines: LineReader, at: &LogLocation) -> LogRead {
     let stats = lines.finish(&mut |line| parsers.push_line(line));
     let mut report = parsers.whole.finish();
     report.line_prefix = stats.prefix;
@@ -163,23 +224,12 @@ pub async fn read_log<L: Logs>(
         .map(|s| s.finish())
         .filter(|split| !split.truncated)
         .map(|split| split.invocations);
-    let note = match foreign_records(&at.events, &stats, &report) {
-        Some(note) => Some(note),
-        None => (expect_end && !report.end_of_run && !settled).then(|| {
-            format!(
-                "dbt's end-of-run marker did not appear in {} within {} s; decided on the {} lines there are",
-                at.stream,
-                wait.as_secs(),
-                report.lines
-            )
-        }),
-    };
-    Ok(LogRead {
+    LogRead {
+        note: foreign_records(&at.events, &stats, &report),
         report: Some(report),
         invocations,
-        note,
-        waited,
-    })
+        waited: Duration::ZERO,
+    }
 }
 
 /// A FireLens stream whose records were all someone else's: why no line was read.

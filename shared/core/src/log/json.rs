@@ -233,25 +233,7 @@ impl LogParser {
                     });
                 }
             }
-            // A node skipped because its ephemeral parent failed or was skipped: no node_info,
-            // the node's schema and name (see text::ephemeral_skip).
-            "LogSkipBecauseError" => {
-                if let Some(name) = data.relation.get() {
-                    let test_schema = data
-                        .schema
-                        .get()
-                        .is_some_and(|s| s.ends_with("dbt_test__audit"));
-                    self.add_skipped(SkippedNode {
-                        name: name.to_owned(),
-                        resource_type: if test_schema {
-                            ResourceType::Test
-                        } else {
-                            ResourceType::Model
-                        },
-                        unique_id: None,
-                    });
-                }
-            }
+            "LogSkipBecauseError" => self.json_ephemeral_skip(data),
             "RunResultError" | "RunResultFailure" | "RunResultErrorNoMessage" => {
                 // Right after an ephemeral skip, dbt prints the ephemeral model's error: not
                 // the summary yet.
@@ -276,18 +258,7 @@ impl LogParser {
                 self.in_summary = true;
                 self.block = Block::None;
             }
-            "StatsLine" => {
-                if let Some(s) = &data.stats {
-                    self.report.stats = Some(RunStats {
-                        pass: s.pass,
-                        warn: s.warn,
-                        error: s.error,
-                        skip: s.skip,
-                        total: s.total,
-                    });
-                }
-                self.report.end_of_run = true;
-            }
+            "StatsLine" => self.json_stats(data),
             "MainEncounteredError" => {
                 self.report.end_of_run = true;
                 if let Some(exc) = data.exc.get().or_else(|| event.info.msg.get()) {
@@ -299,6 +270,41 @@ impl LogParser {
             "LogCancelLine" => self.report.cancelled = true,
             _ => {}
         }
+    }
+
+    /// A node skipped because its ephemeral parent failed or was skipped: no node_info, the
+    /// node's schema and name (see text::ephemeral_skip).
+    fn json_ephemeral_skip(&mut self, data: &Data<'_>) {
+        let Some(name) = data.relation.get() else {
+            return;
+        };
+        let test_schema = data
+            .schema
+            .get()
+            .is_some_and(|s| s.ends_with("dbt_test__audit"));
+        self.add_skipped(SkippedNode {
+            name: name.to_owned(),
+            resource_type: if test_schema {
+                ResourceType::Test
+            } else {
+                ResourceType::Model
+            },
+            unique_id: None,
+        });
+    }
+
+    /// dbt's final stats line: the end of the run.
+    fn json_stats(&mut self, data: &Data<'_>) {
+        if let Some(s) = &data.stats {
+            self.report.stats = Some(RunStats {
+                pass: s.pass,
+                warn: s.warn,
+                error: s.error,
+                skip: s.skip,
+                total: s.total,
+            });
+        }
+        self.report.end_of_run = true;
     }
 
     /// A node's result line: failed, skipped, or finished.
