@@ -1,6 +1,5 @@
 //! [`Ecs`] over `aws-sdk-ecs`.
 
-use crate::{patiently, sdk_error};
 use aws_sdk_ecs::types;
 use dbt_rerun::event::{
     Attachment, ContainerOverride, EcsContainer, EcsTask, KeyValue, TaskOverrides,
@@ -188,16 +187,7 @@ impl Ecs for EcsClient {
         self.fetched
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let request = self.client.describe_task_definition().task_definition(arn);
-        let out = patiently(|| {
-            let request = request.clone();
-            async move {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("ecs:DescribeTaskDefinition", e))
-            }
-        })
-        .await?;
+        let out = send_patiently!(request, "ecs:DescribeTaskDefinition")?;
         let def = out.task_definition().map(definition_of).ok_or_else(|| {
             AwsError::local(
                 "ecs:DescribeTaskDefinition",
@@ -216,16 +206,7 @@ impl Ecs for EcsClient {
             .describe_tasks()
             .cluster(cluster)
             .tasks(task_arn);
-        let out = patiently(|| {
-            let request = request.clone();
-            async move {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("ecs:DescribeTasks", e))
-            }
-        })
-        .await?;
+        let out = send_patiently!(request, "ecs:DescribeTasks")?;
         Ok(out.tasks().first().map(task_of))
     }
 
@@ -243,16 +224,7 @@ impl Ecs for EcsClient {
                 .desired_status(types::DesiredStatus::Running)
                 .max_results(PAGE as i32)
                 .set_next_token(token.take());
-            let page = patiently(|| {
-                let request = request.clone();
-                async move {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| sdk_error("ecs:ListTasks", e))
-                }
-            })
-            .await?;
+            let page = send_patiently!(request, "ecs:ListTasks")?;
             arns.extend(page.task_arns().iter().cloned());
             match page.next_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_owned()),
@@ -277,16 +249,7 @@ impl Ecs for EcsClient {
                 .describe_tasks()
                 .cluster(cluster)
                 .set_tasks(Some(batch.to_vec()));
-            let described = patiently(|| {
-                let request = request.clone();
-                async move {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| sdk_error("ecs:DescribeTasks", e))
-                }
-            })
-            .await?;
+            let described = send_patiently!(request, "ecs:DescribeTasks")?;
             let tasks: Vec<EcsTask> = described.tasks().iter().map(task_of).collect();
             if let Ok(mut cache) = self.running.lock() {
                 if cache.len() + tasks.len() > MAX_CACHED_TASKS {
@@ -348,16 +311,7 @@ impl Ecs for EcsClient {
             request = request.tags(types::Tag::builder().key(key).value(value).build());
         }
         // A throttled RunTask started nothing; the next try carries the same clientToken.
-        let out = patiently(|| {
-            let request = request.clone();
-            async move {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("ecs:RunTask", e))
-            }
-        })
-        .await?;
+        let out = send_patiently!(request, "ecs:RunTask")?;
         if let Some(failure) = out.failures().first() {
             return Err(AwsError {
                 operation: "ecs:RunTask",

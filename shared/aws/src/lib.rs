@@ -6,6 +6,23 @@
 //! Also here: the SDK configuration (bounded retries and timeouts), the functions' cold
 //! start, and the services wired to the real clients.
 
+/// Sends the SDK request builder `request` (cloned for each try), made again while AWS
+/// throttles it ([`patiently`]); an error is named after `operation`.
+macro_rules! send_patiently {
+    ($request:ident, $operation:expr) => {
+        $crate::patiently(|| {
+            let request = $request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| $crate::sdk_error($operation, e))
+            }
+        })
+        .await
+    };
+}
+
 mod ecs;
 mod logs;
 mod scheduler;

@@ -1,6 +1,5 @@
 //! [`Logs`] and [`DecisionLog`] over `aws-sdk-cloudwatchlogs`.
 
-use crate::{patiently, sdk_error};
 use dbt_rerun::history::LogEvent;
 use dbt_rerun::task_definition::LogLocation;
 use dbt_rerun_service::{AwsError, DecisionLog, EventPage, LogPage, Logs};
@@ -66,16 +65,7 @@ impl Logs for CloudWatchLogs {
             .log_stream_name(&at.stream)
             .start_from_head(true)
             .set_next_token(token.map(str::to_owned));
-        let out = patiently(|| {
-            let request = request.clone();
-            async move {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("logs:GetLogEvents", e))
-            }
-        })
-        .await?;
+        let out = send_patiently!(request, "logs:GetLogEvents")?;
         // The SDK's messages are moved into the page, not copied.
         Ok(LogPage {
             lines: out
@@ -105,16 +95,7 @@ impl DecisionLog for CloudWatchLogs {
             .start_time(start_ms)
             .set_limit(self.filter_limit)
             .set_next_token(token.map(str::to_owned));
-        let out = patiently(|| {
-            let request = request.clone();
-            async move {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("logs:FilterLogEvents", e))
-            }
-        })
-        .await?;
+        let out = send_patiently!(request, "logs:FilterLogEvents")?;
         Ok(EventPage {
             events: out
                 .events()

@@ -1,6 +1,5 @@
 //! [`Schedules`] over `aws-sdk-scheduler`.
 
-use crate::{patiently, sdk_error};
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
 };
@@ -48,16 +47,7 @@ impl Schedules for SchedulerClient {
                     .build()
                     .map_err(local)?,
             );
-        let result = patiently(|| {
-            let request = request.clone();
-            async move {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("scheduler:CreateSchedule", e))
-            }
-        })
-        .await;
+        let result = send_patiently!(request, "scheduler:CreateSchedule");
         match result {
             Ok(_) => Ok(true),
             Err(error) if error.code.as_deref() == Some("ConflictException") => Ok(false),

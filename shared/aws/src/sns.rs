@@ -1,6 +1,5 @@
 //! [`Alerts`] over `aws-sdk-sns`.
 
-use crate::{patiently, sdk_error};
 use aws_sdk_sns::types::MessageAttributeValue;
 use dbt_rerun::alert::Alert;
 use dbt_rerun_service::{Alerts, AwsError};
@@ -36,16 +35,7 @@ impl Alerts for SnsAlerts {
                 .map_err(|e| AwsError::local("sns:Publish", e))?;
             request = request.message_attributes(name, attribute);
         }
-        patiently(|| {
-            let request = request.clone();
-            async move {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("sns:Publish", e))
-            }
-        })
-        .await?;
+        send_patiently!(request, "sns:Publish")?;
         Ok(())
     }
 }
