@@ -274,7 +274,6 @@ pub fn classify(
     report: Option<&RunReport>,
     patterns: &TransientPatterns,
 ) -> Classification {
-    let stop_code = outcome.stop_code.as_ref();
     let reason = outcome
         .container_reason
         .as_deref()
@@ -294,42 +293,8 @@ pub fn classify(
     if outcome.exit_code == Some(0) {
         return verdict(FailureKind::None, vec![], "dbt exited 0".to_owned());
     }
-    if stop_code == Some(&StopCode::TaskFailedToStart)
-        || outcome.reason_starts_with(LAUNCH_FAILURES)
-    {
-        return verdict(
-            FailureKind::Infra,
-            vec![RetryClass::Infra],
-            format!("the task failed to start ({reason})"),
-        );
-    }
-    if outcome.spot_interrupted() {
-        let code = stop_code.map_or("no stop code", StopCode::as_str);
-        return verdict(
-            FailureKind::Infra,
-            vec![RetryClass::Infra],
-            format!(
-                "Spot reclaimed the task's capacity ({code}{}; {reason})",
-                outcome
-                    .exit_code
-                    .map(|e| format!(", exit {e}"))
-                    .unwrap_or_default()
-            ),
-        );
-    }
-    // Exit 137 is SIGKILL: out of memory when ECS says so, or when nothing else stopped the
-    // task (ECS does not always write the reason; the stops from outside are settled above).
-    if outcome.ecs_says_oom() || outcome.exit_code == Some(137) {
-        return verdict(
-            FailureKind::Oom,
-            vec![RetryClass::Oom],
-            format!(
-                "the container was killed for memory ({}, {reason})",
-                outcome
-                    .exit_code
-                    .map_or("no exit code".to_owned(), |e| format!("exit {e}"))
-            ),
-        );
+    if let Some(stopped) = stopped_by_the_platform(outcome, reason) {
+        return stopped;
     }
     match outcome.exit_code {
         None => verdict(
@@ -350,6 +315,50 @@ pub fn classify(
             format!("the container exited {code}, which dbt does not use ({reason})"),
         ),
     }
+}
+
+/// A task the platform stopped: it failed to start, Spot took its capacity back, or it was
+/// killed for memory.
+fn stopped_by_the_platform(outcome: &TaskOutcome, reason: &str) -> Option<Classification> {
+    let stop_code = outcome.stop_code.as_ref();
+    if stop_code == Some(&StopCode::TaskFailedToStart)
+        || outcome.reason_starts_with(LAUNCH_FAILURES)
+    {
+        return Some(verdict(
+            FailureKind::Infra,
+            vec![RetryClass::Infra],
+            format!("the task failed to start ({reason})"),
+        ));
+    }
+    if outcome.spot_interrupted() {
+        let code = stop_code.map_or("no stop code", StopCode::as_str);
+        return Some(verdict(
+            FailureKind::Infra,
+            vec![RetryClass::Infra],
+            format!(
+                "Spot reclaimed the task's capacity ({code}{}; {reason})",
+                outcome
+                    .exit_code
+                    .map(|e| format!(", exit {e}"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    // Exit 137 is SIGKILL: out of memory when ECS says so, or when nothing else stopped the
+    // task (ECS does not always write the reason; the stops from outside are settled above).
+    if outcome.ecs_says_oom() || outcome.exit_code == Some(137) {
+        return Some(verdict(
+            FailureKind::Oom,
+            vec![RetryClass::Oom],
+            format!(
+                "the container was killed for memory ({}, {reason})",
+                outcome
+                    .exit_code
+                    .map_or("no exit code".to_owned(), |e| format!("exit {e}"))
+            ),
+        ));
+    }
+    None
 }
 
 /// What a stop from outside the task was, one sentence.
