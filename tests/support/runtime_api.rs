@@ -21,6 +21,8 @@ struct State {
     init_error: Option<String>,
     polls: usize,
     first_poll: Option<Instant>,
+    /// The function's timeout, which each invocation's deadline is (300 s unless set).
+    timeout: Option<Duration>,
 }
 
 /// The server; it runs until the test process ends.
@@ -67,6 +69,12 @@ impl RuntimeApi {
             }
         });
         api
+    }
+
+    /// The function's timeout from now on: each invocation handed out has its deadline
+    /// (`Lambda-Runtime-Deadline-Ms`) this far ahead.
+    pub fn set_timeout(&self, timeout: Duration) {
+        self.state.0.lock().unwrap().timeout = Some(timeout);
     }
 
     /// Queues an invocation.
@@ -195,7 +203,7 @@ impl RuntimeApi {
                         .duration_since(std::time::UNIX_EPOCH)
                         .unwrap()
                         .as_millis()
-                        + 300_000;
+                        + state.timeout.map_or(300_000, |t| t.as_millis());
                     let mut out = format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
                          Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n\

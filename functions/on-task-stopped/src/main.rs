@@ -34,9 +34,13 @@ async fn handle(
     event: LambdaEvent<Payload>,
 ) -> Result<DecisionRecord, Error> {
     let payload = event.payload.get().as_bytes();
-    // The service writes the decision's log line (EMF) itself, before alerting.
-    service.handle(payload).await.map_err(|e| {
-        tracing::error!(error = %e, request_id = %event.context.request_id, "no decision");
-        e.into()
-    })
+    // The service writes the decision's log line (EMF) itself, before alerting. Throttled
+    // calls stop waiting before Lambda's deadline (an error Lambda retries, not a timeout).
+    let decided = service.handle(payload);
+    dbt_rerun_aws::before_deadline(event.context.deadline, decided)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, request_id = %event.context.request_id, "no decision");
+            e.into()
+        })
 }

@@ -2,10 +2,11 @@
 //! (a small server in the test) and moto. A malformed event between two good ones is that
 //! invocation's error, and the runtime keeps serving.
 
+use dbt_rerun_tests::fault_proxy::{Fault, FaultKind, FaultProxy};
 use dbt_rerun_tests::moto::{stopped_event, Moto, Stop};
 use dbt_rerun_tests::runtime_api::{Outcome, RuntimeApi};
 use std::process::Output;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Runs the function binary under `api` until it has answered `count` invocations, checks it
 /// is still serving, then stops it: the outcomes and what it wrote.
@@ -202,4 +203,48 @@ async fn a_rerun_that_succeeds_is_logged_as_a_recovered_decision_line() {
         1,
         "nothing launched for the recovery"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_throttled_until_near_lambdas_deadline_is_an_error_lambda_retries_not_a_timeout() {
+    let moto = Moto::start();
+    let (_, event) = moto.fixture_run("1.10/transient_model_error", 1, &[]).await;
+    let proxy = FaultProxy::start(&moto.endpoint);
+    proxy.inject(Fault {
+        operation: "GetLogEvents",
+        times: usize::MAX,
+        kind: FaultKind::Error {
+            status: 400,
+            error_type: "ThrottlingException",
+        },
+    });
+    let api = RuntimeApi::start();
+    // 50 s to the deadline: waiting must stop DEADLINE_MARGIN (40 s) before it, well inside
+    // the 45 s a call may otherwise wait out throttling.
+    let timeout = Duration::from_secs(50);
+    api.set_timeout(timeout);
+    api.invoke("throttled", &event);
+    let mut env: Vec<(String, String)> = moto
+        .env()
+        .into_iter()
+        .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
+        .collect();
+    env.push(("AWS_ENDPOINT_URL".into(), proxy.endpoint.clone()));
+    let started = Instant::now();
+    let (outcomes, _) = serve(&api, &env, 1);
+    let answered = started.elapsed();
+    match &outcomes[..] {
+        [(_, Outcome::Error(body))] => {
+            assert!(body.contains("GetLogEvents"), "{body}");
+            assert!(body.contains("the invocation's time runs out"), "{body}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Answered before Lambda would have timed the invocation out.
+    assert!(
+        answered < timeout,
+        "answered {answered:?} after the start, the deadline was {timeout:?} away"
+    );
+    assert!(proxy.seen("RunTask").is_empty(), "nothing launched");
+    assert!(proxy.seen("GetLogEvents").len() > dbt_rerun_aws::MAX_ATTEMPTS as usize);
 }

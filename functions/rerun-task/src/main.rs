@@ -34,7 +34,9 @@ async fn handle(
     event: LambdaEvent<Payload>,
 ) -> Result<RerunResponse, Error> {
     let request = RerunRequest::from_json(event.payload.get().as_bytes())?;
-    match service.handle(&request, &event.context.request_id).await {
+    let launched = service.handle(&request, &event.context.request_id);
+    // Throttled calls stop waiting before Lambda's deadline (an error Lambda can retry).
+    match dbt_rerun_aws::before_deadline(event.context.deadline, launched).await {
         Ok(response) => {
             println!(
                 "{}",

@@ -10,7 +10,7 @@
 /// throttles it ([`patiently`]); an error is named after `operation`.
 macro_rules! send_patiently {
     ($request:ident, $operation:expr) => {
-        $crate::patiently(|| {
+        $crate::throttle::patiently(|| {
             let request = $request.clone();
             async move {
                 request
@@ -27,6 +27,7 @@ mod ecs;
 mod logs;
 mod scheduler;
 mod sns;
+mod throttle;
 
 pub use ecs::EcsClient;
 pub use logs::CloudWatchLogs;
@@ -48,55 +49,7 @@ pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(35)
 /// retried further, see [`THROTTLE_BUDGET`].
 pub const MAX_ATTEMPTS: u32 = 3;
 
-/// How long one AWS call keeps being made again while AWS throttles it, beyond the SDK's
-/// attempts: pauses drawn at random below a ceiling that doubles from 0.5 s to 8 s (full
-/// jitter), until the next pause would pass this budget.
-///
-/// A burst of failed tasks spends the account's per-second quotas (GetLogEvents 10 or 25 a
-/// second, ECS's task read bucket 100 then 20 a second) in the first second; three attempts
-/// in about 1.5 s then fail most calls, and Lambda's two retries fall inside the same burst.
-/// A throttled call did nothing, so making it again is safe (RunTask carries its clientToken
-/// too); waiting costs only the invocation's time, which the reserved concurrency of the
-/// template bounds. Four calls each spending the whole budget, plus the log wait (at most
-/// 240 s, 60 s by default), still end within the function's 300 s in the default setup.
-pub const THROTTLE_BUDGET: std::time::Duration = std::time::Duration::from_secs(45);
-const THROTTLE_FIRST_CEILING: std::time::Duration = std::time::Duration::from_millis(500);
-const THROTTLE_LONGEST_CEILING: std::time::Duration = std::time::Duration::from_secs(8);
-
-/// Makes `call` again while AWS throttles it, within [`THROTTLE_BUDGET`]; any other answer
-/// (and the last throttling error) is returned as it is.
-pub(crate) async fn patiently<T, F, Fut>(mut call: F) -> Result<T, AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, AwsError>>,
-{
-    let started = tokio::time::Instant::now();
-    let mut ceiling = THROTTLE_FIRST_CEILING;
-    loop {
-        match call().await {
-            Err(e) if e.is_throttling() => {
-                let pause = below(ceiling);
-                if started.elapsed() + pause > THROTTLE_BUDGET {
-                    return Err(e);
-                }
-                tracing::debug!(operation = e.operation, ?pause, "throttled; trying again");
-                tokio::time::sleep(pause).await;
-                ceiling = (ceiling * 2).min(THROTTLE_LONGEST_CEILING);
-            }
-            other => return other,
-        }
-    }
-}
-
-/// A duration drawn uniformly below `ceiling` (the OS-seeded keys of `RandomState` differ on
-/// every call: no random-number crate is needed for a jitter).
-fn below(ceiling: std::time::Duration) -> std::time::Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let draw = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    ceiling.mul_f64(draw as f64 / u64::MAX as f64)
-}
+pub use throttle::{before_deadline, DEADLINE_MARGIN, THROTTLE_BUDGET};
 
 /// The SDK configuration of the functions and the CLI: region, credentials and endpoint from
 /// the standard AWS environment (`AWS_ENDPOINT_URL` reaches moto), with bounded retries and
