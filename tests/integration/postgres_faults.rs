@@ -9,8 +9,10 @@
 
 use dbt_rerun::classify::{classify, TaskOutcome};
 use dbt_rerun::config::decision_config;
+use dbt_rerun::decision::DecisionInput;
 use dbt_rerun::log::{parse_reader, Limits};
 use dbt_rerun::policy::RetryClass;
+use dbt_rerun::testing::{decide_record, TaskBuilder};
 use dbt_rerun_tests::{name_of, repo_root, Mismatches};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Deserialize)]
 struct Meta {
+    argv: Vec<String>,
     exit_code: i32,
     fault: String,
     expected_classes: Vec<String>,
@@ -52,6 +55,13 @@ fn check_runs(dir: &Path) {
     let by_default = decision_config(|_| None).unwrap();
     let opted_in = decision_config(|name| {
         (name == "DBT_RERUN_RETRY_ON").then(|| "infra,oom,transient,timeout".to_owned())
+    })
+    .unwrap();
+    // A re-run after a warehouse error with one thread (DBT_RERUN_RETRY_THREADS).
+    let one_thread = decision_config(|name| match name {
+        "DBT_RERUN_RETRY_ON" => Some("infra,oom,transient,timeout".to_owned()),
+        "DBT_RERUN_RETRY_THREADS" => Some("1".to_owned()),
+        _ => None,
     })
     .unwrap();
     for scenario in SCENARIOS {
@@ -109,6 +119,31 @@ fn check_runs(dir: &Path) {
         });
         bad.check(rerun(&opted_in) == (transient || timeout), || {
             format!("{scenario}: re-run with timeout: {}", rerun(&opted_in))
+        });
+        let argv: Vec<&str> = meta.argv.iter().map(String::as_str).collect();
+        let task = TaskBuilder::exited(Some(meta.exit_code))
+            .overrides(Some(&argv), &[])
+            .build();
+        let record = decide_record(DecisionInput {
+            task: &task,
+            report: Some(&report),
+            log_note: None,
+            command: Some(&meta.argv),
+            entry_point: None,
+            invocations: None,
+            config: &one_thread,
+        });
+        let threads = record
+            .rerun
+            .as_ref()
+            .map(|r| r.command.windows(2).any(|w| w == ["--threads", "1"]));
+        let expected = (transient || timeout).then_some(true);
+        bad.check(threads == expected, || {
+            format!(
+                "{scenario}: with DBT_RERUN_RETRY_THREADS=1 the re-run is {:?} ({})",
+                record.rerun.as_ref().map(|r| r.command.join(" ")),
+                record.reason
+            )
         });
     }
     bad.assert_none();

@@ -226,6 +226,49 @@ impl DbtCommand {
         positions
     }
 
+    /// The same command running at most `threads` dbt threads: a `--threads N` (or
+    /// `--threads=N`) above it, or that is not a number, set to `threads`; `--threads threads`
+    /// added after the arguments when there is none (the profile's count is not known here).
+    /// None when the command already runs `threads` or fewer.
+    pub fn with_threads_at_most(&self, threads: u32) -> Option<DbtCommand> {
+        let mut changed = self.clone();
+        let mut found = false;
+        for args in [&mut changed.global_args, &mut changed.args] {
+            let mut i = 0;
+            while i < args.len() {
+                let (flag, inline) = split_inline(&args[i]);
+                if is_multi(flag) && inline.is_none() {
+                    i += 1;
+                    while i < args.len() && !args[i].starts_with('-') {
+                        i += 1;
+                    }
+                    continue;
+                }
+                let value_at = match (flag == "--threads", inline) {
+                    (true, Some(value)) => Some((i, value)),
+                    (true, None) => args.get(i + 1).map(|v| (i + 1, v.clone())),
+                    _ => None,
+                };
+                if let Some((at, value)) = value_at {
+                    found = true;
+                    if value.trim().parse::<u32>().map_or(true, |n| n > threads) {
+                        args[at] = if at == i {
+                            format!("--threads={threads}")
+                        } else {
+                            threads.to_string()
+                        };
+                    }
+                }
+                i += if takes_value(&args[i]) { 2 } else { 1 };
+            }
+        }
+        if !found {
+            changed.args.push("--threads".to_owned());
+            changed.args.push(threads.to_string());
+        }
+        (changed != *self).then_some(changed)
+    }
+
     /// The argv again.
     pub fn to_argv(&self) -> Vec<String> {
         let mut argv = self.program.clone();
@@ -434,5 +477,38 @@ mod tests {
         );
         assert!(c.has_flag(&["--full-refresh"]));
         assert!(!c.has_flag(&["--fail-fast", "-x"]));
+    }
+    #[test]
+    fn threads_are_lowered_or_added_and_never_raised() {
+        let at_most = |c: &str, n| {
+            DbtCommand::parse(&argv(c))
+                .unwrap()
+                .with_threads_at_most(n)
+                .map(|c| c.to_argv().join(" "))
+        };
+        assert_eq!(
+            at_most("dbt build --select a b", 2).as_deref(),
+            Some("dbt build --select a b --threads 2")
+        );
+        assert_eq!(
+            at_most("dbt build --threads 8 --select a", 2).as_deref(),
+            Some("dbt build --threads 2 --select a")
+        );
+        assert_eq!(
+            at_most("dbt run --threads=16 --target prod", 4).as_deref(),
+            Some("dbt run --threads=4 --target prod")
+        );
+        assert_eq!(
+            at_most("dbt build --threads x", 1).as_deref(),
+            Some("dbt build --threads 1")
+        );
+        // Already at or below: nothing changes.
+        assert_eq!(at_most("dbt build --threads 1", 2), None);
+        assert_eq!(at_most("dbt build --threads=2", 2), None);
+        // A value of another flag is not the flag.
+        assert_eq!(
+            at_most("dbt build --target --threads", 1).as_deref(),
+            Some("dbt build --target --threads --threads 1")
+        );
     }
 }

@@ -58,6 +58,17 @@ pub fn decision_config(
     if let Some(v) = get("DBT_RERUN_INSPECT_SUCCESS") {
         config.inspect_success = parse_bool("DBT_RERUN_INSPECT_SUCCESS", &v)?;
     }
+    if let Some(v) = get("DBT_RERUN_RETRY_THREADS") {
+        config.retry_threads = match v.trim().parse::<u32>() {
+            Ok(n) if (1..=256).contains(&n) => Some(n),
+            _ => {
+                return Err(ConfigError::new(
+                    "DBT_RERUN_RETRY_THREADS",
+                    format!("expected a number of dbt threads from 1 to 256, got `{v}`"),
+                ))
+            }
+        };
+    }
     config.container = get("DBT_RERUN_CONTAINER").map(|v| v.trim().to_owned());
     config.cluster = get("DBT_RERUN_CLUSTER").map(|v| v.trim().to_owned());
     if let Some(v) = get("DBT_RERUN_MAX_MEMORY_MIB") {
@@ -416,6 +427,7 @@ mod tests {
         assert_eq!(c.policy, RetryPolicy::default());
         assert_eq!(c.container, None);
         assert_eq!(c.max_memory_mib, 30720);
+        assert_eq!(c.retry_threads, None);
     }
 
     #[test]
@@ -426,8 +438,10 @@ mod tests {
             ("DBT_RERUN_TRANSIENT_PATTERNS", r#"["Quota, exceeded"]"#),
             ("DBT_RERUN_CONTAINER", "dbt"),
             ("DBT_RERUN_MAX_MEMORY_MIB", "16384"),
+            ("DBT_RERUN_RETRY_THREADS", "2"),
         ])
         .unwrap();
+        assert_eq!(c.retry_threads, Some(2));
         assert_eq!(
             c.policy.retry_on.into_iter().collect::<Vec<_>>(),
             [RetryClass::Transient, RetryClass::TestFailure]
@@ -475,6 +489,8 @@ mod tests {
             ("DBT_RERUN_MAX_MEMORY_MIB", "lots"),
             ("DBT_RERUN_SCRIPT_FALLBACK", "sometimes"),
             ("DBT_RERUN_INSPECT_SUCCESS", "maybe"),
+            ("DBT_RERUN_RETRY_THREADS", "0"),
+            ("DBT_RERUN_RETRY_THREADS", "four"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -70,6 +70,9 @@ pub struct DecisionConfig {
     /// A task that exited 0 is judged by its log too (`DBT_RERUN_INSPECT_SUCCESS`): a wrapper
     /// such as `dbt run || true` hides dbt's failures from the exit code.
     pub inspect_success: bool,
+    /// A re-run after a warehouse error (transient or timeout) runs with at most this many
+    /// dbt threads (`DBT_RERUN_RETRY_THREADS`; None: as the original ran).
+    pub retry_threads: Option<u32>,
 }
 
 impl Default for DecisionConfig {
@@ -82,6 +85,7 @@ impl Default for DecisionConfig {
             cluster: None,
             script_fallback: ScriptFallback::Whole,
             inspect_success: false,
+            retry_threads: None,
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::classify::{Classification, FailureKind};
 use crate::command::DbtCommand;
 use crate::log::{Invocation, RunReport};
 use crate::plan::{plan_rerun, plan_resume, PlanShape, RerunCommand, Work};
+use crate::policy::RetryClass;
 use crate::script::{plan_script, ScriptRun, StepAction, StepKind, TaskCommand, Unreadable};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -204,14 +205,22 @@ pub(super) fn command_plan(
     }
     let entry_point_len = input.entry_point.map_or(0, <[String]>::len);
     match &reading.command {
-        Some(TaskCommand::Dbt(dbt)) => dbt_plan(
-            classification,
-            dbt,
-            reading.judged(),
-            budget,
-            entry_point_len,
-            command,
-        ),
+        Some(TaskCommand::Dbt(dbt)) => {
+            let plan = dbt_plan(
+                classification,
+                dbt,
+                reading.judged(),
+                budget,
+                entry_point_len,
+                command,
+            );
+            match input.config.retry_threads {
+                Some(threads) if after_a_warehouse_error(classification) => {
+                    with_fewer_threads(plan, threads)
+                }
+                _ => plan,
+            }
+        }
         Some(TaskCommand::Script(shell)) => {
             let planned = match (&reading.script, input.invocations) {
                 (Some(Ok(run)), Some(invocations)) => {
@@ -257,6 +266,41 @@ fn dbt_plan(
         }
         _ => CommandPlan::original(command, report, None),
     }
+}
+
+/// The failure is the warehouse's (a transient error or a timeout, of a node or of dbt's
+/// own): fewer concurrent queries may be what lets the re-run through.
+fn after_a_warehouse_error(classification: &Classification) -> bool {
+    matches!(
+        classification.kind,
+        FailureKind::DbtNodes | FailureKind::DbtRuntime
+    ) && classification
+        .classes
+        .iter()
+        .any(|c| matches!(c, RetryClass::Transient | RetryClass::Timeout))
+}
+
+/// `plan` running at most `threads` dbt threads (`DBT_RERUN_RETRY_THREADS`), and its note
+/// saying so; as it is when it already does.
+fn with_fewer_threads(mut plan: CommandPlan, threads: u32) -> CommandPlan {
+    let Some(argv) = &plan.argv else {
+        return plan;
+    };
+    let Some(fewer) = DbtCommand::parse(argv)
+        .ok()
+        .and_then(|c| c.with_threads_at_most(threads))
+    else {
+        return plan;
+    };
+    plan.argv = Some(fewer.to_argv());
+    let said = format!(
+        "with at most {threads} dbt threads after a warehouse error (DBT_RERUN_RETRY_THREADS)"
+    );
+    plan.note = Some(match plan.note.take() {
+        Some(note) => format!("{note}; {said}"),
+        None => said,
+    });
+    plan
 }
 
 /// A script re-run from its failed step.

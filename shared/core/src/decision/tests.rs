@@ -999,3 +999,88 @@ fn a_resume_saves_what_it_excludes_and_does_not_know_what_remains() {
     assert!(record.resume);
     assert_eq!((record.rerun_nodes, record.nodes_saved), (None, 3));
 }
+
+#[test]
+fn retry_threads_lowers_the_threads_of_a_rerun_after_a_warehouse_error_only() {
+    let config = DecisionConfig {
+        retry_threads: Some(2),
+        ..Default::default()
+    };
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    let transient = report(
+        vec![failed(
+            "fct_orders",
+            FailStatus::Error,
+            "FATAL: remaining connection slots are reserved for non-replication superuser connections",
+        )],
+        &[],
+    );
+    let record = decide_with(&t, Some(&transient), "dbt build --threads 8", &config);
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    let command = record.rerun.as_ref().unwrap().command.join(" ");
+    assert_eq!(
+        command,
+        "dbt build --threads 2 --select fct_orders --indirect-selection empty"
+    );
+    assert_eq!(record.rerun_command.unwrap().join(" "), command);
+    let note = record.plan_note.unwrap_or_default();
+    assert!(note.contains("at most 2 dbt threads"), "{note}");
+    assert!(
+        record.reason.contains("DBT_RERUN_RETRY_THREADS"),
+        "{}",
+        record.reason
+    );
+    // No --threads in the command (the profile's count): it is added.
+    let record = decide_with(&t, Some(&transient), "dbt build", &config);
+    assert_eq!(
+        record.rerun.unwrap().command.join(" "),
+        "dbt build --select fct_orders --indirect-selection empty --threads 2"
+    );
+    // Already at most 2: as it ran, and no note says otherwise.
+    let record = decide_with(&t, Some(&transient), "dbt build --threads 1", &config);
+    assert!(!record
+        .plan_note
+        .unwrap_or_default()
+        .contains("DBT_RERUN_RETRY_THREADS"));
+    assert_eq!(
+        record.rerun.unwrap().command.join(" "),
+        "dbt build --threads 1 --select fct_orders --indirect-selection empty"
+    );
+    // Unset: as it ran.
+    let record = decide_with(
+        &t,
+        Some(&transient),
+        "dbt build --threads 8",
+        &DecisionConfig::default(),
+    );
+    assert!(record.rerun.unwrap().command.contains(&"8".to_owned()));
+
+    // dbt's own timeout (exit 2), when timeouts are re-run.
+    let mut timeouts = config.clone();
+    timeouts.policy.retry_on.insert(RetryClass::Timeout);
+    let t2 = task(Some(2), "EssentialContainerExited", None, &[]);
+    let r2 = RunReport {
+        error: Some("Database Error\n  canceling statement due to statement timeout".into()),
+        lines: 3,
+        ..RunReport::default()
+    };
+    let record = decide_with(&t2, Some(&r2), "dbt build", &timeouts);
+    assert_eq!(
+        record.rerun.unwrap().command.join(" "),
+        "dbt build --threads 2"
+    );
+
+    // Not a warehouse error: a kill for memory re-runs as it ran (with more memory).
+    let oom = task(
+        Some(137),
+        "EssentialContainerExited",
+        Some("OutOfMemoryError: Container killed due to memory usage"),
+        &[],
+    );
+    let record = decide_with(&oom, None, "dbt build --threads 8", &config);
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    assert_eq!(
+        record.rerun.unwrap().command.join(" "),
+        "dbt build --threads 8"
+    );
+}
