@@ -66,8 +66,10 @@ fuzz_target!(|data: &[u8]| {
     // ECS's limit, and a tight one around the script's own length (narrower shapes, and the
     // fallback to the failed step as written).
     let tight = (json_len(&shell.argv) + data.len() % 512).saturating_sub(128);
+    // DBT_RERUN_RETRY_THREADS now and then: the failed step's `--threads` edited too.
+    let threads = (data.len() % 3 == 0).then_some(2);
     for budget in [ECS_OVERRIDE_LIMIT, tight] {
-        if let Ok(plan) = plan_script(&shell, &run, &split.invocations, budget) {
+        if let Ok(plan) = plan_script(&shell, &run, &split.invocations, budget, threads) {
             check(&shell, &run, &split.invocations, &plan, budget);
         }
     }
@@ -262,13 +264,19 @@ fn narrowed(
         exclude: true,
         indirect: true,
     });
+    // ... and a `--threads` the edit lowers (DBT_RERUN_RETRY_THREADS).
+    let threads_words = a
+        .command
+        .threads_flag()
+        .map(|f| f.positions)
+        .unwrap_or_default();
     assert!(
         edit.removed.windows(2).all(|w| w[0] < w[1]),
         "removed not ascending"
     );
     for r in &edit.removed {
         assert!(
-            selection_words.contains(r),
+            selection_words.contains(r) || threads_words.contains(r),
             "word {r} ({:?}) is not a selection word",
             argv[r.to_owned()]
         );
@@ -287,7 +295,12 @@ fn narrowed(
     for (old, new) in kept.iter().zip(&b.words) {
         assert_eq!(*old, &again.text[new.span.clone()], "a kept word changed");
     }
-    check_appended(a, &edit.appended, names);
+    // The count the planner writes comes last; the rest is the new selection.
+    let selection_appended = match edit.appended.as_slice() {
+        [rest @ .., flag, count] if flag == "--threads" && count == "2" => rest,
+        all => all,
+    };
+    check_appended(a, selection_appended, names);
     if k == 0 {
         return None;
     }

@@ -7,6 +7,7 @@
 //! exit 0, and the script's other steps must have run.
 
 use dbt_rerun::config::decision_config;
+use dbt_rerun::decision::DecisionConfig;
 use dbt_rerun::decision::{decide, DecisionInput};
 use dbt_rerun::log::{parse_reader, split_reader, Limits, DEFAULT_MAX_INVOCATIONS};
 use dbt_rerun::record::{DecisionKind, DecisionRecord, LogFacts};
@@ -130,9 +131,13 @@ fn step_actions(record: &DecisionRecord) -> Vec<&str> {
 
 /// dbt-rerun's decision on the task that ran `sh -c script`, from its log alone.
 fn plan(script: &str, exit_code: i32, log: &Path) -> DecisionRecord {
+    plan_with(script, exit_code, log, &decision_config(|_| None).unwrap())
+}
+
+/// [`plan`] with `config`.
+fn plan_with(script: &str, exit_code: i32, log: &Path, config: &DecisionConfig) -> DecisionRecord {
     let argv = ["sh".to_owned(), "-c".to_owned(), script.to_owned()];
     let argv = &argv[..];
-    let config = decision_config(|_| None).unwrap();
     let words: Vec<&str> = argv.iter().map(String::as_str).collect();
     let stop_code = if exit_code == 137 {
         "SpotInterruption"
@@ -157,7 +162,7 @@ fn plan(script: &str, exit_code: i32, log: &Path) -> DecisionRecord {
         command: Some(argv),
         entry_point: None,
         invocations: Some(&split.invocations),
-        config: &config,
+        config,
     });
     DecisionRecord::assemble(&decided, &LogFacts::default(), None)
 }
@@ -241,6 +246,37 @@ fn a_set_e_script_failing_in_its_run_step_is_rerun_from_that_step_and_builds_eve
     );
     rerun_and_compare(&container, &record, &script);
     assert!(artifacts.exists(), "the upload step ran in the re-run");
+}
+
+#[test]
+fn after_a_warehouse_error_the_failed_step_reruns_with_retry_threads_for_real() {
+    let script = script_of("1.11/set_e_seed_run_test_upload");
+    let container = Container::new("script-threads");
+    let log = container.dir.join("output.log");
+    assert_eq!(container.run(&script, true, &log), 1);
+    // 3: not the profile's count (1), so dbt's own line shows the flag reached it.
+    let config =
+        decision_config(|name| (name == "DBT_RERUN_RETRY_THREADS").then(|| "3".to_owned()))
+            .unwrap();
+    let record = plan_with(&script, 1, &log, &config);
+    let note = record.plan_note.clone().unwrap_or_default();
+    assert!(note.contains("at most 3 dbt threads"), "{note}");
+    let command = record.rerun_command.clone().unwrap();
+    // Only the failed step (`dbt run`) gets the flag, after its own words.
+    let with_flag: Vec<&str> = command[2]
+        .lines()
+        .filter(|l| l.contains("'--threads' '3'"))
+        .collect();
+    assert_eq!(with_flag.len(), 1, "{}", command[2]);
+    assert!(
+        with_flag[0].trim_start().starts_with("dbt run"),
+        "{}",
+        command[2]
+    );
+    rerun_and_compare(&container, &record, &script);
+    // dbt says how many threads it ran with: the re-run's `dbt run` ran with one.
+    let rerun_log = std::fs::read_to_string(container.dir.join("rerun.log")).unwrap();
+    assert!(rerun_log.contains("Concurrency: 1 threads"), "{rerun_log}");
 }
 
 #[test]

@@ -81,6 +81,16 @@ pub struct DbtCommand {
     pub args: Vec<String>,
 }
 
+/// Where a command's `--threads` is, and the count it gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadsFlag {
+    /// Its positions in the argv: the flag and its value, or the one word of `--threads=N`
+    /// (or of a `--threads` the argv ends with).
+    pub positions: Vec<usize>,
+    /// None when the value is not a number (or missing).
+    pub count: Option<u32>,
+}
+
 /// A command dbt-rerun cannot re-select nodes in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
@@ -226,14 +236,13 @@ impl DbtCommand {
         positions
     }
 
-    /// The same command running at most `threads` dbt threads: a `--threads N` (or
-    /// `--threads=N`) above it, or that is not a number, set to `threads`; `--threads threads`
-    /// added after the arguments when there is none (the profile's count is not known here).
-    /// None when the command already runs `threads` or fewer.
-    pub fn with_threads_at_most(&self, threads: u32) -> Option<DbtCommand> {
-        let mut changed = self.clone();
-        let mut found = false;
-        for args in [&mut changed.global_args, &mut changed.args] {
+    /// The `--threads` of the command: where it and its value are in
+    /// [`DbtCommand::to_argv`] (one word for `--threads=N`), and the count (None when it is not
+    /// a number). None when the command has no `--threads`.
+    pub fn threads_flag(&self) -> Option<ThreadsFlag> {
+        let global_start = self.program.len();
+        let args_start = global_start + self.global_args.len() + 1;
+        for (args, start) in [(&self.global_args, global_start), (&self.args, args_start)] {
             let mut i = 0;
             while i < args.len() {
                 let (flag, inline) = split_inline(&args[i]);
@@ -244,29 +253,42 @@ impl DbtCommand {
                     }
                     continue;
                 }
-                let value_at = match (flag == "--threads", inline) {
-                    (true, Some(value)) => Some((i, value)),
-                    (true, None) => args.get(i + 1).map(|v| (i + 1, v.clone())),
-                    _ => None,
-                };
-                if let Some((at, value)) = value_at {
-                    found = true;
-                    if value.trim().parse::<u32>().map_or(true, |n| n > threads) {
-                        args[at] = if at == i {
-                            format!("--threads={threads}")
-                        } else {
-                            threads.to_string()
-                        };
-                    }
+                if flag == "--threads" {
+                    let (positions, value) = match inline {
+                        Some(value) => (vec![start + i], Some(value)),
+                        None if i + 1 < args.len() => {
+                            (vec![start + i, start + i + 1], Some(args[i + 1].clone()))
+                        }
+                        None => (vec![start + i], None),
+                    };
+                    let count = value.and_then(|v| v.trim().parse().ok());
+                    return Some(ThreadsFlag { positions, count });
                 }
                 i += if takes_value(&args[i]) { 2 } else { 1 };
             }
         }
-        if !found {
-            changed.args.push("--threads".to_owned());
-            changed.args.push(threads.to_string());
+        None
+    }
+
+    /// The same command running at most `threads` dbt threads: a `--threads N` (or
+    /// `--threads=N`) above it, or that is not a number, set to `threads`; `--threads threads`
+    /// added after the arguments when there is none (the profile's count is not known here).
+    /// None when the command already runs `threads` or fewer.
+    pub fn with_threads_at_most(&self, threads: u32) -> Option<DbtCommand> {
+        let mut argv = self.to_argv();
+        match self.threads_flag() {
+            Some(flag) if flag.count.is_some_and(|n| n <= threads) => return None,
+            Some(ThreadsFlag { positions, .. }) => match positions[..] {
+                [inline] => argv[inline] = format!("--threads={threads}"),
+                [_, value] if value < argv.len() => argv[value] = threads.to_string(),
+                _ => argv.push(threads.to_string()),
+            },
+            None => {
+                argv.push("--threads".to_owned());
+                argv.push(threads.to_string());
+            }
         }
-        (changed != *self).then_some(changed)
+        DbtCommand::parse(&argv).ok()
     }
 
     /// The argv again.
@@ -478,6 +500,34 @@ mod tests {
         assert!(c.has_flag(&["--full-refresh"]));
         assert!(!c.has_flag(&["--fail-fast", "-x"]));
     }
+    #[test]
+    fn the_threads_flag_is_found_where_the_argv_has_it() {
+        let flag = |c: &str| DbtCommand::parse(&argv(c)).unwrap().threads_flag();
+        assert_eq!(
+            flag("dbt run --select a b --threads 4"),
+            Some(ThreadsFlag {
+                positions: vec![5, 6],
+                count: Some(4)
+            })
+        );
+        assert_eq!(
+            flag("dbt --log-format json build --threads=x"),
+            Some(ThreadsFlag {
+                positions: vec![4],
+                count: None
+            })
+        );
+        // A value of another flag is not the flag; a flag without its value is one word.
+        assert_eq!(flag("dbt build --target --threads"), None);
+        assert_eq!(
+            flag("dbt build --select --threads"),
+            Some(ThreadsFlag {
+                positions: vec![3],
+                count: None
+            })
+        );
+    }
+
     #[test]
     fn threads_are_lowered_or_added_and_never_raised() {
         let at_most = |c: &str, n| {

@@ -104,9 +104,10 @@ impl Work {
 }
 
 /// How a planned argv differs from the original: some of its words removed (the selection
-/// the plan replaces), some appended (the new selection). Every other word is the original's,
+/// the plan replaces, a `--threads` lowered), some appended (the new selection, the lower
+/// `--threads`). Every other word is the original's,
 /// in place, so the same change can be made to the words of a shell script.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ArgvEdit {
     /// Positions in the original argv, ascending.
     pub removed: Vec<usize>,

@@ -224,7 +224,11 @@ pub(super) fn command_plan(
         Some(TaskCommand::Script(shell)) => {
             let planned = match (&reading.script, input.invocations) {
                 (Some(Ok(run)), Some(invocations)) => {
-                    plan_script(shell, run, invocations, budget).map(|plan| (plan, run))
+                    let threads = input
+                        .config
+                        .retry_threads
+                        .filter(|_| after_a_warehouse_error(classification));
+                    plan_script(shell, run, invocations, budget, threads).map(|plan| (plan, run))
                 }
                 (Some(Err(why)), _) => Err(why.clone()),
                 _ => Err(Unreadable("the log was not read step by step".to_owned())),

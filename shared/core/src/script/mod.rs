@@ -169,6 +169,7 @@ pub fn plan_script(
     run: &ScriptRun,
     invocations: &[Invocation],
     budget: usize,
+    threads: Option<u32>,
 ) -> Result<ScriptRerun, Unreadable> {
     if shell.script_index < shell.entry_point_len {
         return Err(Unreadable(
@@ -204,7 +205,10 @@ pub fn plan_script(
                     _ => plan_rerun(&dbt.command, report, step_budget(dbt)),
                 };
                 let work = planned.as_ref().ok().map(|p| p.work);
-                let (action, shape) = narrowed(dbt, planned, &mut plan.notes);
+                let (mut action, shape) = narrowed(dbt, planned, &mut plan.notes);
+                if let (StepOutcome::Failed(_), Some(threads)) = (outcome, threads) {
+                    action = with_fewer_threads(dbt, action, threads, &mut plan.notes);
+                }
                 (action, shape, work)
             }
             _ => (StepAction::Keep, None, None),
@@ -368,6 +372,42 @@ fn narrowed(
         (PlanShape::Original, _) | (_, None) => (StepAction::Keep, Some(PlanShape::Original)),
         (shape, Some(edit)) => (StepAction::Narrow(edit), Some(shape)),
     }
+}
+
+/// A failed step's action running it with at most `threads` dbt threads
+/// (`DBT_RERUN_RETRY_THREADS`): its `--threads` replaced, or `--threads N` added after its
+/// words. A step with a word that expands at run time keeps its action.
+fn with_fewer_threads(
+    dbt: &DbtStep,
+    action: StepAction,
+    threads: u32,
+    notes: &mut Vec<String>,
+) -> StepAction {
+    let flag = dbt.command.threads_flag();
+    if dbt.unknown.is_some()
+        || flag
+            .as_ref()
+            .is_some_and(|f| f.count.is_some_and(|n| n <= threads))
+    {
+        return action;
+    }
+    let mut edit = match action {
+        StepAction::Narrow(edit) => edit,
+        StepAction::Keep => crate::plan::ArgvEdit::default(),
+        StepAction::Drop => return action,
+    };
+    if let Some(flag) = flag {
+        edit.removed.extend(flag.positions);
+        edit.removed.sort_unstable();
+        edit.removed.dedup();
+    }
+    edit.appended.push("--threads".to_owned());
+    edit.appended.push(threads.to_string());
+    notes.push(format!(
+        "`dbt {}`: with at most {threads} dbt threads after a warehouse error (DBT_RERUN_RETRY_THREADS)",
+        dbt.command.verb
+    ));
+    StepAction::Narrow(edit)
 }
 
 /// The argv with the script rewritten by `actions`, after checking that the new script reads

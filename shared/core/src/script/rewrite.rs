@@ -1,5 +1,6 @@
 //! Writing the re-run script: the original text with dbt steps that succeeded removed and
-//! the narrowed steps' selection words replaced; every other byte stays as written.
+//! the narrowed steps' selection words (and a lowered `--threads`) replaced; every other byte
+//! stays as written.
 
 use super::shell::{Joiner, Script, Statement, StepKind};
 use super::words::single_quoted;
