@@ -241,11 +241,11 @@ fn diagnostic(line: &str) -> Option<FusionLine<'_>> {
     } else {
         return None;
     };
-    let head = &rest[..rest.len().min(120)];
-    let coded = head.match_indices("dbt").any(|(at, _)| {
-        let code = &head.as_bytes()[at + 3..];
-        code.len() >= 4 && code[..4].iter().all(u8::is_ascii_digit)
-    });
+    // Bytes: 120 may fall inside a character (found by fuzzing).
+    let head = &rest.as_bytes()[..rest.len().min(120)];
+    let coded = head
+        .windows(7)
+        .any(|w| w.starts_with(b"dbt") && w[3..].iter().all(u8::is_ascii_digit));
     coded.then_some(FusionLine::Diagnostic { error })
 }
 
@@ -311,6 +311,16 @@ fn one_name(subject: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_diagnostic_with_a_character_across_its_120th_byte_is_read() {
+        // Found by fuzzing: the code is looked for in the first 120 bytes, which may end
+        // inside a character.
+        let line = format!("[error] {}é dbt1501", "x".repeat(119));
+        assert_eq!(read(&line), None, "the code is past the head");
+        let line = format!("[error] [JinjaError (dbt1501)]: {}é", "x".repeat(87));
+        assert_eq!(read(&line), Some(FusionLine::Diagnostic { error: true }));
+    }
 
     #[test]
     fn fusion_lines_of_every_published_shape_are_recognised() {
