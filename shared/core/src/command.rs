@@ -91,6 +91,13 @@ pub struct ThreadsFlag {
     pub count: Option<u32>,
 }
 
+impl ThreadsFlag {
+    /// The command already runs `threads` dbt threads or fewer.
+    pub fn at_most(&self, threads: u32) -> bool {
+        self.count.is_some_and(|n| n <= threads)
+    }
+}
+
 /// A command dbt-rerun cannot re-select nodes in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
@@ -222,8 +229,7 @@ impl DbtCommand {
     /// The positions in [`DbtCommand::to_argv`] of the words [`DbtCommand::without_flags`]
     /// removes, in order.
     pub fn flag_positions(&self, strip: Strip) -> Vec<usize> {
-        let global_start = self.program.len();
-        let args_start = global_start + self.global_args.len() + 1;
+        let (global_start, args_start) = self.starts();
         let mut positions: Vec<usize> = dropped_in(&self.global_args, strip)
             .into_iter()
             .map(|i| global_start + i)
@@ -240,34 +246,22 @@ impl DbtCommand {
     /// [`DbtCommand::to_argv`] (one word for `--threads=N`), and the count (None when it is not
     /// a number). None when the command has no `--threads`.
     pub fn threads_flag(&self) -> Option<ThreadsFlag> {
-        let global_start = self.program.len();
-        let args_start = global_start + self.global_args.len() + 1;
-        for (args, start) in [(&self.global_args, global_start), (&self.args, args_start)] {
-            let mut i = 0;
-            while i < args.len() {
-                let (flag, inline) = split_inline(&args[i]);
-                if is_multi(flag) && inline.is_none() {
-                    i += 1;
-                    while i < args.len() && !args[i].starts_with('-') {
-                        i += 1;
-                    }
-                    continue;
-                }
-                if flag == "--threads" {
-                    let (positions, value) = match inline {
-                        Some(value) => (vec![start + i], Some(value)),
-                        None if i + 1 < args.len() => {
-                            (vec![start + i, start + i + 1], Some(args[i + 1].clone()))
-                        }
-                        None => (vec![start + i], None),
-                    };
-                    let count = value.and_then(|v| v.trim().parse().ok());
-                    return Some(ThreadsFlag { positions, count });
-                }
-                i += if takes_value(&args[i]) { 2 } else { 1 };
-            }
-        }
-        None
+        let (global_start, args_start) = self.starts();
+        [(&self.global_args, global_start), (&self.args, args_start)]
+            .into_iter()
+            .find_map(|(args, start)| {
+                let (_, words) = flag_words(args)
+                    .into_iter()
+                    .find(|(flag, _)| *flag == "--threads")?;
+                let value = match split_inline(&args[words.start]) {
+                    (_, Some(inline)) => Some(inline),
+                    _ => args[words.start + 1..words.end].first().cloned(),
+                };
+                Some(ThreadsFlag {
+                    positions: words.map(|w| start + w).collect(),
+                    count: value.and_then(|v| v.trim().parse().ok()),
+                })
+            })
     }
 
     /// The same command running at most `threads` dbt threads: a `--threads N` (or
@@ -277,7 +271,7 @@ impl DbtCommand {
     pub fn with_threads_at_most(&self, threads: u32) -> Option<DbtCommand> {
         let mut argv = self.to_argv();
         match self.threads_flag() {
-            Some(flag) if flag.count.is_some_and(|n| n <= threads) => return None,
+            Some(flag) if flag.at_most(threads) => return None,
             Some(ThreadsFlag { positions, .. }) => match positions[..] {
                 [inline] => argv[inline] = format!("--threads={threads}"),
                 [_, value] if value < argv.len() => argv[value] = threads.to_string(),
@@ -289,6 +283,19 @@ impl DbtCommand {
             }
         }
         DbtCommand::parse(&argv).ok()
+    }
+
+    /// What a plan's note says of [`DbtCommand::with_threads_at_most`].
+    pub fn fewer_threads_note(threads: u32) -> String {
+        format!(
+            "with at most {threads} dbt threads after a warehouse error (DBT_RERUN_RETRY_THREADS)"
+        )
+    }
+
+    /// Where the global flags and the verb's arguments start in [`DbtCommand::to_argv`].
+    fn starts(&self) -> (usize, usize) {
+        let global_start = self.program.len();
+        (global_start, global_start + self.global_args.len() + 1)
     }
 
     /// The argv again.
@@ -311,13 +318,25 @@ impl DbtCommand {
 
 /// The indices of `args` that are selection flags `strip` names, or their values.
 fn dropped_in(args: &[String], strip: Strip) -> Vec<usize> {
-    let mut dropped = Vec::new();
+    flag_words(args)
+        .into_iter()
+        .filter(|(flag, _)| {
+            (strip.select && (SELECT_FLAGS.contains(flag) || *flag == "--selector"))
+                || (strip.indirect && *flag == "--indirect-selection")
+                || (strip.exclude && EXCLUDE_FLAGS.contains(flag))
+        })
+        .flat_map(|(_, words)| words)
+        .collect()
+}
+
+/// Each word of `args` that is not a flag's value, with the words it spans: a selection
+/// flag and the terms up to the next flag, a flag and the value it takes, or the one word
+/// (`--flag=value`, a boolean flag, anything else).
+fn flag_words(args: &[String]) -> Vec<(&str, std::ops::Range<usize>)> {
+    let mut words = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let (flag, inline) = split_inline(&args[i]);
-        let drop = (strip.select && (SELECT_FLAGS.contains(&flag) || flag == "--selector"))
-            || (strip.indirect && flag == "--indirect-selection")
-            || (strip.exclude && EXCLUDE_FLAGS.contains(&flag));
         let start = i;
         i += 1;
         if inline.is_none() {
@@ -329,11 +348,9 @@ fn dropped_in(args: &[String], strip: Strip) -> Vec<usize> {
                 i += 1;
             }
         }
-        if drop {
-            dropped.extend(start..i);
-        }
+        words.push((flag, start..i));
     }
-    dropped
+    words
 }
 
 /// Which selection flags [`DbtCommand::without_flags`] removes.

@@ -297,9 +297,7 @@ fn with_fewer_threads(mut plan: CommandPlan, threads: u32) -> CommandPlan {
         return plan;
     };
     plan.argv = Some(fewer.to_argv());
-    let said = format!(
-        "with at most {threads} dbt threads after a warehouse error (DBT_RERUN_RETRY_THREADS)"
-    );
+    let said = DbtCommand::fewer_threads_note(threads);
     plan.note = Some(match plan.note.take() {
         Some(note) => format!("{note}; {said}"),
         None => said,

@@ -384,11 +384,7 @@ fn with_fewer_threads(
     notes: &mut Vec<String>,
 ) -> StepAction {
     let flag = dbt.command.threads_flag();
-    if dbt.unknown.is_some()
-        || flag
-            .as_ref()
-            .is_some_and(|f| f.count.is_some_and(|n| n <= threads))
-    {
+    if dbt.unknown.is_some() || flag.as_ref().is_some_and(|f| f.at_most(threads)) {
         return action;
     }
     let mut edit = match action {
@@ -404,8 +400,9 @@ fn with_fewer_threads(
     edit.appended.push("--threads".to_owned());
     edit.appended.push(threads.to_string());
     notes.push(format!(
-        "`dbt {}`: with at most {threads} dbt threads after a warehouse error (DBT_RERUN_RETRY_THREADS)",
-        dbt.command.verb
+        "`dbt {}`: {}",
+        dbt.command.verb,
+        DbtCommand::fewer_threads_note(threads)
     ));
     StepAction::Narrow(edit)
 }
