@@ -197,6 +197,17 @@ impl Moto {
         .collect()
     }
 
+    /// [`Moto::env`] reaching this server through `endpoint` (a proxy in front of it).
+    pub fn env_through(&self, endpoint: &str) -> Vec<(String, String)> {
+        let mut env = self.env();
+        for (k, v) in &mut env {
+            if k == "AWS_ENDPOINT_URL" {
+                *v = endpoint.to_owned();
+            }
+        }
+        env
+    }
+
     /// The service configuration the tests use: the moto network, a short log wait.
     pub fn service_config(&self, log_wait: Duration) -> dbt_rerun::config::ServiceConfig {
         self.service_config_with(log_wait, &[])

@@ -143,11 +143,10 @@ fn run(n: usize, concurrency: usize, waits: &[Duration], log_reads: f64) -> Row 
     proxy.limit(RateLimits::aws_with_log_reads(log_reads));
     let api = RuntimeApi::start();
     let mut env: Vec<(String, String)> = moto
-        .env()
+        .env_through(&proxy.endpoint)
         .into_iter()
-        .filter(|(k, _)| k != "AWS_ENDPOINT_URL" && k != "AWS_MAX_ATTEMPTS")
+        .filter(|(k, _)| k != "AWS_MAX_ATTEMPTS")
         .collect();
-    env.push(("AWS_ENDPOINT_URL".into(), proxy.endpoint.clone()));
     env.push(("DBT_RERUN_LOG_WAIT_SECONDS".into(), "60".into()));
     let mut functions = Vec::new();
     for i in 0..concurrency {

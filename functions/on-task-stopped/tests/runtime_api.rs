@@ -224,12 +224,7 @@ async fn a_call_throttled_until_near_lambdas_deadline_is_an_error_lambda_retries
     let timeout = Duration::from_secs(50);
     api.set_timeout(timeout);
     api.invoke("throttled", &event);
-    let mut env: Vec<(String, String)> = moto
-        .env()
-        .into_iter()
-        .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
-        .collect();
-    env.push(("AWS_ENDPOINT_URL".into(), proxy.endpoint.clone()));
+    let env = moto.env_through(&proxy.endpoint);
     let started = Instant::now();
     let (outcomes, _) = serve(&api, &env, 1);
     let answered = started.elapsed();
