@@ -5,6 +5,7 @@ use crate::alert::AlertSettings;
 use crate::decision::{DecisionConfig, ScriptFallback};
 use crate::delay::{DelaySettings, Jitter};
 use crate::policy::{PolicyError, RetryPolicy};
+use crate::scope::{cluster_name, family_name, NameSet, Scope};
 use crate::transient::TransientPatterns;
 use std::time::Duration;
 
@@ -71,6 +72,7 @@ pub fn decision_config(
     }
     config.container = get("DBT_RERUN_CONTAINER").map(|v| v.trim().to_owned());
     config.cluster = get("DBT_RERUN_CLUSTER").map(|v| v.trim().to_owned());
+    config.scope = scope(&get, config.cluster.as_deref())?;
     if let Some(v) = get("DBT_RERUN_MAX_MEMORY_MIB") {
         config.max_memory_mib = match v.trim().parse::<u32>() {
             Ok(n) if (512..=122_880).contains(&n) => n,
@@ -83,6 +85,37 @@ pub fn decision_config(
         };
     }
     Ok(config)
+}
+
+/// `DBT_RERUN_CLUSTERS` (else the one `DBT_RERUN_CLUSTER`) and `DBT_RERUN_TASK_FAMILIES`.
+/// The default cluster must be one of the clusters.
+fn scope(
+    get: &impl Fn(&str) -> Option<String>,
+    cluster: Option<&str>,
+) -> Result<Scope, ConfigError> {
+    let set = |var: &'static str| -> Result<NameSet, ConfigError> {
+        get(var).map_or(Ok(NameSet::Any), |v| {
+            NameSet::parse(&v).map_err(|e| ConfigError::new(var, e))
+        })
+    };
+    let mut scope = Scope {
+        families: set("DBT_RERUN_TASK_FAMILIES")?,
+        ..Scope::default()
+    };
+    match (set("DBT_RERUN_CLUSTERS")?, cluster.map(cluster_name)) {
+        (NameSet::Any, Some(one)) => {
+            scope.clusters = NameSet::Listed(vec![one.to_owned()]);
+            scope.clusters_var = "DBT_RERUN_CLUSTER";
+        }
+        (clusters, Some(one)) if !clusters.admits(one) => {
+            return Err(ConfigError::new(
+                "DBT_RERUN_CLUSTER",
+                format!("`{one}` (rerun-task's default cluster) is not one of DBT_RERUN_CLUSTERS ({clusters})"),
+            ))
+        }
+        (clusters, _) => scope.clusters = clusters,
+    }
+    Ok(scope)
 }
 
 /// Where re-runs are launched (the event does not carry a task's security groups).
@@ -151,6 +184,18 @@ pub fn service_config(
         None => false,
     };
     let (delay, schedule) = delay_config(&get)?;
+    let task_definition = get("DBT_RERUN_TASK_DEFINITION").map(|v| v.trim().to_owned());
+    if let Some(definition) = task_definition.as_deref() {
+        let families = &decision.scope.families;
+        if !families.admits(family_name(definition)) {
+            return Err(ConfigError::new(
+                "DBT_RERUN_TASK_DEFINITION",
+                format!(
+                    "`{definition}` (rerun-task's default) is not of one of DBT_RERUN_TASK_FAMILIES ({families})"
+                ),
+            ));
+        }
+    }
     Ok(ServiceConfig {
         delay,
         schedule,
@@ -161,7 +206,7 @@ pub fn service_config(
         network: network_config(&get, dry_run)?,
         log_wait: log_wait(&get)?,
         dry_run,
-        task_definition: get("DBT_RERUN_TASK_DEFINITION").map(|v| v.trim().to_owned()),
+        task_definition,
     })
 }
 
@@ -459,6 +504,59 @@ mod tests {
         .unwrap();
         assert_eq!(c.script_fallback, ScriptFallback::GiveUp);
         assert!(c.inspect_success);
+    }
+
+    #[test]
+    fn clusters_and_families_are_read_and_checked_against_the_defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.scope, Scope::default());
+        let c = config(&[("DBT_RERUN_CLUSTER", "arn:aws:ecs:eu-west-1:1:cluster/dbt")]).unwrap();
+        assert_eq!(c.scope.clusters, NameSet::Listed(vec!["dbt".into()]));
+        assert_eq!(c.scope.clusters_var, "DBT_RERUN_CLUSTER");
+        let c = config(&[
+            ("DBT_RERUN_CLUSTER", "dbt-prod"),
+            ("DBT_RERUN_CLUSTERS", "dbt-*"),
+            ("DBT_RERUN_TASK_FAMILIES", "dbt-hourly,dbt-nightly"),
+        ])
+        .unwrap();
+        assert_eq!(c.scope.clusters, NameSet::Prefix("dbt-".into()));
+        assert_eq!(
+            c.scope.families,
+            NameSet::Listed(vec!["dbt-hourly".into(), "dbt-nightly".into()])
+        );
+        let err = config(&[
+            ("DBT_RERUN_CLUSTER", "analytics"),
+            ("DBT_RERUN_CLUSTERS", "dbt-prod,dbt-dev"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "DBT_RERUN_CLUSTER");
+        assert!(err.problem.contains("dbt-prod, dbt-dev"), "{err}");
+        let err = config(&[("DBT_RERUN_TASK_FAMILIES", "dbt-hourly,dbt nightly")]).unwrap_err();
+        assert_eq!(err.var, "DBT_RERUN_TASK_FAMILIES");
+        let service = |vars: &[(&str, &str)]| {
+            let map: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            service_config(|name| map.get(name).cloned())
+        };
+        let err = service(&[
+            ("DBT_RERUN_DRY_RUN", "true"),
+            ("DBT_RERUN_TASK_FAMILIES", "dbt-hourly,dbt-nightly"),
+            ("DBT_RERUN_TASK_DEFINITION", "dbt-docs:4"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "DBT_RERUN_TASK_DEFINITION");
+        assert!(err.problem.contains("`dbt-docs:4`"), "{err}");
+        assert!(service(&[
+            ("DBT_RERUN_DRY_RUN", "true"),
+            ("DBT_RERUN_TASK_FAMILIES", "dbt-*"),
+            (
+                "DBT_RERUN_TASK_DEFINITION",
+                "arn:aws:ecs:r:1:task-definition/dbt-docs:4"
+            ),
+        ])
+        .is_ok());
     }
 
     #[test]

@@ -63,8 +63,10 @@ pub struct DecisionConfig {
     pub transient: TransientPatterns,
     /// The most memory an OOM re-run may get, MiB (`DBT_RERUN_MAX_MEMORY_MIB`).
     pub max_memory_mib: u32,
-    /// The dbt cluster (`DBT_RERUN_CLUSTER`): tasks of other clusters are not handled.
+    /// The dbt cluster (`DBT_RERUN_CLUSTER`): rerun-task's default cluster.
     pub cluster: Option<String>,
+    /// The clusters and task families served: tasks of others are not handled.
+    pub scope: crate::scope::Scope,
     /// A script that cannot be re-run from its failed step (`DBT_RERUN_SCRIPT_FALLBACK`).
     pub script_fallback: ScriptFallback,
     /// A task that exited 0 is judged by its log too (`DBT_RERUN_INSPECT_SUCCESS`): a wrapper
@@ -83,6 +85,7 @@ impl Default for DecisionConfig {
             transient: TransientPatterns::default(),
             max_memory_mib: 30720,
             cluster: None,
+            scope: crate::scope::Scope::default(),
             script_fallback: ScriptFallback::Whole,
             inspect_success: false,
             retry_threads: None,
@@ -498,9 +501,9 @@ fn script_failed_outside_dbt(outcome: &TaskOutcome, reading: &Reading<'_>) -> Re
     }
 }
 
-/// Only stopped tasks of the configured cluster are handled. A task that has not stopped is
-/// ignored before anything else is required of the event (a Spot interruption notice of a
-/// running task lists no containers).
+/// Only stopped tasks of the configured clusters and families are handled. A task that has
+/// not stopped is ignored before anything else is required of the event (a Spot interruption
+/// notice of a running task lists no containers).
 fn handled_here(task: &EcsTask, config: &DecisionConfig) -> Result<(), Early> {
     if !task.is_stopped() {
         return Err(Early::Ignore(format!(
@@ -509,16 +512,10 @@ fn handled_here(task: &EcsTask, config: &DecisionConfig) -> Result<(), Early> {
             stopping(task)
         )));
     }
-    if let Some(cluster) = config.cluster.as_deref() {
-        let ours = cluster.rsplit('/').next().unwrap_or(cluster);
-        if task.cluster_name() != ours {
-            return Err(Early::Ignore(format!(
-                "the task ran in cluster {}, not in {ours} (DBT_RERUN_CLUSTER): not handled",
-                crate::log::truncate(task.cluster_name(), 255)
-            )));
-        }
+    match config.scope.refusal(task.cluster_name(), task.family()) {
+        Some(why) => Err(Early::Ignore(format!("{why}: not handled"))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A task ECS is stopping: why, so the record says what its STOPPED event will be about.

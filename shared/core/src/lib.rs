@@ -20,7 +20,8 @@
 //!   person or a program reads, assembled from it.
 //! - [`launch`], [`schedule`], [`task_definition`]: the plain types the ports speak.
 //! - [`alert`] and [`metrics`]: what a person is told (SNS) and the decision log line (EMF).
-//! - [`config`]: environment variables to typed settings.
+//! - [`config`]: environment variables to typed settings; [`scope`]: the clusters and task
+//!   families a deployment serves.
 
 pub mod alert;
 pub mod chain;
@@ -40,6 +41,7 @@ pub mod plan;
 pub mod policy;
 pub mod record;
 pub mod schedule;
+pub mod scope;
 pub mod script;
 pub mod summary;
 pub mod task_definition;

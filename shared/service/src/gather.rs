@@ -87,7 +87,8 @@ pub async fn gather_and_decide<E: Ecs, L: Logs>(
 
 /// The task's outcome when deciding on it needs more than the event, else the decision the
 /// event alone gives. A task that has not stopped is ignored before its containers are looked
-/// at (a Spot interruption notice lists none); one without a dbt container is given up on. A
+/// at (a Spot interruption notice lists none), and so is one of a cluster or family not
+/// served; one without a dbt container is given up on. A
 /// successful stop of one of our re-runs closes its chain: decided from the event alone
 /// (unless DBT_RERUN_INSPECT_SUCCESS wants its log read for failures a wrapper hid). The core
 /// says so, without AWS.
@@ -101,8 +102,13 @@ fn needs_more_than_the_event(
         .flatten();
     let recovered =
         !config.inspect_success && recovery(task, config.container.as_deref()).is_some();
+    // A task of a cluster or family this deployment does not serve is refused unread.
+    let refused = config
+        .scope
+        .refusal(task.cluster_name(), task.family())
+        .is_some();
     match outcome {
-        Some(outcome) if !recovered => Ok(outcome),
+        Some(outcome) if !recovered && !refused => Ok(outcome),
         outcome => {
             // A recovered chain's record shows the command its event carries.
             let command = outcome

@@ -77,6 +77,7 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
             }
             Mode::Manual(manual) => (self.manual(&manual, invocation_id, dry_run).await?, None),
         };
+        in_scope(&self.config, &launch)?;
         let overrides = launch.overrides_len();
         if overrides > ECS_OVERRIDE_LIMIT {
             return Err(field(
@@ -104,6 +105,7 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
         planned: &PlannedLaunch,
         dry_run: bool,
     ) -> Result<RerunResponse, ServiceError> {
+        in_scope(&self.config, &planned.launch)?;
         let (task_arn, note) = if dry_run {
             (None, None)
         } else {
@@ -243,6 +245,19 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
         }
         let placement = Placement::fargate(cluster.to_owned(), definition.arn.clone());
         Ok(Launch::new(placement, &self.config.network, run, identity))
+    }
+}
+
+/// A launch in a cluster or of a family this deployment does not serve is refused by name
+/// (its IAM would refuse it too, less clearly).
+fn in_scope(config: &ServiceConfig, launch: &Launch) -> Result<(), RequestError> {
+    let scope = &config.decision.scope;
+    if let Some(why) = scope.refuses_cluster(&launch.cluster) {
+        return Err(field("cluster", why));
+    }
+    match scope.refuses_family(&launch.task_definition) {
+        Some(why) => Err(field("task_definition", why)),
+        None => Ok(()),
     }
 }
 

@@ -392,6 +392,90 @@ async fn a_stopped_task_is_replanned_on_request_even_past_the_policy() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn rerun_task_launches_only_the_families_and_clusters_it_serves() {
+    let request =
+        |body: serde_json::Value| RerunRequest::from_json(body.to_string().as_bytes()).unwrap();
+    let manual = request(serde_json::json!({
+        "select": "fct_orders", "cluster": "dbt", "task_definition": DEFINITION
+    }));
+    let rerun_task = |vars: &[(&str, &str)]| RerunTask {
+        ecs: MemoryEcs::default().with_definition(definition()),
+        logs: MemoryLogs::default(),
+        config: config(vars),
+    };
+    let served = rerun_task(&[
+        ("DBT_RERUN_CLUSTERS", "dbt,dbt-dev"),
+        ("DBT_RERUN_TASK_FAMILIES", "dbt-*"),
+    ]);
+    let launched = served.handle(&manual, "person-1").await.unwrap();
+    assert!(launched.task_arn.is_some());
+
+    let other_family = rerun_task(&[("DBT_RERUN_TASK_FAMILIES", "dbt-hourly,dbt-nightly")]);
+    let err = other_family.handle(&manual, "person-2").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bad request: task_definition: task family dbt-build is not one of this deployment's \
+         (DBT_RERUN_TASK_FAMILIES: dbt-hourly, dbt-nightly)"
+    );
+    let other_cluster = rerun_task(&[("DBT_RERUN_CLUSTERS", "dbt-prod")]);
+    let err = other_cluster.handle(&manual, "person-3").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("bad request: cluster: cluster dbt is not"),
+        "{err}"
+    );
+    assert!(other_family.ecs.launches().is_empty() && other_cluster.ecs.launches().is_empty());
+
+    // A planned launch (a schedule written by an earlier deploy) is checked the same way.
+    let service = service(&[
+        ("DBT_RERUN_DELAY_SECONDS", "300"),
+        (
+            "DBT_RERUN_SCHEDULER_TARGET_ARN",
+            "arn:aws:lambda:eu-west-1:123456789012:function:rerun-task",
+        ),
+        (
+            "DBT_RERUN_SCHEDULER_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/scheduler",
+        ),
+    ]);
+    let task = failed_original();
+    service.logs.write(
+        &stream_of(&task),
+        &fixture_lines("runs/1.10/transient_model_error"),
+    );
+    assert_eq!(handle(&service, &task).await.decision, DecisionKind::Rerun);
+    let input = service.schedules.schedules()[0].input.clone();
+    let err = other_family
+        .handle(
+            &RerunRequest::from_json(input.as_bytes()).unwrap(),
+            "fired-1",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("task family dbt-build is not one"),
+        "{err}"
+    );
+    assert!(other_family.ecs.launches().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_task_stopped_ignores_a_family_it_does_not_serve_reading_nothing() {
+    let service = service(&[("DBT_RERUN_TASK_FAMILIES", "dbt-hourly,dbt-nightly")]);
+    let task = failed_original();
+    assert_eq!(task.family(), "dbt-build");
+    let record = handle(&service, &task).await;
+    assert_eq!(record.decision, DecisionKind::Ignore);
+    assert_eq!(
+        record.reason,
+        "task family dbt-build is not one of this deployment's \
+         (DBT_RERUN_TASK_FAMILIES: dbt-hourly, dbt-nightly): not handled"
+    );
+    assert!(service.ecs.launches().is_empty());
+    assert_eq!(service.ecs.definitions_read(), 0, "nothing read");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_task_that_has_not_stopped_is_ignored_before_anything_is_read() {
     // No task definition, no log, a container name no event lists: none of it is needed.
     let service = OnTaskStopped {

@@ -2,6 +2,7 @@ use super::*;
 use crate::log::{FinishedNodes, RunStats};
 use crate::node::{FailStatus, ResourceType};
 use crate::record::{DecisionKind, DecisionRecord};
+use crate::scope::{NameSet, Scope};
 use crate::testing::{decide_record, TaskBuilder};
 
 const ARN: &str = crate::testing::TASK_ARN;
@@ -688,25 +689,68 @@ fn a_run_killed_part_way_resumes_without_what_finished() {
 #[test]
 fn a_task_of_another_cluster_is_not_handled() {
     let t = task(Some(1), "EssentialContainerExited", None, &[]);
-    let config = DecisionConfig {
-        cluster: Some("other-cluster".into()),
+    let scoped = |clusters: &str, families: &str| DecisionConfig {
+        scope: Scope {
+            clusters: NameSet::parse(clusters).unwrap(),
+            families: NameSet::parse(families).unwrap(),
+            ..Scope::default()
+        },
         ..Default::default()
     };
-    let record = decide_with(&t, Some(&transient_report()), "dbt build", &config);
+    let record = decide_with(
+        &t,
+        Some(&transient_report()),
+        "dbt build",
+        &scoped("other-cluster", ""),
+    );
     assert_eq!(record.decision, DecisionKind::Ignore);
     assert!(
-        record.reason.contains("not in other-cluster"),
+        record
+            .reason
+            .starts_with("cluster dbt is not one of this deployment's")
+            && record
+                .reason
+                .contains("(DBT_RERUN_CLUSTERS: other-cluster): not handled"),
         "{}",
         record.reason
     );
-    let config = DecisionConfig {
-        cluster: Some("arn:aws:ecs:eu-west-1:123456789012:cluster/dbt".into()),
-        ..Default::default()
-    };
+    let config = scoped("dbt", "");
     assert_eq!(
         decide_with(&t, Some(&transient_report()), "dbt build", &config).decision,
         DecisionKind::Rerun
     );
+}
+
+#[test]
+fn a_task_of_a_family_not_listed_is_not_handled_and_each_listed_one_is() {
+    let t = task(Some(1), "EssentialContainerExited", None, &[]);
+    assert_eq!(t.family(), "dbt-build");
+    for (families, expected) in [
+        ("dbt-hourly,dbt-build,dbt-weekly", DecisionKind::Rerun),
+        ("dbt-*", DecisionKind::Rerun),
+        ("dbt-hourly,dbt-weekly", DecisionKind::Ignore),
+        ("dbt-build-*", DecisionKind::Ignore),
+    ] {
+        let config = DecisionConfig {
+            scope: Scope {
+                families: NameSet::parse(families).unwrap(),
+                ..Scope::default()
+            },
+            ..Default::default()
+        };
+        let record = decide_with(&t, Some(&transient_report()), "dbt build", &config);
+        assert_eq!(record.decision, expected, "{families}: {}", record.reason);
+        if expected == DecisionKind::Ignore {
+            assert!(
+                record
+                    .reason
+                    .starts_with("task family dbt-build is not one of this deployment's"),
+                "{}",
+                record.reason
+            );
+            assert_eq!(record.rerun_command, None);
+        }
+    }
 }
 
 #[test]
