@@ -16,9 +16,20 @@ struct Dashboard {
 }
 
 fn dashboards() -> Vec<(String, Dashboard)> {
+    dashboards_with(&[])
+}
+
+/// The dashboards with the stack's `params` (`(name, value)`) set, the others at their
+/// defaults.
+fn dashboards_with(params: &[(&str, &str)]) -> Vec<(String, Dashboard)> {
     let out = std::process::Command::new(moto_python())
         .arg(repo_root().join("tests/support/dashboard_body.py"))
         .arg(repo_root().join("template.yaml"))
+        .args(
+            params
+                .iter()
+                .flat_map(|(n, v)| ["--param".to_owned(), format!("{n}={v}")]),
+        )
         .output()
         .expect("dashboard_body.py runs");
     assert!(
@@ -473,7 +484,7 @@ fn the_dashboard_body_follows_cloudwatchs_schema() {
     assert!(errors.is_empty(), "{errors:#?}\n{:#}", dashboard.body);
     for r in [
         "MetricsNamespace",
-        "ClusterName",
+        "ClusterFilter",
         "AWS::Region",
         "OnTaskStoppedLogGroup",
     ] {
@@ -482,6 +493,38 @@ fn the_dashboard_body_follows_cloudwatchs_schema() {
             "{r}: {:?}",
             dashboard.references
         );
+    }
+}
+
+/// The searches of the dashboard's metric widgets.
+fn searches_of(body: &Value) -> Vec<String> {
+    widgets_of(body, "metric")
+        .iter()
+        .flat_map(|w| w["properties"]["metrics"].as_array().unwrap())
+        .filter_map(|m| m[0]["expression"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn with_several_clusters_the_graphs_show_each_of_them_and_a_prefix_every_cluster() {
+    for (params, filter) in [
+        (
+            vec![("ClusterNames", "dbt-prod,dbt-dev")],
+            "(Cluster=\"dbt-prod\" OR Cluster=\"dbt-dev\")",
+        ),
+        (vec![("ClusterName", "dbt-prod")], "(Cluster=\"dbt-prod\")"),
+        (vec![("ClusterNames", "dbt-*")], ""),
+    ] {
+        let mut all = dashboards_with(&params);
+        let body = all.remove(0).1.body;
+        let errors = check_body(&body);
+        assert!(errors.is_empty(), "{params:?}: {errors:#?}");
+        let searches = searches_of(&body);
+        assert_eq!(searches.len(), 5, "{searches:#?}");
+        for search in &searches {
+            let expected = format!("SEARCH('{{DbtRerun,Cluster,TaskFamily}} {filter} MetricName=");
+            assert!(search.starts_with(&expected), "{params:?}: {search}");
+        }
     }
 }
 
@@ -517,7 +560,7 @@ fn the_dashboard_shows_the_decisions_per_family_errors_queues_and_the_latest_dec
             .unwrap_or_else(|| panic!("no widget of {metric}: {searches:#?}"));
         assert!(
             search.starts_with(
-                "SEARCH('{DbtRerun,Cluster,TaskFamily} Cluster=\"sample-ClusterName\""
+                "SEARCH('{DbtRerun,Cluster,TaskFamily} (Cluster=\"sample-ClusterName\")"
             ),
             "the stack's namespace, both dimensions, its cluster: {search}"
         );

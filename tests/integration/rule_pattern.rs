@@ -230,3 +230,116 @@ fn with_inspect_successful_runs_a_successful_stop_of_the_family_reaches_the_func
         assert_eq!(without[path], failure, "without: {name}");
     }
 }
+
+/// `rerun-oom` (a failure the rule lets through) of `family` in `cluster`.
+fn failure_of(family: &str, cluster: &str) -> serde_json::Value {
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo_root().join("events/rerun-oom.json")).unwrap())
+            .unwrap();
+    event["detail"]["group"] = format!("family:{family}").into();
+    event["detail"]["clusterArn"] =
+        format!("arn:aws:ecs:eu-west-1:111122223333:cluster/{cluster}").into();
+    event
+}
+
+#[test]
+fn a_family_or_cluster_prefix_lets_through_every_name_starting_with_it_and_no_other() {
+    let cases = [
+        (
+            "sample",
+            failure_of("dbt-models-building", "dbt-project-cluster"),
+        ),
+        ("hourly", failure_of("dbt-hourly", "dbt-project-cluster")),
+        ("bare-prefix", failure_of("dbt-", "dbt-project-cluster")),
+        (
+            "other-family",
+            failure_of("analytics-dbt-build", "dbt-project-cluster"),
+        ),
+        (
+            "upper-case",
+            failure_of("DBT-hourly", "dbt-project-cluster"),
+        ),
+        ("dev-cluster", failure_of("dbt-hourly", "dbt-dev")),
+        ("other-cluster", failure_of("dbt-hourly", "analytics")),
+    ];
+    let (paths, dir) = written("prefix", &cases);
+    let by_prefix = rule_matches_with(
+        &[
+            ("TaskDefinitionFamilies", "dbt-*"),
+            ("ClusterNames", "dbt-*"),
+        ],
+        &paths,
+    );
+    let family_prefix_only = rule_matches_with(&[("TaskDefinitionFamilies", "dbt-*")], &paths);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let through = |matched: &BTreeMap<String, bool>| -> Vec<&str> {
+        cases
+            .iter()
+            .zip(&paths)
+            .filter(|(_, p)| matched[p.to_str().unwrap()])
+            .map(|((n, _), _)| *n)
+            .collect()
+    };
+    assert_eq!(
+        through(&by_prefix),
+        ["sample", "hourly", "bare-prefix", "dev-cluster"]
+    );
+    // The cluster is still ClusterName's alone.
+    assert_eq!(
+        through(&family_prefix_only),
+        ["sample", "hourly", "bare-prefix"]
+    );
+}
+
+#[test]
+fn a_list_of_families_lets_through_each_listed_family_and_no_other() {
+    let cases = [
+        ("hourly", failure_of("dbt-hourly", "dbt-project-cluster")),
+        ("nightly", failure_of("dbt-nightly", "dbt-project-cluster")),
+        ("weekly", failure_of("dbt-weekly", "dbt-project-cluster")),
+        ("docs", failure_of("dbt-docs", "dbt-project-cluster")),
+        (
+            "longer-name",
+            failure_of("dbt-hourly-2", "dbt-project-cluster"),
+        ),
+        (
+            "sample",
+            failure_of("dbt-models-building", "dbt-project-cluster"),
+        ),
+        ("other-cluster", failure_of("dbt-hourly", "analytics")),
+    ];
+    let (paths, dir) = written("families", &cases);
+    let listed = rule_matches_with(
+        &[(
+            "TaskDefinitionFamilies",
+            "dbt-hourly,dbt-nightly,dbt-weekly",
+        )],
+        &paths,
+    );
+    // Several clusters: the rule matches the families in any cluster (the function refuses
+    // the clusters it does not serve by name).
+    let clusters = rule_matches_with(
+        &[
+            (
+                "TaskDefinitionFamilies",
+                "dbt-hourly,dbt-nightly,dbt-weekly",
+            ),
+            ("ClusterNames", "dbt-project-cluster,dbt-dev"),
+        ],
+        &paths,
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let through = |matched: &BTreeMap<String, bool>| -> Vec<&str> {
+        cases
+            .iter()
+            .zip(&paths)
+            .filter(|(_, p)| matched[p.to_str().unwrap()])
+            .map(|((n, _), _)| *n)
+            .collect()
+    };
+    assert_eq!(through(&listed), ["hourly", "nightly", "weekly"]);
+    assert_eq!(
+        through(&clusters),
+        ["hourly", "nightly", "weekly", "other-cluster"]
+    );
+}

@@ -1,46 +1,43 @@
 """The template's CloudWatch dashboards, their `!Sub` bodies filled in as CloudFormation would.
 
-Usage: python dashboard_body.py TEMPLATE
+Usage: python dashboard_body.py TEMPLATE [--param NAME=VALUE]...
 (prints [{"resource": NAME, "body": "...", "references": [...]}, ...])
 
-Each `${X}` of a body must name a parameter, a pseudo parameter, a resource (its `Ref`) or a
-resource's attribute (`${R.Attr}`); it is replaced by a sample value of that kind, so the
-body can be parsed as JSON and checked (tests/integration/dashboard.rs). A reference to
-anything else is an error, as it would be when CloudFormation creates the stack.
+Each `${X}` of a body must name a parameter, a pseudo parameter, a resource (its `Ref`), a
+resource's attribute (`${R.Attr}`) or a variable of the `!Sub`'s map; it is replaced by a
+sample value of that kind (a parameter: its `--param` value, else its default, else
+`sample-NAME`), so the body can be parsed as JSON and checked (tests/integration/dashboard.rs).
+The map's variables are evaluated as CloudFormation would (cfn.py), with the same parameter
+values. A reference to anything else is an error, as it would be when CloudFormation creates
+the stack.
 """
 import json
 import re
 import sys
 
-import yaml
-
-
-class Loader(yaml.SafeLoader):
-    pass
-
-
-def _intrinsic(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    key = suffix if suffix in ("Ref", "Condition") else "Fn::" + suffix
-    return {key: value}
-
-
-Loader.add_multi_constructor("!", _intrinsic)
-
-PSEUDO = {"AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333", "AWS::Partition": "aws",
-          "AWS::StackName": "dbt-rerun", "AWS::URLSuffix": "amazonaws.com"}
+from cfn import PSEUDO, Resolver, load
 
 
 def main():
-    with open(sys.argv[1]) as f:
-        template = yaml.load(f, Loader=Loader)
+    args, given = sys.argv[2:], {}
+    while args:
+        flag, param = args.pop(0), args.pop(0)
+        if flag != "--param":
+            raise SystemExit(f"unknown argument {flag}")
+        name, _, value = param.partition("=")
+        given[name] = value
+    template = load(sys.argv[1])
     params = template.get("Parameters", {})
     resources = template.get("Resources", {})
+
+    def parameter(name):
+        if name in given:
+            return given[name]
+        return str(params[name].get("Default") or f"sample-{name}")
+
+    # The singular cluster and family have no default: the samples stand for them.
+    samples = {n: parameter(n) for n in ("ClusterName", "TaskDefinitionFamily") if n in params}
+    resolver = Resolver(template, given, samples)
     out = []
     for name, res in resources.items():
         if res.get("Type") != "AWS::CloudWatch::Dashboard":
@@ -48,14 +45,19 @@ def main():
         body = res["Properties"]["DashboardBody"]
         if not isinstance(body, dict) or "Fn::Sub" not in body:
             raise SystemExit(f"{name}: DashboardBody is not a !Sub string")
-        text = body["Fn::Sub"]
+        text, variables = body["Fn::Sub"], {}
+        if isinstance(text, list):
+            text, variables = text
+            variables = {k: str(resolver.resolve(v)) for k, v in variables.items()}
         refs = sorted(set(re.findall(r"\$\{([^}!]+)\}", text)))
 
         def value(ref):
+            if ref in variables:
+                return variables[ref]
             if ref in PSEUDO:
                 return PSEUDO[ref]
             if ref in params:
-                return str(params[ref].get("Default") or f"sample-{ref}")
+                return parameter(ref)
             base, _, attr = ref.partition(".")
             if base in resources:
                 return f"dbt-rerun-{base}" + (f"-{attr}" if attr else "")

@@ -1,12 +1,14 @@
 //! Test support, by what it stands for: the recorded dbt fixtures ([`fixtures`]), real dbt
-//! ([`dbt`]), moto as the local AWS ([`moto`], [`fault_proxy`]) and a Lambda Runtime API for
-//! the binaries ([`runtime_api`]).
+//! ([`dbt`]), moto as the local AWS ([`moto`], [`fault_proxy`]), the template deployed in
+//! moto's CloudFormation ([`stack`]) and a Lambda Runtime API for the binaries
+//! ([`runtime_api`]).
 
 pub mod dbt;
 pub mod fault_proxy;
 pub mod fixtures;
 pub mod moto;
 pub mod runtime_api;
+pub mod stack;
 
 pub use dbt::*;
 pub use fixtures::*;

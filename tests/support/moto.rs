@@ -40,6 +40,9 @@ pub struct Setup {
     /// The dbt container's `command` in the task definition.
     #[serde(default)]
     pub command: Vec<String>,
+    /// The task definition ARN of each family [`Options::families`] asked for.
+    #[serde(default)]
+    pub families: std::collections::BTreeMap<String, String>,
 }
 
 /// How [`Moto::start_with`] sets the server up. The default is [`Moto::start`]'s: moto's
@@ -58,6 +61,8 @@ pub struct Options<'a> {
     /// The dbt container's `logConfiguration` instead of awslogs (`awsfirelens` adds a log
     /// router container and creates the group its options name, which becomes `log_group`).
     pub log_configuration: Option<serde_json::Value>,
+    /// More task families of the same dbt container (see [`Setup::families`]).
+    pub families: &'a [&'a str],
 }
 
 /// The python of the moto venv (`python3 tests/fixtures/dbt_venv.py moto` makes it).
@@ -121,6 +126,7 @@ impl Moto {
             entry_point,
             command,
             log_configuration,
+            families,
         } = options;
         let python = moto_python();
         let port = free_port();
@@ -150,6 +156,7 @@ impl Moto {
             .args(entry_point.map(|e| format!("--entry-point={}", serde_json::json!(e))))
             .args(command.map(|c| format!("--command={}", serde_json::json!(c))))
             .args(log_configuration.map(|l| format!("--log-configuration={l}")))
+            .args(families.iter().map(|f| format!("--family={f}")))
             .output()
             .expect("moto_setup.py runs");
         assert!(
@@ -252,12 +259,24 @@ impl Moto {
         command: Option<&[&str]>,
         env: &[(&str, &str)],
     ) -> EcsTask {
+        self.start_task_of(ecs, &self.setup.task_definition, command, env)
+            .await
+    }
+
+    /// [`Moto::start_task_with`] of another task definition (one of [`Setup::families`]).
+    pub async fn start_task_of(
+        &self,
+        ecs: &aws_sdk_ecs::Client,
+        task_definition: &str,
+        command: Option<&[&str]>,
+        env: &[(&str, &str)],
+    ) -> EcsTask {
         use aws_sdk_ecs::types::*;
         let s = &self.setup;
         let out = ecs
             .run_task()
             .cluster(&s.cluster)
-            .task_definition(&s.task_definition)
+            .task_definition(task_definition)
             .launch_type(LaunchType::Fargate)
             .started_by("events-rule/dbt-nightly")
             .network_configuration(
@@ -315,7 +334,19 @@ impl Moto {
         command: Option<&[&str]>,
         env: &[(&str, &str)],
     ) -> EcsTask {
-        let running = self.start_task_with(ecs, command, env).await;
+        self.run_original_of(ecs, &self.setup.task_definition, command, env)
+            .await
+    }
+
+    /// [`Moto::run_original_with`] of another task definition (one of [`Setup::families`]).
+    pub async fn run_original_of(
+        &self,
+        ecs: &aws_sdk_ecs::Client,
+        task_definition: &str,
+        command: Option<&[&str]>,
+        env: &[(&str, &str)],
+    ) -> EcsTask {
+        let running = self.start_task_of(ecs, task_definition, command, env).await;
         ecs.stop_task()
             .cluster(&self.setup.cluster)
             .task(&running.task_arn)

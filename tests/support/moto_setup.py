@@ -4,14 +4,15 @@ an ECS cluster, a Fargate task definition whose dbt container logs with awslogs,
 group.
 
 Usage: python moto_setup.py ENDPOINT_URL REGION [REVISIONS] [--entry-point JSON] [--command JSON]
-       [--log-configuration JSON]
+       [--log-configuration JSON] [--family NAME]...
 (REVISIONS: register the task definition that many times; the last revision's ARN is printed.
 --entry-point and --command: the dbt container's entryPoint and command, JSON arrays, e.g.
 `--entry-point '["sh", "-c"]' --command '["dbt deps && dbt build"]'`; without them it has no
 entryPoint and the command `dbt build --target prod`. --log-configuration: the dbt container's
 logConfiguration instead of awslogs, e.g. `{"logDriver": "awsfirelens", "options": {"Name":
 "cloudwatch_logs", "log_group_name": "/ecs/dbt-firelens", ...}}`; with awsfirelens the task gets
-a Fluent Bit log router container, and the group its options name is created.)
+a Fluent Bit log router container, and the group its options name is created. --family: one
+more task family with the same dbt container, printed under "families" with its ARN.)
 """
 import argparse
 import json
@@ -30,6 +31,8 @@ def main():
     parser.add_argument("--entry-point", type=json.loads, default=None)
     parser.add_argument("--command", type=json.loads, default=DEFAULT_COMMAND)
     parser.add_argument("--log-configuration", type=json.loads, default=None)
+    # More task families with the same dbt container, in the same cluster.
+    parser.add_argument("--family", action="append", default=[])
     args = parser.parse_args()
     endpoint, region = args.endpoint, args.region
     kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
@@ -58,13 +61,16 @@ def main():
         logs.create_log_group(logGroupName=group)
     for _ in range(args.revisions):
         definition = register(ecs, region, args.entry_point, args.command, log_configuration)
+    families = {family: register(ecs, region, args.entry_point, args.command, log_configuration,
+                                 family) for family in args.family}
     print(json.dumps({"vpc": vpc, "subnet": subnet, "security_group": sg, "cluster": cluster,
-                      "task_definition": definition, "log_group": group,
+                      "task_definition": definition, "families": families, "log_group": group,
                       "container": "dbt-aws-project", "stream_prefix": "dbt",
                       "entry_point": args.entry_point, "command": args.command}))
 
 
-def register(ecs, region, entry_point, command, log_configuration):
+def register(ecs, region, entry_point, command, log_configuration,
+             family="dbt-models-building"):
     container = {
         "name": "dbt-aws-project",
         "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/dbt-aws-project:latest",
@@ -94,7 +100,7 @@ def register(ecs, region, entry_point, command, log_configuration):
             },
         })
     return ecs.register_task_definition(
-        family="dbt-models-building",
+        family=family,
         requiresCompatibilities=["FARGATE"],
         networkMode="awsvpc",
         cpu="1024",

@@ -8,94 +8,19 @@ part of EventBridge's documented matching the rule uses: exact values, `anything
 `exists`, `prefix` (string values only, case-sensitive; or `{"equals-ignore-case": ...}`),
 nested objects, `$or`, and arrays in the event (a field matches when any element does;
 `anything-but` and `prefix` need the field to exist, `exists: false` needs it absent from
-every element). The rule's `!Sub` placeholders take the sample events' account, region,
-cluster and family. The pattern's `!If`s are decided as CloudFormation would: by the
-template's Conditions over its parameters (their defaults, or `--param` values), and an
-`!Ref AWS::NoValue` branch drops the element it stands for.
+every element). The rule's pattern is resolved as CloudFormation would: `Ref`, `Fn::Sub`
+(with or without a variable map), `Fn::Join`, `Fn::Split`, `Fn::Select`, and `Fn::If` over
+the template's Conditions, with the template's parameters (their defaults, the sample events'
+account, region, cluster and family, or `--param` values); an `!Ref AWS::NoValue` drops the
+element or key it stands for (cfn.py).
 """
 import json
 import sys
 
-import yaml
+from cfn import Resolver, load
 
-SUBS = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333",
-        "ClusterName": "dbt-project-cluster", "TaskDefinitionFamily": "dbt-models-building"}
-
-
-class Loader(yaml.SafeLoader):
-    pass
-
-
-def _sub(loader, node):
-    text = loader.construct_scalar(node)
-    for key, value in SUBS.items():
-        text = text.replace("${" + key + "}", value)
-    return text
-
-
-def _intrinsic(loader, suffix, node):
-    """`!Ref X` -> {"Ref": "X"}, `!Condition X` -> {"Condition": "X"}, `!If [...]` ->
-    {"Fn::If": [...]}: the template's JSON form, resolved later where it matters."""
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    key = suffix if suffix in ("Ref", "Condition") else "Fn::" + suffix
-    return {key: value}
-
-
-Loader.add_multi_constructor("!", _intrinsic)
-Loader.add_constructor("!Sub", _sub)
-
-NO_VALUE = object()
-
-
-class Resolver:
-    """CloudFormation's condition functions, `Fn::If` and `Ref` over the template's
-    parameters: enough to resolve the rule's pattern."""
-
-    def __init__(self, template, params):
-        self.conditions = template.get("Conditions", {})
-        self.params = {name: str(p.get("Default", "")) for name, p in
-                       template.get("Parameters", {}).items()}
-        unknown = set(params) - set(self.params)
-        if unknown:
-            raise SystemExit(f"unknown parameters {sorted(unknown)}")
-        self.params.update(params)
-
-    def condition(self, name):
-        return bool(self.resolve(self.conditions[name]))
-
-    def resolve(self, node):
-        if isinstance(node, list):
-            items = [self.resolve(n) for n in node]
-            return [i for i in items if i is not NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            (key, arg), = node.items()
-            if key == "Ref":
-                return NO_VALUE if arg == "AWS::NoValue" else self.params[arg]
-            if key == "Condition":
-                return self.condition(arg)
-            if key == "Fn::If":
-                name, then, other = arg
-                return self.resolve(then if self.condition(name) else other)
-            if key == "Fn::Equals":
-                a, b = (self.resolve(x) for x in arg)
-                return str(a) == str(b)
-            if key == "Fn::Not":
-                return not self.resolve(arg[0])
-            if key == "Fn::And":
-                return all(self.resolve(x) for x in arg)
-            if key == "Fn::Or":
-                return any(self.resolve(x) for x in arg)
-            if key.startswith("Fn::"):
-                raise SystemExit(f"unsupported intrinsic {key} in the pattern")
-        items = {k: self.resolve(v) for k, v in node.items()}
-        return {k: v for k, v in items.items() if v is not NO_VALUE}
+# The cluster and family of the sample events in events/.
+SAMPLES = {"ClusterName": "dbt-project-cluster", "TaskDefinitionFamily": "dbt-models-building"}
 
 
 def values(event, path):
@@ -167,9 +92,9 @@ def main():
             params[name] = value
         else:
             events.append(arg)
-    template = yaml.load(open(sys.argv[1]), Loader=Loader)
+    template = load(sys.argv[1])
     rule = template["Resources"]["OnTaskStoppedFunction"]["Properties"]["Events"]["DbtTaskFailed"]
-    pattern = Resolver(template, params).resolve(rule["Properties"]["Pattern"])
+    pattern = Resolver(template, params, SAMPLES).resolve(rule["Properties"]["Pattern"])
     print(json.dumps({path: matches(pattern, json.load(open(path))) for path in events}))
 
 
