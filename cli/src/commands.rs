@@ -31,6 +31,8 @@ pub enum CliError {
     Runtime(std::io::Error),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Doctor(#[from] dbt_rerun_service::DoctorError),
 }
 
 /// `dbt-rerun invoke`: the rerun-task payload as flags.

@@ -1,6 +1,7 @@
 //! `dbt-rerun`: the planning of the Lambda functions, offline and on demand.
 
 mod commands;
+mod doctor;
 mod history;
 mod offline;
 
@@ -53,10 +54,32 @@ enum Command {
     },
     /// Launch a re-run like the rerun-task function does (standard AWS environment).
     Invoke(commands::InvokeArgs),
+    /// Check a deployed setup before its first failure: the stack, its families' task
+    /// definitions and logs, the rule, the roles, the network, and what each family's latest
+    /// stopped task would get. Exit status 1 when something will stop a re-run.
+    Doctor(doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
-    let result = match Cli::parse().command {
+    match run(Cli::parse().command) {
+        Ok((out, passed)) => match print(&out) {
+            // The doctor's checklist printed: 1 when it found what will stop a re-run.
+            ExitCode::SUCCESS if !passed => ExitCode::from(1),
+            code => code,
+        },
+        Err(error) => {
+            // One line, whatever the cause's text holds.
+            let message = error.to_string();
+            let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("dbt-rerun: error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The command's output, and whether it passed (only the doctor can say no).
+fn run(command: Command) -> Result<(String, bool), commands::CliError> {
+    let out = match command {
         Command::ParseLog { file } => commands::parse_log(&file),
         Command::Plan {
             event,
@@ -73,25 +96,19 @@ fn main() -> ExitCode {
         ),
         Command::History(args) => history::history(args),
         Command::Invoke(args) => commands::invoke(args),
+        Command::Doctor(args) => return doctor::doctor(args),
     };
-    match result {
-        Ok(json) => {
-            use std::io::Write;
-            match writeln!(std::io::stdout().lock(), "{json}") {
-                Ok(()) => ExitCode::SUCCESS,
-                // `| head` closed the pipe: the reader has what it wanted.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("dbt-rerun: error: cannot write the result: {e}");
-                    ExitCode::from(2)
-                }
-            }
-        }
-        Err(error) => {
-            // One line, whatever the cause's text holds.
-            let message = error.to_string();
-            let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-            eprintln!("dbt-rerun: error: {message}");
+    out.map(|out| (out, true))
+}
+
+fn print(out: &str) -> ExitCode {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{out}") {
+        Ok(()) => ExitCode::SUCCESS,
+        // `| head` closed the pipe: the reader has what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dbt-rerun: error: cannot write the result: {e}");
             ExitCode::from(2)
         }
     }

@@ -12,7 +12,9 @@ entryPoint and the command `dbt build --target prod`. --log-configuration: the d
 logConfiguration instead of awslogs, e.g. `{"logDriver": "awsfirelens", "options": {"Name":
 "cloudwatch_logs", "log_group_name": "/ecs/dbt-firelens", ...}}`; with awsfirelens the task gets
 a Fluent Bit log router container, and the group its options name is created. --family: one
-more task family with the same dbt container, printed under "families" with its ARN.)
+more task family with the same dbt container (NAME), or with another command, entry point or
+log configuration (NAME={"command": [...], "entry_point": [...], "log_configuration": {...}}),
+printed under "families" with its ARN.)
 """
 import argparse
 import json
@@ -31,7 +33,8 @@ def main():
     parser.add_argument("--entry-point", type=json.loads, default=None)
     parser.add_argument("--command", type=json.loads, default=DEFAULT_COMMAND)
     parser.add_argument("--log-configuration", type=json.loads, default=None)
-    # More task families with the same dbt container, in the same cluster.
+    # More task families in the same cluster: NAME (the same dbt container) or NAME=JSON with
+    # what differs ("command", "entry_point", "log_configuration").
     parser.add_argument("--family", action="append", default=[])
     args = parser.parse_args()
     endpoint, region = args.endpoint, args.region
@@ -61,8 +64,13 @@ def main():
         logs.create_log_group(logGroupName=group)
     for _ in range(args.revisions):
         definition = register(ecs, region, args.entry_point, args.command, log_configuration)
-    families = {family: register(ecs, region, args.entry_point, args.command, log_configuration,
-                                 family) for family in args.family}
+    families = {}
+    for spec in args.family:
+        family, _, changes = spec.partition("=")
+        changes = json.loads(changes or "{}")
+        own_log = changes.get("log_configuration", log_configuration)
+        families[family] = register(ecs, region, changes.get("entry_point", args.entry_point),
+                                    changes.get("command", args.command), own_log, family)
     print(json.dumps({"vpc": vpc, "subnet": subnet, "security_group": sg, "cluster": cluster,
                       "task_definition": definition, "families": families, "log_group": group,
                       "container": "dbt-aws-project", "stream_prefix": "dbt",

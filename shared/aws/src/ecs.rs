@@ -1,12 +1,13 @@
 //! [`Ecs`] over `aws-sdk-ecs`.
 
 use aws_sdk_ecs::types;
+use dbt_rerun::doctor::DefinitionFacts;
 use dbt_rerun::event::{
     Attachment, ContainerOverride, EcsContainer, EcsTask, KeyValue, TaskOverrides,
 };
 use dbt_rerun::launch::{Launch, Network};
 use dbt_rerun::task_definition::{ContainerDefinition, LogDriver, TaskDefinition};
-use dbt_rerun_service::{AwsError, Ecs};
+use dbt_rerun_service::{AwsError, Ecs, EcsInventory};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -328,5 +329,83 @@ impl Ecs for EcsClient {
             .and_then(|t| t.task_arn())
             .map(str::to_owned)
             .ok_or_else(|| AwsError::local("ecs:RunTask", "the answer names no started task"))
+    }
+}
+
+/// ECS answers DescribeTaskDefinition of a family it has no ACTIVE revision of so.
+fn no_such_definition(error: &AwsError) -> bool {
+    error.code.as_deref() == Some("ClientException")
+        && error.message.contains("Unable to describe task definition")
+}
+
+impl EcsInventory for EcsClient {
+    async fn families(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut families = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let request = self
+                .client
+                .list_task_definition_families()
+                .set_family_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
+                .status(types::TaskDefinitionFamilyStatus::Active)
+                .set_next_token(token.take());
+            let page = send_patiently!(request, "ecs:ListTaskDefinitionFamilies")?;
+            families.extend(page.families().iter().cloned());
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(families)
+    }
+
+    async fn latest_definition(&self, family: &str) -> Result<Option<DefinitionFacts>, AwsError> {
+        // The family alone names its latest ACTIVE revision.
+        let request = self
+            .client
+            .describe_task_definition()
+            .task_definition(family);
+        let out = match send_patiently!(request, "ecs:DescribeTaskDefinition") {
+            Ok(out) => out,
+            Err(e) if no_such_definition(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(out.task_definition().map(|def| DefinitionFacts {
+            definition: definition_of(def),
+            task_role_arn: def.task_role_arn().map(str::to_owned),
+            execution_role_arn: def.execution_role_arn().map(str::to_owned),
+        }))
+    }
+
+    async fn stopped_tasks(
+        &self,
+        cluster: &str,
+        family: &str,
+        max: usize,
+    ) -> Result<Vec<EcsTask>, AwsError> {
+        let request = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .family(family)
+            .desired_status(types::DesiredStatus::Stopped)
+            .max_results(PAGE as i32);
+        let page = send_patiently!(request, "ecs:ListTasks")?;
+        if page.task_arns().is_empty() || max == 0 {
+            return Ok(vec![]);
+        }
+        let request = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(page.task_arns().to_vec()));
+        let described = send_patiently!(request, "ecs:DescribeTasks")?;
+        let mut tasks: Vec<&types::Task> = described
+            .tasks()
+            .iter()
+            .filter(|t| t.last_status() == Some("STOPPED"))
+            .collect();
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.stopped_at().map(|s| s.as_nanos())));
+        Ok(tasks.into_iter().take(max).map(task_of).collect())
     }
 }

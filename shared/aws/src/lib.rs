@@ -3,6 +3,9 @@
 //! [`SchedulerClient`] (`aws-sdk-scheduler`). Nothing else in dbt-rerun sees an SDK type:
 //! the adapters turn the core's plain types into requests and the answers back.
 //!
+//! With the `doctor` feature, [`doctor`]: the reads of `dbt-rerun doctor` (CloudFormation,
+//! EventBridge, IAM, EC2).
+//!
 //! Also here: the SDK configuration (bounded retries and timeouts), the functions' cold
 //! start, and the services wired to the real clients.
 
@@ -23,6 +26,8 @@ macro_rules! send_patiently {
     };
 }
 
+#[cfg(feature = "doctor")]
+pub mod doctor;
 mod ecs;
 mod logs;
 mod scheduler;

@@ -20,6 +20,7 @@
 //!   person or a program reads, assembled from it.
 //! - [`launch`], [`schedule`], [`task_definition`]: the plain types the ports speak.
 //! - [`alert`] and [`metrics`]: what a person is told (SNS) and the decision log line (EMF).
+//! - [`doctor`]: a deployed setup checked, as a checklist, from what was read of it.
 //! - [`config`]: environment variables to typed settings; [`scope`]: the clusters and task
 //!   families a deployment serves.
 
@@ -30,6 +31,7 @@ pub mod command;
 pub mod config;
 pub mod decision;
 pub mod delay;
+pub mod doctor;
 pub mod event;
 pub mod fargate;
 pub mod history;

@@ -7,6 +7,7 @@
 //! - [`RerunTask`]: a person's request to re-run, or a delayed re-run's schedule firing; see
 //!   [`RerunRequest`].
 //! - [`history`]: the functions' decision lines read back (`dbt-rerun history`).
+//! - [`Doctor`]: a deployment read and checked before its first failure (`dbt-rerun doctor`).
 //!
 //! A key design decision: the flows reach the outside only through the traits of [`ports`],
 //! which speak the core's plain types. The AWS crate implements them over the SDK;
@@ -14,6 +15,7 @@
 //! file for the CLI. Waiting (the log wait) uses tokio's timer, so a test with paused time
 //! runs a minute's wait in a millisecond; the wall clock is a port too.
 
+mod doctor;
 mod file_log;
 mod gather;
 pub mod history;
@@ -25,13 +27,15 @@ pub mod ports;
 mod request;
 mod rerun_task;
 
+pub use doctor::{Doctor, DoctorError, DoctorRequest};
 pub use file_log::FileLog;
 pub use gather::{gather_and_decide, Gathered};
 pub use log_wait::{read_log, LogRead, QUIET};
 pub use on_task_stopped::OnTaskStopped;
 pub use once::{launch_once, schedule_once};
 pub use ports::{
-    Alerts, AwsError, Clock, DecisionLog, Ecs, EventPage, LogPage, Logs, Schedules, SystemClock,
+    Alerts, AwsError, Clock, DecisionLog, Ecs, EcsInventory, EventPage, LogPage, Logs, Network,
+    Roles, Rules, Schedules, Stacks, SystemClock,
 };
 pub use request::{Manual, Mode, RequestError, RerunRequest, Terms};
 pub use rerun_task::{RerunResponse, RerunTask};

@@ -1,7 +1,8 @@
 //! In-memory implementations of every port, for tests: ECS that starts tasks into a list and
 //! honours `clientToken` as ECS does, CloudWatch Logs whose lines arrive over (tokio) time,
 //! an SNS inbox, a schedule store that refuses a second schedule of a name, the functions'
-//! log groups for `dbt-rerun history`, and a clock that follows tokio's (pausable) time.
+//! log groups for `dbt-rerun history`, and a clock that follows tokio's (pausable) time; and
+//! the doctor's reads ([`doctor`]).
 
 use crate::ports::{Alerts, AwsError, Clock, Ecs, LogPage, Logs, Schedules};
 use dbt_rerun::alert::Alert;
@@ -13,6 +14,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
+
+mod doctor;
+pub use doctor::{MemoryNetwork, MemoryRoles, MemoryRules, MemoryStacks};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A test that panicked while holding the lock has failed already.

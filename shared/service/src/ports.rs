@@ -1,9 +1,12 @@
 //! The outside systems the flows use, one small trait each: [`Ecs`], [`Logs`], [`Alerts`],
-//! [`Schedules`], [`DecisionLog`] and [`Clock`]. They speak the core's plain types, so a flow never sees an
-//! SDK type; each has one real implementation (the AWS crate, [`SystemClock`]) and an
-//! in-memory one ([`crate::memory`]).
+//! [`Schedules`], [`DecisionLog`] and [`Clock`]; and what `dbt-rerun doctor` reads besides:
+//! [`EcsInventory`], [`Stacks`] (CloudFormation), [`Rules`] (EventBridge), [`Roles`] (IAM) and
+//! [`Network`] (EC2). They speak the core's plain types, so a flow never sees an SDK type; each
+//! has one real implementation (the AWS crate, [`SystemClock`]) and an in-memory one
+//! ([`crate::memory`]).
 
 use dbt_rerun::alert::Alert;
+use dbt_rerun::doctor::{DefinitionFacts, Policy, RuleFacts, StackFacts};
 use dbt_rerun::event::EcsTask;
 use dbt_rerun::history::LogEvent;
 use dbt_rerun::launch::Launch;
@@ -188,4 +191,64 @@ impl Clock for SystemClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::Utc::now()
     }
+}
+
+/// ECS as the doctor surveys it: the account's families, a family's latest definition with
+/// its roles, and the stopped tasks ECS still lists (about an hour).
+pub trait EcsInventory {
+    /// The ACTIVE task definition families whose names start with `prefix` (every page).
+    fn families(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// The latest ACTIVE revision of `family`, with its roles; None when there is none.
+    fn latest_definition(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Option<DefinitionFacts>, AwsError>> + Send;
+
+    /// At most `max` of the family's stopped tasks in `cluster`, newest first.
+    fn stopped_tasks(
+        &self,
+        cluster: &str,
+        family: &str,
+        max: usize,
+    ) -> impl Future<Output = Result<Vec<EcsTask>, AwsError>> + Send;
+}
+
+/// CloudFormation, as the doctor reads a deployed stack.
+pub trait Stacks {
+    /// The stack's status, parameters and resources; None when there is no such stack.
+    fn stack(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<StackFacts>, AwsError>> + Send;
+}
+
+/// EventBridge, as the doctor reads the rule that invokes on-task-stopped.
+pub trait Rules {
+    /// The rule's state, pattern and targets; None when there is no such rule.
+    fn rule(&self, name: &str) -> impl Future<Output = Result<Option<RuleFacts>, AwsError>> + Send;
+}
+
+/// IAM, as the doctor reads what the functions may do.
+pub trait Roles {
+    /// Every policy of role `role_name`: the managed ones attached (their default version) and
+    /// the inline ones.
+    fn policies(
+        &self,
+        role_name: &str,
+    ) -> impl Future<Output = Result<Vec<Policy>, AwsError>> + Send;
+}
+
+/// EC2, as the doctor checks where re-runs run.
+pub trait Network {
+    /// Those of `ids` that exist.
+    fn existing_subnets(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// Those of `ids` that exist.
+    fn existing_security_groups(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }
