@@ -276,6 +276,9 @@ const TRANSIENT: &[(Warehouse, &[&str])] = &[
             "modified by a ddl statement in another concurrent transaction",
             "please retry the connection later",
             "a transport-level error has occurred",
+            // ODBC's connect timeout (HYT00 while logging in; "Query timeout expired" is the
+            // statement's, a timeout).
+            "login timeout expired",
         ],
     ),
     (
@@ -455,6 +458,7 @@ mod tests {
             // SQL Server / Azure SQL / Fabric
             "Transaction (Process ID 66) was deadlocked on lock resources with another process and has been chosen as the deadlock victim. Rerun the transaction.",
             "Database 'd' on server 's' is not currently available.  Please retry the connection later.",
+            "[Microsoft][ODBC Driver 17 for SQL Server]Login timeout expired (0)",
             // ClickHouse
             "Code: 202. DB::Exception: Too many simultaneous queries. Maximum: 100. (TOO_MANY_SIMULTANEOUS_QUERIES)",
             // Any
