@@ -197,17 +197,21 @@ impl LaunchRules {
             .is_some_and(|p| is_shell(p));
         match TaskCommand::read(&own.entry_point, command) {
             TaskCommand::Script(candidate) => {
-                let own_scripts = own.commands.iter().filter_map(|c| {
-                    match TaskCommand::read(&own.entry_point, c) {
+                let own_scripts: Vec<_> = own
+                    .commands
+                    .iter()
+                    .filter_map(|c| match TaskCommand::read(&own.entry_point, c) {
                         TaskCommand::Script(shell) => Some(shell),
                         _ => None,
-                    }
-                });
-                let narrowed = own_scripts
-                    .into_iter()
-                    .any(|shell| narrows(&shell, &candidate.argv));
-                if narrowed {
+                    })
+                    .collect();
+                if own_scripts.iter().any(|s| narrows(s, &candidate.argv)) {
                     Ok(())
+                } else if own_scripts.is_empty() {
+                    Err(Refusal::NotDbt {
+                        field: field.to_owned(),
+                        shown,
+                    })
                 } else {
                     Err(Refusal::ScriptChanged {
                         field: field.to_owned(),
