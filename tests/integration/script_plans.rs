@@ -6,6 +6,7 @@
 use dbt_rerun::command::DbtCommand;
 use dbt_rerun::config::decision_config;
 use dbt_rerun::decision::{decide, DecisionConfig, DecisionInput, ScriptStep};
+use dbt_rerun::launch_rules::{LaunchRules, OwnLaunch};
 use dbt_rerun::log::{parse_reader, split_reader, Limits, SplitLog, DEFAULT_MAX_INVOCATIONS};
 use dbt_rerun::record::{DecisionKind, DecisionRecord, LogFacts};
 use dbt_rerun::script::{read_script, ScriptRun, StepKind, StepOutcome, TaskCommand};
@@ -268,6 +269,18 @@ fn check_rerun_script(f: &ScriptFixture, record: &DecisionRecord, bad: &mut Mism
     bad.check(read_script(&rerun.script.text, false).is_ok(), || {
         format!("{}: does not parse", f.id)
     });
+    // Handed back to rerun-task as a delayed re-run's planned launch, it is the task's own
+    // script narrowed: rerun-task's default rules launch it.
+    let own = OwnLaunch {
+        entry_point: entry.clone(),
+        commands: vec![entry_and_command(f).1],
+        ..OwnLaunch::default()
+    };
+    if let Err(refusal) = LaunchRules::default().check_command("command", command, &own) {
+        bad.check(false, || {
+            format!("{}: rerun-task would refuse it: {refusal}", f.id)
+        });
+    }
 }
 
 #[test]

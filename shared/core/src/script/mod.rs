@@ -12,11 +12,13 @@
 //! `clean`, `debug`, `parse`) always run again: a fresh container has no `dbt_packages/`.
 //! Anything that cannot be read safely is [`TaskCommand::Opaque`], with the reason.
 
+mod narrowing;
 mod rewrite;
 mod shell;
 mod steps;
 mod words;
 
+pub use narrowing::narrows;
 pub use rewrite::StepAction;
 pub use shell::{
     is_shell, mentions_dbt, read_script, DbtStep, Joiner, Script, ShellWord, Statement, Step,
