@@ -93,8 +93,8 @@ impl Fixture {
 pub fn fixtures() -> Vec<Fixture> {
     let out = fixtures_in("runs");
     assert!(
-        out.len() >= 100,
-        "expected the full fixture corpus, found {} runs",
+        out.len() >= 240,
+        "expected the full fixture corpus (1.6, 1.8, 1.10, 1.11, 1.12), found {} runs",
         out.len()
     );
     out
