@@ -104,8 +104,8 @@ pub fn fixtures() -> Vec<Fixture> {
 pub fn killed_fixtures() -> Vec<Fixture> {
     let out = fixtures_in("killed");
     assert!(
-        out.len() >= 16,
-        "expected the killed-run corpus, found {} runs",
+        out.len() >= 24,
+        "expected the killed-run corpus (1.6, 1.11, 1.12), found {} runs",
         out.len()
     );
     out
