@@ -272,8 +272,8 @@ pub fn script_fixtures() -> Vec<ScriptFixture> {
         })
         .collect();
     assert!(
-        out.len() >= 42,
-        "expected the script corpus (14 scenarios of 1.6, 1.8, 1.11), found {} runs",
+        out.len() >= 56,
+        "expected the script corpus (14 scenarios of 1.6, 1.8, 1.11, 1.12), found {} runs",
         out.len()
     );
     out
