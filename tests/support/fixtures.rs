@@ -34,6 +34,9 @@ pub struct Meta {
     pub exit_code: i32,
     #[serde(default)]
     pub setup: Vec<Vec<String>>,
+    /// Variables the scenario added to the container's environment (`DBT_SAMPLE`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -214,8 +214,9 @@ impl LogParser {
                     self.report.dbt_version = Some(v.trim_start_matches('=').to_owned());
                 }
             }
+            // `LogFunctionResult`: a user-defined function (1.11+).
             "LogModelResult" | "LogTestResult" | "LogSeedResult" | "LogSnapshotResult"
-            | "LogNodeResult" => {
+            | "LogFunctionResult" | "LogNodeResult" => {
                 if let Some(name) = name {
                     self.json_result(event, name, resource_type, unique_id);
                     if let (Some(bare), Some(_)) = (node_name, &versioned) {

@@ -228,6 +228,9 @@ fn subject_span_cut(desc: &[u8]) -> Option<(ResourceType, std::ops::Range<usize>
         ResourceType::Snapshot
     } else if desc.starts_with(b"exposure ") {
         ResourceType::Other
+    } else if before.ends_with(b"function ") {
+        // 1.11+: `START function main.f`, `OK created function main.f`, `ERROR creating ...`.
+        ResourceType::Function
     } else if !before.is_empty() && dot.is_some() {
         ResourceType::Model
     } else {
@@ -360,6 +363,7 @@ const TYPE_WORDS: &[&str] = &[
     "snapshot",
     "source",
     "hook",
+    "function",
 ];
 
 /// Parses `Done. PASS=17 WARN=0 ERROR=1 SKIP=10 NO-OP=0 TOTAL=28` (1.12+: `... NO-OP=0
@@ -1097,6 +1101,44 @@ mod tests {
             .starts_with("Runtime Error in model dim_customers"));
         assert!(report.end_of_run && report.error.is_none() && report.fusion.is_none());
         assert_eq!(report.stats.map(|s| (s.error, s.reused)), Some((2, 0)));
+    }
+
+    #[test]
+    fn a_function_and_the_model_built_on_it_are_read() {
+        // Real 1.12 lines: the function failed, the model calling it was skipped.
+        let report = parse(&[
+            "\x1b[0m06:19:03  1 of 31 START function main.order_size ......................................... [RUN]",
+            "\x1b[0m06:19:04  1 of 31 ERROR creating function main.order_size ................................ [\x1b[31mERROR\x1b[0m in 0.11s]",
+            "\x1b[0m06:19:07  25 of 31 SKIP relation main.order_sizes ........................................ [\x1b[33mSKIP\x1b[0m]",
+            "\x1b[0m06:19:07  \x1b[31mCompleted with 1 error, 0 partial successes, and 0 warnings:\x1b[0m",
+            "\x1b[0m06:19:07  [\x1b[31mERROR\x1b[0m]: in function order_size (functions/order_size.sql)",
+            "\x1b[0m06:19:07    Runtime Error in function order_size (functions/order_size.sql)",
+            "  Parser Error: syntax error at or near \"then\"",
+            "\x1b[0m06:19:07  Done. PASS=28 WARN=0 ERROR=1 SKIP=1 NO-OP=0 REUSED=0 TOTAL=30",
+        ]);
+        let failed = &report.failed[0];
+        assert_eq!(
+            (failed.name.as_str(), failed.resource_type, failed.status),
+            ("order_size", ResourceType::Function, FailStatus::Error)
+        );
+        assert_eq!(
+            failed.message,
+            "Parser Error: syntax error at or near \"then\""
+        );
+        assert_eq!(
+            names(&report.skipped),
+            [("order_sizes", ResourceType::Model)]
+        );
+        assert!(!report.aliased);
+        // And one that was created (the hot path reads it).
+        let report = parse(&[
+            "\x1b[0m06:18:40  1 of 31 START function main.order_size ......................................... [RUN]",
+            "\x1b[0m06:18:41  1 of 31 OK created function main.order_size .................................... [\x1b[32mSUCCESS\x1b[0m in 0.22s]",
+        ]);
+        assert_eq!(
+            names(&report.finished.nodes),
+            [("order_size", ResourceType::Function)]
+        );
     }
 
     #[test]
