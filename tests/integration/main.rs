@@ -7,6 +7,7 @@ mod api_calls;
 mod aws_faults;
 mod burst;
 mod dashboard;
+mod dbt_features;
 mod dbt_ls_selection;
 mod delayed_reruns;
 mod fixture_reports;
