@@ -194,7 +194,7 @@ pub(super) fn command_plan(
         // dbt's own error has a class only when a re-run may fix it (transient, timeout).
         FailureKind::DbtRuntime if classification.classes.is_empty() => {
             return CommandPlan::none_because(
-                "dbt itself failed (exit 2) with an error a re-run cannot fix".to_owned(),
+                "dbt itself failed with an error a re-run cannot fix".to_owned(),
             )
         }
         _ => {}

@@ -275,8 +275,8 @@ pub fn plan_script(
 
 /// The work of a script's re-run, step by step: a removed step saves the nodes it finished; a
 /// narrowed step counts as its plan does; a dbt step that ran and runs again as written runs
-/// all its nodes (dbt's total, when its run ended) and saves none; setup verbs and steps that
-/// are not dbt run no node. Steps the stopped run never reached are not counted: they run for
+/// all its nodes (dbt's total, when its run ended) and saves none; setup verbs,
+/// `run-operation` and steps that are not dbt run no node. Steps the stopped run never reached are not counted: they run for
 /// the first time, not again, and their nodes are not in the log.
 fn script_work(
     shell: &ShellCommand,
@@ -298,7 +298,8 @@ fn script_work(
             let StepKind::Dbt(dbt) = &step.kind else {
                 return Work::NONE;
             };
-            if runs_again(&dbt.command.verb) {
+            // Setup verbs and `run-operation` (a macro) build no node.
+            if runs_again(&dbt.command.verb) || !dbt.command.selects_nodes() {
                 return Work::NONE;
             }
             match (action, report(outcome)) {

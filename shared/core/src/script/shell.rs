@@ -71,7 +71,8 @@ pub struct ShellOptions {
 /// One command of the script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
-    /// Its source, from its first assignment or word to its last word.
+    /// Its source, from its first assignment or word to its last word or redirect (a whole
+    /// pipeline, group or compound command).
     pub span: Range<usize>,
     pub joiner: Joiner,
     /// `set -e` is in force when it runs.
@@ -291,16 +292,32 @@ impl Reader<'_> {
                 "runs dbt after `||`, only when the command before it fails",
             ));
         }
-        let (kind, span, piped) = match &stmt.command {
+        let (kind, span, piped) = self.kind_of(stmt, whole)?;
+        self.script.steps.push(Step {
+            span,
+            joiner,
+            errexit: options.errexit,
+            pipefail: options.pipefail,
+            piped,
+            kind,
+        });
+        Ok(self.script.steps.len() - 1)
+    }
+
+    /// What kind of step an element is, its span, and whether it is dbt piped to `tee`.
+    fn kind_of(
+        &mut self,
+        stmt: &Stmt,
+        whole: Range<usize>,
+    ) -> Result<(StepKind, Range<usize>, bool), Unreadable> {
+        Ok(match &stmt.command {
             Command::Simple(simple) => {
                 let (kind, span) = self.simple(simple)?;
                 if matches!(kind, StepKind::Dbt(_)) {
                     self.dbt_redirects(stmt, &whole)?;
-                    // The step reaches to its redirects (`dbt run 2>&1`): they go when it goes.
-                    (kind, with_redirects(stmt, span), false)
-                } else {
-                    (kind, span, false)
                 }
+                // The step reaches to its redirects (`dbt run 2>&1`, `echo x >> log`).
+                (kind, with_redirects(stmt, span), false)
             }
             Command::Binary(binary) => match binary.op {
                 BinaryOp::Pipe | BinaryOp::PipeAll => self.pipeline(stmt, whole)?,
@@ -340,16 +357,7 @@ impl Reader<'_> {
                 };
                 (kind, whole, false)
             }
-        };
-        self.script.steps.push(Step {
-            span,
-            joiner,
-            errexit: options.errexit,
-            pipefail: options.pipefail,
-            piped,
-            kind,
-        });
-        Ok(self.script.steps.len() - 1)
+        })
     }
 
     /// A pipeline: a dbt step when its first command is dbt and the others only pass dbt's

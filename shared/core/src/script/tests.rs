@@ -424,6 +424,14 @@ fn handlers_of_removed_steps_go_with_them() {
         rewrite::rewrite(&s, &actions).unwrap(),
         "dbt run '--select' 'a' || { notify; exit 1; }"
     );
+    // A handler's redirect goes with it.
+    let s = script("dbt seed || echo failed >> \"$LOG\"\ndbt run\n");
+    let mut actions = vec![Drop, Keep, edit(&[], &["--select", "a"])];
+    drop_orphan_handlers(&s, &mut actions);
+    assert_eq!(
+        rewrite::rewrite(&s, &actions).unwrap(),
+        "dbt run '--select' 'a'\n"
+    );
     // A removed step inside the list: its handler stays, now the list's.
     let s = script("dbt deps && dbt seed || exit 1");
     let mut actions = vec![Keep, Drop, Keep];
