@@ -124,9 +124,11 @@ fn check_invocation(
     bad.check(version == Some(truth.dbt_version.as_str()), || {
         format!("{at}: version {version:?}, dbt says {}", truth.dbt_version)
     });
-    // run-operation, debug, compile ... print no end-of-run marker (deps's are its own).
+    // run-operation, debug, compile ... print no end-of-run marker (deps's are its own), but
+    // their error ends them.
     let verb = truth.verb.split(' ').next().unwrap_or_default();
-    let marked = truth.completed && (!prints_no_marker(verb) || verb == "deps");
+    let failed = truth.success == Some(false);
+    let marked = truth.completed && (!prints_no_marker(verb) || verb == "deps" || failed);
     bad.check(inv.report.end_of_run == marked, || {
         format!(
             "{at}: end_of_run {}, completed {}",

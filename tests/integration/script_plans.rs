@@ -244,6 +244,9 @@ pub(crate) fn expected_rerun(name: &str) -> Option<&'static [(&'static str, &'st
             ("-", KEEP),
             ("-", KEEP),
         ],
+        "run_operation_transient" | "json_run_operation_transient" => {
+            &[("deps", KEEP), ("run-operation", KEEP), ("run", KEEP)]
+        }
         "pipe_tee_pipestatus" => &[("deps", KEEP), ("build", "narrowed"), ("-", KEEP)],
         "pipe_pipefail_set_e" => &[
             ("-", KEEP),

@@ -15,7 +15,7 @@ use dbt_rerun::log::{parse_reader, split_reader, Limits, DEFAULT_MAX_INVOCATIONS
 use dbt_rerun::record::{DecisionKind, DecisionRecord, LogFacts};
 use dbt_rerun::script::{StepKind, TaskCommand};
 use dbt_rerun::testing::TaskBuilder;
-use dbt_rerun_tests::{dbt_python, repo_root, script_fixtures, ScriptFixture};
+use dbt_rerun_tests::{dbt_python, repo_root, script_fixtures, ScriptFixture, TruthInvocation};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -73,6 +73,9 @@ impl Container {
         );
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
+            // The faults come only from `env` or `fault`, never from the test's environment.
+            .env_remove("SHOP_TRANSIENT_ERROR")
+            .env_remove("SHOP_STAGING_ERROR")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.project)
             .env("PATH", path)
@@ -80,8 +83,7 @@ impl Container {
             .env("SHOP_DUCKDB_PATH", self.dir.join("shop.duckdb"))
             .env("DBT_LOG_FORMAT_FILE", "json")
             .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-            .env("PYTHONUNBUFFERED", "1")
-            .env_remove("SHOP_TRANSIENT_ERROR");
+            .env("PYTHONUNBUFFERED", "1");
         if fault {
             cmd.env("SHOP_TRANSIENT_ERROR", "1");
         }
@@ -466,7 +468,8 @@ fn a_script_killed_in_its_second_step_is_resumed_and_builds_every_node_once() {
     rerun_and_compare(&container, &record, &script);
 }
 
-/// A recorded shape of script, failed again for real with its fault and re-run as planned.
+/// A recorded shape of script: the failed run's warehouse restored in a fresh container, and
+/// dbt-rerun's plan from the recorded log alone.
 struct Shape {
     fixture: ScriptFixture,
     container: Container,
@@ -478,34 +481,43 @@ struct Shape {
 }
 
 impl Shape {
-    /// Fixture `scenario` of dbt `version`: its setup, then its command with the fault, which
-    /// exits as it did when it was recorded; then dbt-rerun's plan from that log alone (a task
-    /// that exited 0 is inspected, as with DBT_RERUN_INSPECT_SUCCESS).
-    fn fail(version: &str, scenario: &str) -> Self {
+    /// Fixture `scenario` of dbt `version`: a fresh container holding the DuckDB file its
+    /// failed run left (and what its steps appended to `$STEPS_LOG`), and the decision on its
+    /// log (a task that exited 0 is inspected, as with DBT_RERUN_INSPECT_SUCCESS), which must
+    /// treat each step as `script_plans` expects.
+    fn restore(version: &str, scenario: &str) -> Self {
         let id = format!("{version}/{scenario}");
         let fixture = script_fixtures()
             .into_iter()
             .find(|f| f.id == id)
             .unwrap_or_else(|| panic!("no script fixture {id}"));
         let container = Container::of(scenario, version);
-        container.set_up(&fixture.meta.setup);
+        let db = std::fs::File::create(container.dir.join("shop.duckdb")).unwrap();
+        let unzipped = Command::new("gzip")
+            .arg("-dc")
+            .arg(fixture.warehouse_path())
+            .stdout(db)
+            .status()
+            .expect("gzip runs");
+        assert!(unzipped.success(), "{id}: gzip -dc warehouse.duckdb.gz");
+        let steps_log = fixture.dir.join(STEPS_LOG);
+        if steps_log.exists() {
+            std::fs::copy(&steps_log, container.project.join(STEPS_LOG)).unwrap();
+        }
         let env: Vec<(String, String)> = fixture
             .meta
             .env
             .iter()
-            .filter(|(k, _)| *k != "SHOP_TRANSIENT_ERROR")
+            .filter(|(k, _)| !k.ends_with("_ERROR"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let log = container.dir.join("output.log");
-        let code = container.run_argv(&fixture.meta.argv, &env, true, &log);
-        let output = std::fs::read_to_string(&log).unwrap();
-        assert_eq!(code, fixture.meta.exit_code, "{id}:\n{output}");
         let inspect = fixture.meta.exit_code == 0;
         let config = decision_config(|name| {
             (inspect && name == "DBT_RERUN_INSPECT_SUCCESS").then(|| "true".to_owned())
         })
         .unwrap();
-        let record = plan_argv(&fixture.meta.argv, code, &log, &config);
+        let log = fixture.log_path();
+        let record = plan_argv(&fixture.meta.argv, fixture.meta.exit_code, &log, &config);
         assert_eq!(
             record.decision,
             DecisionKind::Rerun,
@@ -520,6 +532,7 @@ impl Shape {
             .map(|s| (s.dbt_verb.as_deref().unwrap_or("-"), s.rerun))
             .collect();
         assert_eq!(got, expected, "{id}: {}", record.reason);
+        let output = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
         Self {
             fixture,
             container,
@@ -561,44 +574,84 @@ impl Shape {
         }
     }
 
-    /// The re-run, run healed in the failed run's container: exit 0, every node built as
-    /// often as a clean run of the original builds it, the steps that are not dbt run.
+    /// The re-run, run healed in the failed run's container: exit 0, and the failed run and
+    /// the re-run(s) together built every node as often as a clean run of the original (its
+    /// recorded truth), and ran every `run-operation` as often; the steps that are not dbt
+    /// are there as written.
     fn rerun_healed(&self) {
         self.check_kept_as_written();
-        let meta = &self.fixture.meta;
-        let version = &self.container.version;
-        let clean = || clean_build_of(version, &meta.argv, &self.env, &meta.setup);
-        rerun_and_compare_argv(&self.container, &self.record, &meta.argv, &self.env, clean);
+        let id = &self.fixture.id;
+        let command = self.rerun_argv();
+        let script = command.last().unwrap();
+        let log = self.container.dir.join("rerun.log");
+        let code = self.container.run_argv(&command, &self.env, false, &log);
+        let output = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(code, 0, "{id}: the re-run failed:\n{script}\n{output}");
+        let mut built = truth_built(&self.fixture.invocations());
+        for (node, n) in self.container.built() {
+            *built.entry(node).or_default() += n;
+        }
+        let expected = truth_built(&self.fixture.clean_invocations());
+        let differ: Vec<_> = expected
+            .keys()
+            .chain(built.keys())
+            .filter(|id| built.get(*id) != expected.get(*id))
+            .map(|id| (id, built.get(id), expected.get(id)))
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "{id}: (node, built by the two runs, by a clean run): {differ:?}\nre-run script:\n{script}"
+        );
+        assert!(expected.len() > 3, "{id}: a clean run builds {expected:?}");
     }
 
     /// The re-run, run with the fault left in: its exit code and output.
     fn rerun_faulty(&self) -> (i32, String) {
         let log = self.container.dir.join("rerun-faulty.log");
+        let fault: Vec<(String, String)> = self
+            .fixture
+            .meta
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let code = self
             .container
-            .run_argv(&self.rerun_argv(), &self.env, true, &log);
+            .run_argv(&self.rerun_argv(), &fault, false, &log);
         (code, std::fs::read_to_string(&log).unwrap())
     }
 }
 
-/// The versions whose script fixtures were recorded for the second round of shapes.
-fn round_two_versions() -> Vec<&'static str> {
+/// What the invocations of dbt's truth built, as [`Container::built`] counts it.
+fn truth_built(invocations: &[TruthInvocation]) -> BTreeMap<String, usize> {
+    let mut built = BTreeMap::new();
+    for inv in invocations {
+        let verb = inv.verb.split(' ').next().unwrap_or_default();
+        if ["build", "run", "test", "seed", "snapshot"].contains(&verb) {
+            for node in &inv.finished {
+                if matches!(node.node_status.as_str(), "success" | "pass" | "warn") {
+                    *built.entry(node.unique_id.clone()).or_default() += 1;
+                }
+            }
+        }
+        if verb == "run-operation" && inv.success == Some(true) {
+            let command = inv.invocation_command.clone().unwrap_or_default();
+            *built.entry(command).or_default() += 1;
+        }
+    }
+    built
+}
+
+/// The versions whose script fixtures were recorded for the second round of shapes (each
+/// must be there: [`Shape::restore`] fails on a missing one).
+fn round_two_versions() -> [&'static str; 2] {
     ["1.11", "1.12"]
-        .into_iter()
-        .filter(|v| {
-            repo_root()
-                .join("tests/fixtures/scripts")
-                .join(v)
-                .join("seed_pipeline_run_operation")
-                .exists()
-        })
-        .collect()
 }
 
 #[test]
 fn the_seed_documents_pipeline_is_rerun_from_its_failed_run_step_without_staging_again() {
     for version in round_two_versions() {
-        let shape = Shape::fail(version, "seed_pipeline_run_operation");
+        let shape = Shape::restore(version, "seed_pipeline_run_operation");
         shape.rerun_healed();
         let rerun = shape.rerun_argv().pop().unwrap();
         assert!(
@@ -613,7 +666,7 @@ fn the_seed_documents_pipeline_is_rerun_from_its_failed_run_step_without_staging
 fn steps_without_an_end_of_run_marker_run_again_or_are_removed_and_the_rerun_builds_every_node_once(
 ) {
     for version in round_two_versions() {
-        let shape = Shape::fail(version, "set_e_markerless_steps");
+        let shape = Shape::restore(version, "set_e_markerless_steps");
         shape.rerun_healed();
         assert_eq!(shape.container.steps_log(), ["uploaded"], "{version}");
         // docs generate ran in the re-run, after everything else.
@@ -624,7 +677,7 @@ fn steps_without_an_end_of_run_marker_run_again_or_are_removed_and_the_rerun_bui
 #[test]
 fn tolerant_steps_after_the_failed_one_are_kept_and_run_in_the_rerun() {
     for version in round_two_versions() {
-        let shape = Shape::fail(version, "tolerant_steps_after_failure");
+        let shape = Shape::restore(version, "tolerant_steps_after_failure");
         shape.rerun_healed();
         assert_eq!(shape.container.steps_log(), ["uploaded"], "{version}");
     }
@@ -632,16 +685,22 @@ fn tolerant_steps_after_the_failed_one_are_kept_and_run_in_the_rerun() {
 
 #[test]
 fn a_failure_hidden_by_or_true_is_rerun_from_its_step_when_inspected() {
-    let shape = Shape::fail("1.11", "exit0_masked");
-    shape.rerun_healed();
-    assert_eq!(shape.container.steps_log(), ["upload", "upload"]);
+    for version in round_two_versions() {
+        let shape = Shape::restore(version, "exit0_masked");
+        shape.rerun_healed();
+        assert_eq!(
+            shape.container.steps_log(),
+            ["upload", "upload"],
+            "{version}"
+        );
+    }
 }
 
 #[test]
 fn an_error_handler_is_kept_runs_again_with_the_fault_and_not_without() {
     for version in round_two_versions() {
         // `dbt build || { echo notify >> "$STEPS_LOG"; exit 1; }`, then an upload.
-        let shape = Shape::fail(version, "handler_group_exit");
+        let shape = Shape::restore(version, "handler_group_exit");
         let notify = "notify: dbt build failed";
         assert_eq!(shape.container.steps_log(), [notify]);
         let (code, output) = shape.rerun_faulty();
@@ -651,7 +710,7 @@ fn an_error_handler_is_kept_runs_again_with_the_fault_and_not_without() {
         assert_eq!(shape.container.steps_log(), [notify, notify, "uploaded"]);
 
         // `dbt build --target "$DBT_TARGET" || exit 1`, then an upload.
-        let shape = Shape::fail(version, "handler_exit");
+        let shape = Shape::restore(version, "handler_exit");
         let (code, output) = shape.rerun_faulty();
         assert_eq!(code, 1, "{output}");
         assert!(shape.container.steps_log().is_empty());
@@ -660,7 +719,7 @@ fn an_error_handler_is_kept_runs_again_with_the_fault_and_not_without() {
 
         // `|| { echo ...; exit $?; }` exits with echo's status, 0: the task hides the failure
         // (inspected, it is re-run), and so does its re-run with the fault left in.
-        let shape = Shape::fail(version, "handler_echo_exit_status");
+        let shape = Shape::restore(version, "handler_echo_exit_status");
         assert!(shape.output.lines().any(|l| l == "dbt build failed"));
         let (code, output) = shape.rerun_faulty();
         assert_eq!(code, 0, "{output}");
@@ -674,7 +733,7 @@ fn an_error_handler_is_kept_runs_again_with_the_fault_and_not_without() {
 fn a_dbt_step_piped_to_tee_is_narrowed_in_place_and_its_status_kept() {
     for version in round_two_versions() {
         // `dbt deps && dbt build 2>&1 | tee run.log; exit ${PIPESTATUS[0]}` under bash.
-        let shape = Shape::fail(version, "pipe_tee_pipestatus");
+        let shape = Shape::restore(version, "pipe_tee_pipestatus");
         let rerun = shape.rerun_argv().pop().unwrap();
         assert!(
             rerun.starts_with("dbt deps && dbt build '--select' ")
@@ -688,11 +747,29 @@ fn a_dbt_step_piped_to_tee_is_narrowed_in_place_and_its_status_kept() {
         assert!(logged.contains("Completed successfully"), "{logged}");
 
         // `set -eo pipefail` and every step piped to `tee -a`.
-        let shape = Shape::fail(version, "pipe_pipefail_set_e");
+        let shape = Shape::restore(version, "pipe_pipefail_set_e");
         shape.rerun_healed();
         assert_eq!(shape.container.steps_log(), ["uploaded"]);
+
+        // Without pipefail or PIPESTATUS the task exits 0 (inspected, it is re-run).
+        let shape = Shape::restore(version, "pipeline_tee_masked");
+        shape.rerun_healed();
     }
-    // Without pipefail or PIPESTATUS the task exits 0 (inspected, it is re-run).
-    let shape = Shape::fail("1.11", "pipeline_tee_masked");
-    shape.rerun_healed();
+}
+
+#[test]
+fn a_run_operation_failing_in_its_macro_reruns_from_it_as_written_text_and_json() {
+    for version in round_two_versions() {
+        for scenario in ["run_operation_transient", "json_run_operation_transient"] {
+            let shape = Shape::restore(version, scenario);
+            assert!(
+                shape.record.transient,
+                "{version}/{scenario}: {}",
+                shape.record.reason
+            );
+            let (code, output) = shape.rerun_faulty();
+            assert_eq!(code, 1, "{output}");
+            shape.rerun_healed();
+        }
+    }
 }
