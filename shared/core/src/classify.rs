@@ -20,7 +20,8 @@ pub enum FailureKind {
     Oom,
     /// dbt ran and some nodes failed (exit 1).
     DbtNodes,
-    /// dbt itself failed: compilation, parsing, connection (exit 2).
+    /// dbt itself failed: compilation, parsing, connection (exit 2), or a `run-operation`
+    /// macro (exit 1 with dbt's error and no failed node).
     DbtRuntime,
     /// Anything else (an exit code dbt does not use).
     Unknown,
