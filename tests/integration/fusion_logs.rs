@@ -1,10 +1,15 @@
 //! dbt Fusion output, as users published it (`tests/fixtures/fusion/samples.md`, with each
 //! sample's source): every sample is recognised as Fusion's, and no decision on one names a
 //! node. Exit 1 and exit 2 give up saying the log is Fusion's, as does exit 0 when the log
-//! shows failures a wrapper hid; a kill re-runs the whole command.
+//! shows failures a wrapper hid; a kill re-runs the whole command. The reason reaches the
+//! record, the EMF line and the alert as one line of prose (no runs of spaces from a broken
+//! string continuation, no line breaks).
 
+use dbt_rerun::alert::compose;
 use dbt_rerun::decision::{decide, DecisionConfig, DecisionInput};
 use dbt_rerun::log::{parse_reader, Limits};
+use dbt_rerun::metrics::decision_log_line;
+use dbt_rerun::record::{DecisionRecord, LogFacts};
 use dbt_rerun::testing::TaskBuilder;
 use dbt_rerun::Decision;
 use dbt_rerun_tests::repo_root;
@@ -135,6 +140,10 @@ fn decisions_on_fusion_logs_never_name_a_node() {
                     && decided.findings.skipped_nodes.is_empty(),
                 "{what}"
             );
+            reason_is_one_clean_line(
+                &DecisionRecord::assemble(&decided, &LogFacts::default(), None),
+                &what,
+            );
             match (exit, &decided.decision) {
                 (Some(1 | 2), Decision::GiveUp(reason)) => {
                     assert!(reason.contains("dbt Fusion"), "{what}: {reason}")
@@ -151,4 +160,35 @@ fn decisions_on_fusion_logs_never_name_a_node() {
             }
         }
     }
+}
+
+/// The record's reason is prose a person reads in an alert, a log line or a terminal: single
+/// spaces, one line; the EMF line and the alert (text and JSON) carry it unchanged.
+fn reason_is_one_clean_line(record: &DecisionRecord, what: &str) {
+    let reason = &record.reason;
+    assert!(
+        !reason.contains("  ") && !reason.contains(['\n', '\t']) && reason.trim() == reason,
+        "{what}: the record's reason is not one clean line: {reason:?}"
+    );
+    let emf: serde_json::Value =
+        serde_json::from_str(&decision_log_line(record, "dbt-rerun", 0)).unwrap();
+    assert_eq!(
+        emf["reason"],
+        reason.as_str(),
+        "{what}: the EMF line's reason"
+    );
+    let alert = compose(record);
+    assert!(
+        alert.text.contains(reason.as_str()),
+        "{what}: the alert's text:\n{}",
+        alert.text
+    );
+    let message: serde_json::Value = serde_json::from_str(&alert.message).unwrap();
+    let machine: serde_json::Value =
+        serde_json::from_str(message["sqs"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        machine["reason"],
+        reason.as_str(),
+        "{what}: the alert's JSON"
+    );
 }

@@ -291,6 +291,7 @@ fn service_for(
                     stream_prefix: Some("dbt".into()),
                     ..AwsLogsOptions::default()
                 })),
+                ..ContainerDefinition::default()
             })
             .collect(),
     };

@@ -129,14 +129,15 @@ pub fn vars_flag(argv: &[String]) -> Vec<String> {
 }
 
 /// The resource types a dbt verb executes (`dbt_ls.py` lists ephemeral models, which dbt
-/// never executes, as `ephemeral_model`).
+/// never executes, as `ephemeral_model`). Only `build` creates functions (1.11+: checked with
+/// `dbt run`, `seed` and `test --select <function>`, which have nothing to do).
 pub fn executed_types(verb: &str) -> &'static [&'static str] {
     match verb {
         "run" => &["model"],
         "test" => &["test", "unit_test"],
         "seed" => &["seed"],
         "snapshot" => &["snapshot"],
-        _ => &["model", "seed", "snapshot", "test", "unit_test"],
+        _ => &["model", "seed", "snapshot", "test", "unit_test", "function"],
     }
 }
 

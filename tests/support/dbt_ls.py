@@ -33,6 +33,9 @@ def main():
         major, minor = (int(p) for p in version.split(".")[:2])
         if (major, minor) < (1, 8):
             (project / "models" / "marts" / "unit_tests.yml").unlink()
+        if (major, minor) < (1, 11):  # as generate.fresh_project does
+            shutil.rmtree(project / "functions")
+            shutil.rmtree(project / "models" / "udf")
         os.environ.update(DBT_PROFILES_DIR=str(project), SHOP_DUCKDB_PATH=str(Path(tmp) / "ls.duckdb"),
                           DBT_SEND_ANONYMOUS_USAGE_STATS="false")
         os.chdir(project)

@@ -34,6 +34,9 @@ pub struct Meta {
     pub exit_code: i32,
     #[serde(default)]
     pub setup: Vec<Vec<String>>,
+    /// Variables the scenario added to the container's environment (`DBT_SAMPLE`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,8 +96,8 @@ impl Fixture {
 pub fn fixtures() -> Vec<Fixture> {
     let out = fixtures_in("runs");
     assert!(
-        out.len() >= 100,
-        "expected the full fixture corpus, found {} runs",
+        out.len() >= 240,
+        "expected the full fixture corpus (1.6, 1.8, 1.10, 1.11, 1.12), found {} runs",
         out.len()
     );
     out
@@ -104,8 +107,8 @@ pub fn fixtures() -> Vec<Fixture> {
 pub fn killed_fixtures() -> Vec<Fixture> {
     let out = fixtures_in("killed");
     assert!(
-        out.len() >= 16,
-        "expected the killed-run corpus, found {} runs",
+        out.len() >= 24,
+        "expected the killed-run corpus (1.6, 1.11, 1.12), found {} runs",
         out.len()
     );
     out
@@ -248,13 +251,28 @@ impl ScriptFixture {
 
     /// dbt's truth per invocation, in the order they started.
     pub fn invocations(&self) -> Vec<TruthInvocation> {
-        let path = self.dir.join("invocations.jsonl");
+        self.truth("invocations.jsonl")
+    }
+
+    /// dbt's truth per invocation of a clean run of the same script (`clean.jsonl`, kept for
+    /// the scenarios whose re-run the tests execute).
+    pub fn clean_invocations(&self) -> Vec<TruthInvocation> {
+        self.truth("clean.jsonl")
+    }
+
+    /// The failed run's DuckDB file, gzipped (`warehouse.duckdb.gz`), for the same scenarios.
+    pub fn warehouse_path(&self) -> PathBuf {
+        self.dir.join("warehouse.duckdb.gz")
+    }
+
+    fn truth(&self, file: &str) -> Vec<TruthInvocation> {
+        let path = self.dir.join(file);
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         text.lines()
             .map(|line| {
                 serde_json::from_str(line)
-                    .unwrap_or_else(|e| panic!("{}: bad invocations.jsonl: {e}", self.id))
+                    .unwrap_or_else(|e| panic!("{}: bad {file}: {e}", self.id))
             })
             .collect()
     }
@@ -272,8 +290,8 @@ pub fn script_fixtures() -> Vec<ScriptFixture> {
         })
         .collect();
     assert!(
-        out.len() >= 42,
-        "expected the script corpus (14 scenarios of 1.6, 1.8, 1.11), found {} runs",
+        out.len() >= 56,
+        "expected the script corpus (14 scenarios of 1.6, 1.8, 1.11, 1.12), found {} runs",
         out.len()
     );
     out

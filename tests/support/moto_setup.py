@@ -86,6 +86,8 @@ def register(ecs, region, entry_point, command, log_configuration,
         "memory": 2048,
         "command": command,
         "logConfiguration": log_configuration,
+        # A variable the profile reads: rerun-task must not let a caller point it elsewhere.
+        "environment": [{"name": "DBT_HOST", "value": "warehouse.internal"}],
     }
     if entry_point is not None:
         container["entryPoint"] = entry_point

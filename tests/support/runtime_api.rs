@@ -54,6 +54,25 @@ impl RuntimeApi {
             .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"))
     }
 
+    /// Runs function `binary` under this API until it has answered `count` invocations,
+    /// checks it is still serving, then stops it: the outcomes and what it wrote.
+    pub fn serve_function(
+        &self,
+        binary: &str,
+        name: &str,
+        env: &[(String, String)],
+        count: usize,
+    ) -> (Vec<(String, Outcome)>, std::process::Output) {
+        let mut function = self.spawn_function(binary, name, env);
+        let outcomes = self.outcomes(count, Duration::from_secs(60));
+        assert!(
+            function.try_wait().expect("a child's status").is_none(),
+            "the runtime is still serving"
+        );
+        function.kill().expect("the function stops");
+        (outcomes, function.wait_with_output().expect("its output"))
+    }
+
     pub fn start() -> RuntimeApi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let address = listener.local_addr().expect("bound").to_string();

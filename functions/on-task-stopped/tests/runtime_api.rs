@@ -15,18 +15,12 @@ fn serve(
     env: &[(String, String)],
     count: usize,
 ) -> (Vec<(String, Outcome)>, Output) {
-    let mut function = api.spawn_function(
+    api.serve_function(
         env!("CARGO_BIN_EXE_on-task-stopped"),
         "on-task-stopped",
         env,
-    );
-    let outcomes = api.outcomes(count, Duration::from_secs(60));
-    assert!(
-        function.try_wait().unwrap().is_none(),
-        "the runtime is still serving"
-    );
-    function.kill().unwrap();
-    (outcomes, function.wait_with_output().unwrap())
+        count,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -75,6 +75,13 @@ fn definition_of(def: &types::TaskDefinition) -> TaskDefinition {
                         options.map(|(k, v)| (k.as_str(), v.as_str())),
                     )
                 }),
+                environment_names: c
+                    .environment()
+                    .iter()
+                    .filter_map(|kv| kv.name())
+                    .chain(c.secrets().iter().map(|s| s.name()))
+                    .map(str::to_owned)
+                    .collect(),
             })
             .collect(),
     }

@@ -298,6 +298,23 @@ impl DbtCommand {
         (global_start, global_start + self.global_args.len() + 1)
     }
 
+    /// The positions in [`DbtCommand::to_argv`] of the words that only choose what runs and
+    /// with how many threads (selection, `--selector`, `--exclude`, `--indirect-selection`,
+    /// `--threads`, `--event-time-start`/`--event-time-end`): the words a re-run may replace.
+    pub fn reselection_positions(&self) -> Vec<usize> {
+        let (global_start, args_start) = self.starts();
+        let of = |args: &[String], start: usize| -> Vec<usize> {
+            flag_words(args)
+                .into_iter()
+                .filter(|(flag, _)| is_reselection_flag(flag))
+                .flat_map(|(_, words)| words.map(move |i| i + start))
+                .collect()
+        };
+        let mut positions = of(&self.global_args, global_start);
+        positions.extend(of(&self.args, args_start));
+        positions
+    }
+
     /// The argv again.
     pub fn to_argv(&self) -> Vec<String> {
         let mut argv = self.program.clone();
@@ -351,6 +368,69 @@ fn flag_words(args: &[String]) -> Vec<(&str, std::ops::Range<usize>)> {
         words.push((flag, start..i));
     }
     words
+}
+
+/// Flags whose words [`DbtCommand::reselection_positions`] finds.
+fn is_reselection_flag(flag: &str) -> bool {
+    SELECT_FLAGS.contains(&flag)
+        || EXCLUDE_FLAGS.contains(&flag)
+        || matches!(
+            flag,
+            "--selector"
+                | "--indirect-selection"
+                | "--threads"
+                | "--event-time-start"
+                | "--event-time-end"
+        )
+}
+
+/// Whether `words` are only flags a re-run adds to choose what runs, as dbt-rerun writes
+/// them: `--select`/`-s`/`--exclude` with selector terms, `--indirect-selection MODE`,
+/// `--threads N`, `--event-time-start TIME`/`--event-time-end TIME`.
+pub fn are_reselection_words(words: &[String]) -> bool {
+    let mut i = 0;
+    while i < words.len() {
+        let flag = words[i].as_str();
+        i += 1;
+        let values = match flag {
+            "--select" | "-s" | "--exclude" => {
+                let start = i;
+                while i < words.len() && !words[i].starts_with('-') {
+                    i += 1;
+                }
+                if i == start || !words[start..i].iter().all(|t| is_selector_term(t)) {
+                    return false;
+                }
+                continue;
+            }
+            "--indirect-selection" | "--threads" | "--event-time-start" | "--event-time-end" => {
+                words.get(i)
+            }
+            _ => return false,
+        };
+        i += 1;
+        let valid = values.is_some_and(|v| match flag {
+            "--indirect-selection" => {
+                matches!(v.as_str(), "eager" | "cautious" | "buildable" | "empty")
+            }
+            "--threads" => !v.is_empty() && v.len() <= 4 && v.bytes().all(|b| b.is_ascii_digit()),
+            _ => is_timestamp(v),
+        });
+        if !valid {
+            return false;
+        }
+    }
+    true
+}
+
+/// A dbt `--event-time-*` value: a date or date and time, `2026-11-25` or
+/// `2026-11-25T16:00:00Z`.
+fn is_timestamp(value: &str) -> bool {
+    value.len() <= 40
+        && value.starts_with(|c: char| c.is_ascii_digit())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"-:T.Z+ ".contains(&b))
 }
 
 /// Which selection flags [`DbtCommand::without_flags`] removes.
@@ -433,6 +513,55 @@ mod tests {
 
     fn argv(s: &str) -> Vec<String> {
         s.split(' ').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn reselection_words_are_found_and_checked() {
+        let c = DbtCommand::parse(&argv(
+            "dbt --threads 8 build --select a b --target prod --event-time-start 2026-11-25 --exclude c --vars {x:1}",
+        ))
+        .unwrap();
+        let words = c.to_argv();
+        let picked: Vec<&str> = c
+            .reselection_positions()
+            .into_iter()
+            .map(|i| words[i].as_str())
+            .collect();
+        assert_eq!(
+            picked,
+            [
+                "--threads",
+                "8",
+                "--select",
+                "a",
+                "b",
+                "--event-time-start",
+                "2026-11-25",
+                "--exclude",
+                "c"
+            ]
+        );
+        for ok in [
+            "--select a+ tag:x --indirect-selection empty",
+            "--exclude b --threads 2",
+            "--event-time-start 2026-11-25 --event-time-end 2026-11-26T16:00:00Z",
+            "",
+        ] {
+            let words: Vec<String> = ok.split_whitespace().map(str::to_owned).collect();
+            assert!(are_reselection_words(&words), "{ok}");
+        }
+        for bad in [
+            "--select",
+            "--select $(curl)",
+            "--vars {x:1}",
+            "--threads many",
+            "--indirect-selection all",
+            "--event-time-start now;id",
+            "--select a --full-refresh",
+        ] {
+            let words: Vec<String> = bad.split_whitespace().map(str::to_owned).collect();
+            assert!(!are_reselection_words(&words), "{bad}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::alert::AlertSettings;
 use crate::decision::{DecisionConfig, ScriptFallback};
 use crate::delay::{DelaySettings, Jitter};
+use crate::launch_rules::{never_allowed, LaunchRules};
 use crate::policy::{PolicyError, RetryPolicy};
 use crate::scope::{cluster_name, family_name, NameSet, Scope};
 use crate::transient::TransientPatterns;
@@ -148,6 +149,9 @@ pub struct ServiceConfig {
     pub schedule: Option<ScheduleTarget>,
     /// `DBT_RERUN_ON_OVERLAP`: what to do when a newer run of the same command is running.
     pub on_overlap: OnOverlap,
+    /// `DBT_RERUN_ALLOW_CUSTOM_COMMANDS`, `DBT_RERUN_ALLOWED_ENVIRONMENT`: what rerun-task may
+    /// launch for whoever invokes it.
+    pub launch_rules: LaunchRules,
 }
 
 /// Where a delayed re-run's one-time schedule goes and what it invokes.
@@ -207,6 +211,38 @@ pub fn service_config(
         log_wait: log_wait(&get)?,
         dry_run,
         task_definition,
+        launch_rules: launch_rules(&get)?,
+    })
+}
+
+/// `DBT_RERUN_ALLOW_CUSTOM_COMMANDS` (default false) and `DBT_RERUN_ALLOWED_ENVIRONMENT`
+/// (variable names, comma-separated; none that changes what a process loads or runs, none of
+/// dbt-rerun's own).
+fn launch_rules(get: &impl Fn(&str) -> Option<String>) -> Result<LaunchRules, ConfigError> {
+    const VAR: &str = "DBT_RERUN_ALLOWED_ENVIRONMENT";
+    let custom_commands = match get("DBT_RERUN_ALLOW_CUSTOM_COMMANDS") {
+        Some(v) => parse_bool("DBT_RERUN_ALLOW_CUSTOM_COMMANDS", &v)?,
+        None => false,
+    };
+    let mut allowed_environment = Vec::new();
+    for name in get(VAR).iter().flat_map(|v| v.split(',')).map(str::trim) {
+        let problem = if name.is_empty() {
+            continue;
+        } else if !crate::launch_rules::is_variable_name(name) {
+            "is not a variable name"
+        } else if never_allowed(name) {
+            "changes what a process loads or runs, and can never be allowed"
+        } else if name.starts_with("DBT_RERUN_") {
+            "is dbt-rerun's own and set by dbt-rerun only"
+        } else {
+            allowed_environment.push(name.to_owned());
+            continue;
+        };
+        return Err(ConfigError::new(VAR, format!("`{name}` {problem}")));
+    }
+    Ok(LaunchRules {
+        custom_commands,
+        allowed_environment,
     })
 }
 
@@ -616,6 +652,11 @@ mod tests {
             ("DBT_RERUN_MAX_DELAY_SECONDS", "999999"),
             ("DBT_RERUN_JITTER", "some"),
             ("DBT_RERUN_ON_OVERLAP", "maybe"),
+            ("DBT_RERUN_ALLOW_CUSTOM_COMMANDS", "sometimes"),
+            ("DBT_RERUN_ALLOWED_ENVIRONMENT", "RUN_DATE,LD_PRELOAD"),
+            ("DBT_RERUN_ALLOWED_ENVIRONMENT", "PYTHONPATH"),
+            ("DBT_RERUN_ALLOWED_ENVIRONMENT", "DBT_RERUN_ATTEMPT"),
+            ("DBT_RERUN_ALLOWED_ENVIRONMENT", "RUN-DATE"),
         ] {
             let mut vars = vec![("DBT_RERUN_SECURITY_GROUPS", "sg-1")];
             vars.retain(|(k, _)| *k != var);
@@ -640,6 +681,22 @@ mod tests {
         assert_eq!(ok.network.subnets, ["subnet-9f"]);
         assert!(ok.network.assign_public_ip);
         assert_eq!(ok.log_wait, Duration::from_secs(5));
+        assert_eq!(
+            ok.launch_rules,
+            LaunchRules::default(),
+            "dbt only by default"
+        );
+        let open = service(&[
+            ("DBT_RERUN_SECURITY_GROUPS", "sg-1"),
+            ("DBT_RERUN_ALLOW_CUSTOM_COMMANDS", "true"),
+            ("DBT_RERUN_ALLOWED_ENVIRONMENT", " RUN_DATE, ,DBT_HOST "),
+        ])
+        .unwrap();
+        assert!(open.launch_rules.custom_commands);
+        assert_eq!(
+            open.launch_rules.allowed_environment,
+            ["RUN_DATE", "DBT_HOST"]
+        );
         assert_eq!(
             (ok.delay.delay_seconds, ok.schedule.clone(), ok.on_overlap),
             (0, None, OnOverlap::Skip)

@@ -482,7 +482,10 @@ fn fusion_log(
     };
     Err(Early::GiveUp(with_log_note(
         &format!(
-            "{exited} and the log is dbt Fusion's ({}), not dbt Core's: Fusion's result lines name              relations rather than nodes, its skipped lines may leave nodes unnamed and its              totals may be missing, so dbt-rerun cannot tell for certain what failed and plans              no re-run",
+            "{exited} and the log is dbt Fusion's ({}), not dbt Core's: Fusion's result lines name \
+             relations rather than nodes, its skipped lines may leave nodes unnamed and its \
+             totals may be missing, so dbt-rerun cannot tell for certain what failed and plans \
+             no re-run",
             fusion.describe()
         ),
         input.log_note,

@@ -18,7 +18,8 @@
 //!   schedule name, tags, environment).
 //! - [`decision`]: all of the above combined into a [`Decision`]; [`record`]: the record a
 //!   person or a program reads, assembled from it.
-//! - [`launch`], [`schedule`], [`task_definition`]: the plain types the ports speak.
+//! - [`launch`], [`schedule`], [`task_definition`]: the plain types the ports speak;
+//!   [`launch_rules`]: what rerun-task may launch for whoever invokes it.
 //! - [`alert`] and [`metrics`]: what a person is told (SNS) and the decision log line (EMF).
 //! - [`doctor`]: a deployed setup checked, as a checklist, from what was read of it.
 //! - [`config`]: environment variables to typed settings; [`scope`]: the clusters and task
@@ -36,6 +37,7 @@ pub mod event;
 pub mod fargate;
 pub mod history;
 pub mod launch;
+pub mod launch_rules;
 pub mod log;
 pub mod metrics;
 pub mod node;

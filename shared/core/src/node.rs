@@ -12,6 +12,8 @@ pub enum ResourceType {
     UnitTest,
     Seed,
     Snapshot,
+    /// A user-defined function (dbt 1.11+), which `dbt build` creates in the warehouse.
+    Function,
     /// Anything else dbt may report (analysis, operation, source freshness, ...).
     Other,
 }
@@ -25,6 +27,7 @@ impl ResourceType {
             "unit_test" => Self::UnitTest,
             "seed" => Self::Seed,
             "snapshot" => Self::Snapshot,
+            "function" => Self::Function,
             _ => Self::Other,
         }
     }
@@ -34,11 +37,14 @@ impl ResourceType {
         matches!(self, Self::Test | Self::UnitTest)
     }
 
-    /// Models, seeds and snapshots: text result lines (START, OK, ERROR) name them by the
-    /// relation they build (`schema.alias`), which is not their node name when the project
-    /// sets an alias.
+    /// Models, seeds, snapshots and functions: text result lines (START, OK, ERROR) name them
+    /// by the relation they build (`schema.alias`), which is not their node name when the
+    /// project sets an alias.
     pub fn named_by_relation(self) -> bool {
-        matches!(self, Self::Model | Self::Seed | Self::Snapshot)
+        matches!(
+            self,
+            Self::Model | Self::Seed | Self::Snapshot | Self::Function
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +54,7 @@ impl ResourceType {
             Self::UnitTest => "unit_test",
             Self::Seed => "seed",
             Self::Snapshot => "snapshot",
+            Self::Function => "function",
             Self::Other => "other",
         }
     }
@@ -266,6 +273,7 @@ mod tests {
         assert_eq!(name("model.shop.dim_customers.v2"), "dim_customers.v2");
         assert_eq!(name("seed.shop.raw_orders"), "raw_orders");
         assert_eq!(name("snapshot.shop.orders_snapshot"), "orders_snapshot");
+        assert_eq!(name("function.shop.order_size"), "order_size");
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub struct TaskDefinition {
     pub containers: Vec<ContainerDefinition>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerDefinition {
     pub name: String,
     /// ECS runs `entryPoint` followed by `command` (an override replaces `command` only).
@@ -28,6 +28,8 @@ pub struct ContainerDefinition {
     pub essential: bool,
     /// The container's `logConfiguration`; None when it has none.
     pub log: Option<LogDriver>,
+    /// The names of the variables the definition sets itself (`environment` and `secrets`).
+    pub environment_names: Vec<String>,
 }
 
 /// A container's log driver and its options, as far as they say where the log is.
@@ -338,6 +340,7 @@ mod tests {
             command: None,
             essential: true,
             log: Some(log),
+            ..ContainerDefinition::default()
         }
     }
 

@@ -18,12 +18,14 @@
 //! A deterministic error (missing column, bad SQL, permission denied, bad credentials) must
 //! never match. A pattern names an error class, not one user's message; a wrapper that names
 //! no cause ("Failed to connect to DB", "Error during request to server") is not a pattern:
-//! its cause, when it is transient, is matched on its own.
+//! its cause, when it is transient, is matched on its own. Some wrappers that are patterns
+//! (urllib3's "Max retries exceeded") also carry causes that are setup, not weather: those
+//! causes ([`NOT_TRANSIENT`]) make a message not transient whatever else it says.
 //!
 //! Order: the user's patterns (`DBT_RERUN_TRANSIENT_PATTERNS`, transient: they win), then the
-//! timeouts (a statement that hit its limit stays a timeout whatever else the message says:
-//! SQL Server's "Query timeout expired" is not libpq's connect "timeout expired"), then the
-//! transient errors.
+//! causes that are never transient, then the timeouts (a statement that hit its limit stays a
+//! timeout whatever else the message says: SQL Server's "Query timeout expired" is not libpq's
+//! connect "timeout expired"), then the transient errors.
 
 use crate::policy::RetryClass;
 
@@ -40,6 +42,9 @@ pub enum Warehouse {
     DuckDb,
     Athena,
     Trino,
+    /// SQL Server, Azure SQL and Fabric (TDS drivers).
+    SqlServer,
+    ClickHouse,
     /// From `DBT_RERUN_TRANSIENT_PATTERNS`.
     User,
 }
@@ -50,15 +55,18 @@ const TRANSIENT: &[(Warehouse, &[&str])] = &[
         Warehouse::Any,
         &[
             // Connections reset, refused, aborted or timed out at the socket (OS and urllib3
-            // messages), and name resolution failing.
+            // messages), ODBC's lost link (SQLSTATE 08S01), and the resolver failing to answer
+            // (EAI_AGAIN; not a name that does not exist, see NOT_TRANSIENT). Not a bare TLS
+            // "EOF occurred in violation of protocol": a proxy that cannot speak TLS says it
+            // on every run.
             "connection reset by peer",
             "connection refused",
             "connection timed out",
             "connection aborted",
             "broken pipe",
             "timed out while connecting",
+            "communication link failure",
             "temporary failure in name resolution",
-            "name or service not known",
             "network is unreachable",
             "remote end closed connection",
             "max retries exceeded",
@@ -76,22 +84,27 @@ const TRANSIENT: &[(Warehouse, &[&str])] = &[
             "504 gateway timeout",
             "http 503",
             "http error 503",
+            "http status: 503",
             "status code: 503",
             "response code: 503",
             "503 get https://",
             "503 post https://",
             "service is currently unavailable",
-            // Throttling.
+            // Throttling, and object storage (S3 and compatible) asking for fewer requests:
+            // the SlowDown message as S3 and MinIO word it, and DuckDB's httpfs status.
             "too many requests",
             "throttl",
             "rate exceeded",
+            "please reduce your request rate",
+            "503 (slow down)",
         ],
     ),
     (
         Warehouse::Postgres,
         &[
             // Connections lost or refused (libpq, psycopg2); libpq's `connect_timeout`
-            // ("... failed: timeout expired").
+            // ("connection to server at ... failed: timeout expired"; not Redshift's own
+            // "error:  timeout expired" from a call it makes while planning).
             "could not connect to server",
             "could not receive data from server",
             "could not send data to server",
@@ -99,7 +112,7 @@ const TRANSIENT: &[(Warehouse, &[&str])] = &[
             "ssl syscall error",
             "ssl connection has been closed unexpectedly",
             "eof detected",
-            "timeout expired",
+            "failed: timeout expired",
             // The server going away or coming back: terminated backends (pg_terminate_backend,
             // shutdown), restarts, recovery, a crash of another backend.
             "terminating connection due to administrator command",
@@ -108,14 +121,17 @@ const TRANSIENT: &[(Warehouse, &[&str])] = &[
             "the database system is shutting down",
             "the database system is in recovery mode",
             "the database system is not yet accepting connections",
-            // Out of connection slots.
+            // Out of connection slots, PgBouncer's client limit included.
             "too many connections",
             "too many clients already",
             "remaining connection slots are reserved",
+            "no more connections allowed",
             // Conflicts between concurrent transactions: serialization, deadlocks, locks
             // (lock_timeout, NOWAIT).
             "could not serialize access",
             "deadlock detected",
+            // A hot standby cancelling a query that needed rows vacuum removed.
+            "due to conflict with recovery",
             "canceling statement due to lock timeout",
             "lock not available",
             "could not obtain lock on relation",
@@ -136,15 +152,17 @@ const TRANSIENT: &[(Warehouse, &[&str])] = &[
             "conflict with concurrent transaction",
             "error: 1023",
             "dropped by concurrent transaction",
-            // Connections lost: ODBC/JDBC, redshift_connector's InterfaceError and BrokenPipe,
-            // and its read of a message cut short by a closed socket (`struct.error`).
-            "communication link failure",
+            // Connections lost: JDBC, redshift_connector's InterfaceError and BrokenPipe, and
+            // its read of a message cut short by a closed socket (`struct.error`).
             "connection is lost",
             "communication error",
             "server socket closed",
             "unpack_from requires a buffer",
             "connection to the cluster",
             "cluster is currently unavailable",
+            // Serverless cancelling a query while it restores the session on another node
+            // (the routine the error names); the same query runs on the next attempt.
+            "nftsetupsessionstateonrestore",
         ],
     ),
     (
@@ -169,10 +187,14 @@ const TRANSIENT: &[(Warehouse, &[&str])] = &[
     (
         Warehouse::BigQuery,
         &[
-            // Rate limits (not quotas: a daily quota is still exhausted minutes later).
+            // Rate limits, and the quotas on jobs at once (queued, concurrent), which drain as
+            // running jobs finish. Not the other quotas: a daily quota is still exhausted
+            // minutes later.
             "ratelimitexceeded",
             "exceeded rate limits",
             "jobratelimitexceeded",
+            "exceeded quota for max number of jobs that can be queued",
+            "exceeded quota for concurrent",
             // Backend errors, which BigQuery itself says a retry may solve.
             "backenderror",
             "internalerror",
@@ -198,6 +220,9 @@ const TRANSIENT: &[(Warehouse, &[&str])] = &[
             "error starting terminated cluster",
             "self-bootstrap failure",
             "self_bootstrap_failure",
+            // API rate limits (the token bucket, the workspace's concurrent requests).
+            "request_limit_exceeded",
+            "exceeded the concurrent limit of",
             // Delta's conflicts between concurrent writers.
             "concurrentappendexception",
             "concurrentdeletereadexception",
@@ -227,8 +252,10 @@ const TRANSIENT: &[(Warehouse, &[&str])] = &[
     (
         Warehouse::Athena,
         &[
-            // Too many concurrent queries for the account.
+            // Too many concurrent queries for the account; an Iceberg commit that lost to a
+            // concurrent one (AWS: retry with backoff).
             "toomanyrequestsexception",
+            "iceberg_commit_error",
         ],
     ),
     (
@@ -238,6 +265,41 @@ const TRANSIENT: &[(Warehouse, &[&str])] = &[
             "encountered too many errors talking to a worker node",
         ],
     ),
+    (
+        Warehouse::SqlServer,
+        &[
+            // Deadlock victims (1205, "Rerun the transaction"), snapshot isolation conflicts
+            // with a concurrent writer (3960) or concurrent DDL (3961, Fabric), a database
+            // paused, failing over or resuming (40613), and a connection dropped mid-read.
+            "chosen as the deadlock victim",
+            "snapshot isolation transaction aborted due to update conflict",
+            "modified by a ddl statement in another concurrent transaction",
+            "please retry the connection later",
+            "a transport-level error has occurred",
+            // ODBC's connect timeout (HYT00 while logging in; "Query timeout expired" is the
+            // statement's, a timeout).
+            "login timeout expired",
+        ],
+    ),
+    (
+        Warehouse::ClickHouse,
+        &[
+            // Too many queries at once (202), and the network errors by their code names.
+            "too many simultaneous queries",
+            "(network_error)",
+            "(socket_timeout)",
+        ],
+    ),
+];
+
+/// Causes that are setup, not weather: not transient even inside a transient wrapper ("Max
+/// retries exceeded ... (Caused by SSLError(... certificate verify failed ...))").
+const NOT_TRANSIENT: &[&str] = &[
+    // A TLS trust store or proxy that does not trust the server: fixed by configuration.
+    "certificate verify failed",
+    // The resolver answered that the name does not exist (glibc's EAI_NONAME): a mistyped or
+    // unreachable host name. A resolver that could not answer says "Temporary failure".
+    "name or service not known",
 ];
 
 /// Statements and jobs cancelled at a time limit, or on request (how Redshift reports its
@@ -318,8 +380,8 @@ impl TransientPatterns {
         }
     }
 
-    /// The first pattern `message` contains, if any: the user's, then the timeouts, then the
-    /// transient errors.
+    /// The first pattern `message` contains, if any: the user's, then (unless a cause that is
+    /// never transient is named) the timeouts, then the transient errors.
     pub fn find(&self, message: &str) -> Option<ErrorMatch> {
         let message = message.to_lowercase();
         if let Some(p) = self.user.iter().find(|p| message.contains(p.as_str())) {
@@ -328,6 +390,9 @@ impl TransientPatterns {
                 warehouse: Warehouse::User,
                 pattern: p.clone(),
             });
+        }
+        if NOT_TRANSIENT.iter().any(|p| message.contains(p)) {
+            return None;
         }
         [
             (RetryClass::Timeout, TIMEOUTS),
@@ -386,8 +451,16 @@ mod tests {
             "[DELTA_CONCURRENT_APPEND] ConcurrentAppendException: Files were added",
             "TEMPORARILY_UNAVAILABLE: the service is temporarily unavailable",
             "Query could not be scheduled: HTTP Response code: 503. Please try again later.",
-            // DuckDB
+            // DuckDB, and object storage asking for fewer requests
             "IO Error: Could not set lock on file \"x.duckdb\": Conflicting lock is held",
+            "Unable to connect to URL \"s3://b/k.gz\": 503 (Slow Down)",
+            "AmazonS3Exception: Please reduce your request rate. (Service: Amazon S3; Status Code: 503; Error Code: SlowDown)",
+            // SQL Server / Azure SQL / Fabric
+            "Transaction (Process ID 66) was deadlocked on lock resources with another process and has been chosen as the deadlock victim. Rerun the transaction.",
+            "Database 'd' on server 's' is not currently available.  Please retry the connection later.",
+            "[Microsoft][ODBC Driver 17 for SQL Server]Login timeout expired (0)",
+            // ClickHouse
+            "Code: 202. DB::Exception: Too many simultaneous queries. Maximum: 100. (TOO_MANY_SIMULTANEOUS_QUERIES)",
             // Any
             "HTTPSConnectionPool(host='x', port=443): Max retries exceeded with url",
             "HTTPSConnectionPool(host='x', port=443): Read timed out. (read timeout=60)",
@@ -439,9 +512,33 @@ mod tests {
             "250001 (08001): Failed to connect to DB: xy.snowflakecomputing.com:443. Incorrect username or password was specified.",
             // SQLSTATE 08004, the server refusing the connection: a login, not the network.
             "[Snowflake] 390144 (08004): JWT token is invalid. (SQLSTATE: 08004, Vendor code: 390144)",
+            // Setup inside a transient wrapper: an untrusted certificate, a host name that does
+            // not exist.
+            "HTTPSConnectionPool(host='h', port=443): Max retries exceeded with url: /x (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in certificate chain')))",
+            "could not translate host name \"db\" to address: Name or service not known",
+            // Redshift's own "timeout expired" from a catalog call, not libpq's connect timeout.
+            "{'S': 'ERROR', 'C': 'XX000', 'M': 'error:  timeout expired code: 25300', 'R': 'localize_external_table'}",
+            // Quotas that do not drain in minutes.
+            "Warehouse 'W' cannot be resumed because resource monitor 'M' has exceeded its quota.",
+            "Quota exceeded: Your project exceeded quota for free query bytes scanned.",
         ] {
             assert_eq!(class(message), None, "{message:?} should not be transient");
         }
+    }
+
+    #[test]
+    fn a_setup_cause_outweighs_a_transient_wrapper_but_not_the_users_patterns() {
+        let message = "HTTPSConnectionPool(host='h', port=443): Max retries exceeded with url: / \
+                       (Caused by SSLError(SSLCertVerificationError(1, '[SSL: \
+                       CERTIFICATE_VERIFY_FAILED] certificate verify failed')))";
+        assert_eq!(class(message), None);
+        let found = TransientPatterns::with_extra(["Certificate verify failed"])
+            .find(message)
+            .unwrap();
+        assert_eq!(
+            (found.class, found.warehouse),
+            (RetryClass::Transient, Warehouse::User)
+        );
     }
 
     #[test]

@@ -62,6 +62,32 @@ const NOT_RERUN: &[(&str, &str)] = &[
         "storage_api_unavailable",
         "dbt 2 says the same when the BigQuery Read Session User role is missing (dbt-core#15544)",
     ),
+    (
+        "internal_error",
+        "Snowflake's 000603 \"SQL execution internal error\" came back on the same query each time \
+         the set shows it (one error code, 300010:391167117, on INFORMATION_SCHEMA queries): a \
+         Snowflake bug the same query hits again",
+    ),
+    (
+        "credentials_expired",
+        "AWS credentials that expired were handed to the process as fixed values (a task role's \
+         are refreshed by the SDK and never expire under it): the re-run gets the same ones",
+    ),
+    (
+        "session_closed",
+        "Databricks closes a session left idle while a long Python model runs (dbt-databricks \
+         before 1.7.3); the re-run runs the same model as long again",
+    ),
+    (
+        "driver_restart",
+        "the Databricks driver restarts after it runs out of memory (exit code 137 in the \
+         thread); the same model does it again",
+    ),
+    (
+        "external_catalog_timeout",
+        "Redshift's call to the external (Spectrum) catalog timed out at the same point on every \
+         run in the thread: not the network, not the statement's own limit",
+    ),
 ];
 
 struct Row<'a> {

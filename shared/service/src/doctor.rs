@@ -276,6 +276,7 @@ mod tests {
                 entry_point: None,
                 command: Some(vec!["dbt".into(), "build".into()]),
                 essential: true,
+                environment_names: vec![],
                 log: Some(LogDriver::AwsLogs(AwsLogsOptions {
                     group: "/ecs/dbt".into(),
                     stream_prefix: Some("dbt".into()),

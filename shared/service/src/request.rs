@@ -77,6 +77,16 @@ pub enum RequestError {
     Field { field: String, problem: String },
     #[error("give at least one of `select`, `command` or `from_task_arn`")]
     NothingToRun,
+    /// What the payload asks for is not something rerun-task launches for its callers.
+    #[error(transparent)]
+    Refused(#[from] dbt_rerun::launch_rules::Refusal),
+    /// A planned launch the task definition does not account for, whose origin task ECS no
+    /// longer lists (it keeps stopped tasks for about an hour).
+    #[error("{refusal} (checked against the task definition: ECS no longer lists the origin task {origin}, whose own command and overrides could account for it)")]
+    RefusedWithoutOrigin {
+        refusal: dbt_rerun::launch_rules::Refusal,
+        origin: String,
+    },
 }
 
 pub(crate) fn field(field: &str, problem: impl Into<String>) -> RequestError {
@@ -265,13 +275,6 @@ fn checked_terms(name: &str, terms: Option<&Terms>) -> Result<Option<Vec<String>
     Ok(Some(terms))
 }
 
-pub(crate) fn is_env_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && name.len() <= 255
-}
-
 /// The cluster name in a task ARN of the long format (`...:task/CLUSTER/ID`).
 pub(crate) fn cluster_of_task_arn(arn: &str) -> Option<&str> {
     let resource = arn.split(':').nth(5)?;
@@ -368,7 +371,6 @@ mod tests {
             cluster_of_task_arn("arn:aws:ecs:eu-west-1:1:task/abc"),
             None
         );
-        assert!(is_env_name("DBT_TARGET") && !is_env_name("1X") && !is_env_name("A-B"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::gather::gather_and_decide;
 use crate::once::launch_once;
 use crate::ports::{Ecs, Logs};
-use crate::request::{cluster_of_task_arn, field, is_env_name, with_terms, Manual, Mode};
+use crate::request::{cluster_of_task_arn, field, with_terms, Manual, Mode};
 use crate::request::{RequestError, RerunRequest};
 use crate::ServiceError;
 use dbt_rerun::chain::LaunchIdentity;
@@ -12,6 +12,7 @@ use dbt_rerun::config::ServiceConfig;
 use dbt_rerun::decision::PlannedRerun;
 use dbt_rerun::event::KeyValue;
 use dbt_rerun::launch::{ContainerRun, Launch, Placement};
+use dbt_rerun::launch_rules::{is_variable_name, OwnLaunch};
 use dbt_rerun::plan::ECS_OVERRIDE_LIMIT;
 use dbt_rerun::record::{DecisionRecord, Launched};
 use dbt_rerun::schedule::PlannedLaunch;
@@ -106,6 +107,7 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
         dry_run: bool,
     ) -> Result<RerunResponse, ServiceError> {
         in_scope(&self.config, &planned.launch)?;
+        self.check_planned(planned).await?;
         let (task_arn, note) = if dry_run {
             (None, None)
         } else {
@@ -129,6 +131,45 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
             note,
             ..RerunResponse::of(&planned.launch, task_arn, dry_run)
         })
+    }
+
+    /// Whoever may invoke rerun-task can hand it a planned launch: it must be one
+    /// on-task-stopped could have planned (see `LaunchRules::check_planned`). The task
+    /// definition alone usually shows it; else what the origin task ran, while ECS lists it.
+    async fn check_planned(&self, planned: &PlannedLaunch) -> Result<(), ServiceError> {
+        let rules = &self.config.launch_rules;
+        if rules.custom_commands {
+            return Ok(());
+        }
+        let launch = &planned.launch;
+        let definition = self.ecs.task_definition(&launch.task_definition).await?;
+        let container = definition.container(&launch.container).ok_or_else(|| {
+            field(
+                "planned_launch.launch.container",
+                format!(
+                    "task definition {} has no container `{}`",
+                    definition.arn, launch.container
+                ),
+            )
+        })?;
+        let own = OwnLaunch::of(container);
+        let Err(refusal) = rules.check_planned(planned, &own) else {
+            return Ok(());
+        };
+        let cluster = cluster_of_task_arn(&planned.origin_task_arn).unwrap_or(&launch.cluster);
+        match self.ecs.task(cluster, &planned.origin_task_arn).await? {
+            Some(origin) => {
+                let own = own.with_origin(&origin, &launch.container);
+                rules
+                    .check_planned(planned, &own)
+                    .map_err(|r| RequestError::from(r).into())
+            }
+            None => Err(RequestError::RefusedWithoutOrigin {
+                refusal,
+                origin: planned.origin_task_arn.clone(),
+            }
+            .into()),
+        }
     }
 
     async fn plan_from_stopped_task(
@@ -209,26 +250,38 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
             .container
             .or(self.config.decision.container.as_deref());
         let container = dbt_container(&definition, wanted)?;
-        let entry_point = definition
+        let own = definition
             .container(&container)
-            .and_then(|c| c.entry_point.clone())
+            .map(OwnLaunch::of)
             .unwrap_or_default();
+        let rules = &self.config.launch_rules;
         let base = match request.command {
-            Some(command) => command.to_vec(),
-            None => definition
-                .container(&container)
-                .and_then(|c| c.command.clone())
-                .ok_or_else(|| field("command", format!("not given, and container `{container}` of {task_definition} has no command")))?,
+            Some(command) => {
+                rules
+                    .check_command("command", command, &own)
+                    .map_err(RequestError::from)?;
+                command.to_vec()
+            }
+            None => own.commands.first().cloned().ok_or_else(|| {
+                field(
+                    "command",
+                    format!("not given, and container `{container}` of {task_definition} has no command"),
+                )
+            })?,
         };
+        let environment = environment(request)?;
+        rules
+            .check_environment("environment", &environment, &own)
+            .map_err(RequestError::from)?;
         let run = ContainerRun {
             command: with_terms(
-                &entry_point,
+                &own.entry_point,
                 &base,
                 request.select,
                 request.exclude,
                 request.step,
             )?,
-            environment: environment(request)?,
+            environment,
             container,
             other_overrides: vec![],
             cpu: None,
@@ -299,7 +352,7 @@ fn environment(request: &Manual<'_>) -> Result<Vec<KeyValue>, RequestError> {
         .environment
         .iter()
         .map(|(name, value)| {
-            if is_env_name(name) {
+            if is_variable_name(name) {
                 Ok(KeyValue {
                     name: name.clone(),
                     value: value.clone(),

@@ -49,6 +49,7 @@ fn definition() -> TaskDefinition {
                 stream_prefix: Some("dbt".into()),
                 ..AwsLogsOptions::default()
             })),
+            ..ContainerDefinition::default()
         }],
     }
 }
@@ -334,6 +335,60 @@ async fn a_delayed_rerun_is_scheduled_once_and_launched_once_when_it_fires() {
     assert_eq!(twice.task_arn, None);
     assert!(twice.note.unwrap().contains("already running"));
     assert_eq!(rerun_task.ecs.launches().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delayed_rerun_the_task_definition_does_not_account_for_is_checked_against_its_origin() {
+    let delays = [
+        ("DBT_RERUN_DELAY_SECONDS", "300"),
+        (
+            "DBT_RERUN_SCHEDULER_TARGET_ARN",
+            "arn:aws:lambda:eu-west-1:123456789012:function:rerun-task",
+        ),
+        (
+            "DBT_RERUN_SCHEDULER_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/scheduler",
+        ),
+    ];
+    let service = service(&delays);
+    // The origin ran with a variable that is neither dbt's nor listed by the stack.
+    let task = TaskBuilder::exited(Some(1))
+        .overrides(None, &[("RUN_DATE", "2026-12-07")])
+        .build();
+    service.logs.write(
+        &stream_of(&task),
+        &fixture_lines("runs/1.10/transient_model_error"),
+    );
+    let record = handle(&service, &task).await;
+    assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
+    let input = service.schedules.schedules()[0].input.clone();
+    let request = RerunRequest::from_json(input.as_bytes()).unwrap();
+
+    // ECS no longer lists the origin: the task definition alone cannot account for RUN_DATE.
+    let forgotten = RerunTask {
+        ecs: MemoryEcs::default().with_definition(definition()),
+        logs: MemoryLogs::default(),
+        config: config(&delays),
+    };
+    let err = forgotten.handle(&request, "fired-1").await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            crate::ServiceError::Request(crate::RequestError::RefusedWithoutOrigin { .. })
+        ),
+        "{err}"
+    );
+    assert!(forgotten.ecs.launches().is_empty());
+
+    // While ECS lists it, the origin's own override accounts for it.
+    let remembered = RerunTask {
+        ecs: MemoryEcs::default().with_definition(definition()),
+        logs: MemoryLogs::default(),
+        config: config(&delays),
+    };
+    remembered.ecs.add_task(task.clone());
+    let fired = remembered.handle(&request, "fired-2").await.unwrap();
+    assert!(fired.task_arn.is_some(), "{:?}", fired.note);
 }
 
 #[tokio::test(start_paused = true)]

@@ -36,6 +36,7 @@ fn definition(family: &str, command: &[&str], log: LogDriver) -> DefinitionFacts
                 entry_point: None,
                 command: Some(command.iter().map(|w| (*w).to_owned()).collect()),
                 essential: true,
+                environment_names: vec![],
                 log: Some(log),
             }],
         },
@@ -267,9 +268,13 @@ fn each_broken_setup_fails_its_check_with_the_fix() {
 
 #[test]
 fn a_script_re_run_whole_warns_and_fails_only_when_the_fallback_gives_up() {
-    let piped = ["sh", "-c", "dbt build | tee /tmp/out"];
+    let evaled = ["sh", "-c", "dbt deps && eval \"dbt build\""];
     let mut s = good();
-    s.families[1].definition = Ok(Some(definition("dbt-nightly", &piped, awslogs("/ecs/dbt"))));
+    s.families[1].definition = Ok(Some(definition(
+        "dbt-nightly",
+        &evaled,
+        awslogs("/ecs/dbt"),
+    )));
     let report = diagnose(&s);
     assert!(report.ok, "{}", report.text());
     let warned: Vec<&Check> = report
@@ -287,7 +292,11 @@ fn a_script_re_run_whole_warns_and_fails_only_when_the_fallback_gives_up() {
     );
     let mut s = survey(&parameters(&[("ScriptFallback", "give_up")]), vec![]);
     s.families = good().families;
-    s.families[1].definition = Ok(Some(definition("dbt-nightly", &piped, awslogs("/ecs/dbt"))));
+    s.families[1].definition = Ok(Some(definition(
+        "dbt-nightly",
+        &evaled,
+        awslogs("/ecs/dbt"),
+    )));
     the_failure(&s, "command", "top level");
 }
 

@@ -64,7 +64,8 @@ const MODEL: u8 = 1;
 const TESTS: u8 = 2; // data tests and unit tests
 const SEED: u8 = 4;
 const SNAPSHOT: u8 = 8;
-const DAG_NODES: u8 = MODEL | TESTS | SEED | SNAPSHOT;
+const FUNCTION: u8 = 16;
+const DAG_NODES: u8 = MODEL | TESTS | SEED | SNAPSHOT | FUNCTION;
 
 /// Verbs that build, test, load or snapshot nothing.
 const NODELESS_VERBS: &[&str] = &[
@@ -93,7 +94,8 @@ impl Invocation {
     ///   absence alone contradicts nothing (a deps killed at once, or stopped by a broken
     ///   `packages.yml`, prints none).
     /// - Every other verb: no setup markers, and
-    ///   - `build` (and `retry`, which repeats any verb): any node types;
+    ///   - `build` (and `retry`, which repeats any verb): any node types, functions among
+    ///     them (1.11+: only `build` creates functions; `dbt run --select f` has nothing to do);
     ///   - `run`: models only; `seed`: seeds only; `snapshot`: snapshots only;
     ///   - `test`: data tests and unit tests only, except that a failed model with status
     ///     error is allowed: dbt 1.8+ names a unit test's compilation error after the model
@@ -158,6 +160,7 @@ impl NodeTypes {
             ResourceType::Test | ResourceType::UnitTest => TESTS,
             ResourceType::Seed => SEED,
             ResourceType::Snapshot => SNAPSHOT,
+            ResourceType::Function => FUNCTION,
             ResourceType::Other => 0,
         };
         let failed = report
