@@ -1,9 +1,13 @@
 //! Any script run by `sh -c`, with any log: when a re-run script is planned,
 //! 1. it parses again (as a POSIX script, into steps);
-//! 2. its steps are the original's minus the dropped ones, in order, each with its `&&`/
-//!    statement structure and `set -e` state; every step that is not dbt, and every dbt step
-//!    kept as written, is byte for byte the original's source; a dropped step is a dbt step
-//!    that succeeded (not a setup verb), a narrowed one a dbt step that failed or was killed;
+//! 2. its steps are the original's minus the dropped ones, in order, each with its `&&`/`||`/
+//!    statement structure, its `set -e` and `pipefail` state and whether it is a pipeline;
+//!    every step that is not dbt (an `||` handler, a `{ ...; }` group), and every dbt step
+//!    kept as written (a whole pipeline), is byte for byte the original's source; a dropped
+//!    step is a dbt step that succeeded (not one that runs again), or an `||` handler at the
+//!    start of a list whose earlier steps were all dropped; a narrowed one is a dbt step that
+//!    selects nodes and failed or was killed, whose text before its first word and after its
+//!    last (a redirect, `| tee run.log`) is unchanged;
 //! 3. a narrowed step keeps every word it does not remove, byte for byte, removes only
 //!    selection words, and ends with the appended words written as ` 'w1' 'w2' ...`
 //!    (single-quoted), each a flag the planner writes (`--select`, `--exclude`,
@@ -23,8 +27,9 @@ use dbt_rerun::command::Strip;
 use dbt_rerun::log::{split_reader, Invocation, Limits, DEFAULT_MAX_INVOCATIONS};
 use dbt_rerun::plan::{json_len, ECS_OVERRIDE_LIMIT};
 use dbt_rerun::script::{
-    plan_script, read_script, single_quoted, static_value, DbtStep, Joiner, Script, ScriptRerun,
-    ScriptRun, ShellCommand, StepAction, StepKind, StepOutcome, TaskCommand, SETUP_VERBS,
+    plan_script, read_script, runs_again, single_quoted, static_value, DbtStep, Joiner, Script,
+    ScriptRerun,
+    ScriptRun, ShellCommand, StepAction, StepKind, StepOutcome, TaskCommand,
 };
 use dbt_rerun::NodeName;
 use libfuzzer_sys::fuzz_target;
@@ -59,7 +64,9 @@ fuzz_target!(|data: &[u8]| {
     if split.truncated {
         return; // the service does not map a truncated split
     }
-    let Ok(run) = ScriptRun::of(&shell, &split.invocations) else {
+    // How the container ended: an exit code, a kill, or none.
+    let exit_code = [Some(1), Some(0), Some(137), None, Some(2)][data.len() % 5];
+    let Ok(run) = ScriptRun::of(&shell, &split.invocations, exit_code) else {
         return;
     };
     assert_eq!(run.outcomes.len(), shell.script.steps.len());
@@ -108,22 +115,37 @@ fn check(
     });
 
     // Each action is one the step's outcome allows.
-    for ((step, action), outcome) in steps.iter().zip(&plan.actions).zip(&run.outcomes) {
+    let statement_of =
+        |s: &Script, i: usize| s.statements.iter().position(|st| st.steps.contains(&i));
+    for (i, ((step, action), outcome)) in steps
+        .iter()
+        .zip(&plan.actions)
+        .zip(&run.outcomes)
+        .enumerate()
+    {
         match action {
             StepAction::Keep => {}
-            StepAction::Drop => {
-                let StepKind::Dbt(dbt) = &step.kind else {
-                    panic!("a step that is not dbt was dropped")
-                };
-                assert!(
-                    matches!(outcome, StepOutcome::Succeeded(_)),
-                    "{outcome:?} dropped"
-                );
-                assert!(
-                    !SETUP_VERBS.contains(&dbt.command.verb.as_str()),
-                    "setup dropped"
-                );
-            }
+            StepAction::Drop => match &step.kind {
+                StepKind::Dbt(dbt) => {
+                    assert!(
+                        matches!(outcome, StepOutcome::Succeeded(_)),
+                        "{outcome:?} dropped"
+                    );
+                    assert!(!runs_again(&dbt.command.verb), "a step that runs again dropped");
+                }
+                _ => {
+                    // An `||` handler whose list's earlier steps are all dropped.
+                    let statement = &original.statements[statement_of(original, i).unwrap()];
+                    let before = statement.steps.iter().take_while(|&&j| j != i);
+                    assert!(
+                        matches!(step.joiner, Joiner::Or { .. })
+                            && before.clone().count() > 0
+                            && before.into_iter().all(|&j| plan.actions[j] == StepAction::Drop),
+                        "a step that is not dbt was dropped: {:?}",
+                        &original.text[step.span.clone()]
+                    );
+                }
+            },
             StepAction::Narrow(_) => {
                 let StepKind::Dbt(dbt) = &step.kind else {
                     panic!("a step that is not dbt was narrowed")
@@ -133,21 +155,23 @@ fn check(
                     "{outcome:?} narrowed"
                 );
                 assert!(dbt.unknown.is_none(), "a step with run-time words narrowed");
+                assert!(dbt.command.selects_nodes(), "a step that selects nothing narrowed");
             }
         }
     }
 
-    // 2. Non-dbt steps, byte for byte, in order.
-    let others = |s: &Script| -> Vec<String> {
+    // 2. Non-dbt steps (but the handlers of dropped steps), byte for byte, in order.
+    let others = |s: &Script, actions: &[StepAction]| -> Vec<String> {
         s.steps
             .iter()
-            .filter(|st| !matches!(st.kind, StepKind::Dbt(_)))
-            .map(|st| s.text[st.span.clone()].to_owned())
+            .zip(actions)
+            .filter(|(st, a)| !matches!(st.kind, StepKind::Dbt(_)) && **a != StepAction::Drop)
+            .map(|(st, _)| s.text[st.span.clone()].to_owned())
             .collect()
     };
     assert_eq!(
-        others(original),
-        others(&again),
+        others(original, &plan.actions),
+        others(&again, &vec![StepAction::Keep; again.steps.len()]),
         "non-dbt steps changed in {text:?}"
     );
 
@@ -156,8 +180,6 @@ fn check(
         .filter(|&i| plan.actions[i] != StepAction::Drop)
         .collect();
     assert_eq!(kept.len(), again.steps.len(), "steps of {text:?}");
-    let statement_of =
-        |s: &Script, i: usize| s.statements.iter().position(|st| st.steps.contains(&i));
     let mut first_kept_of_statement = HashSet::new();
     for st in &original.statements {
         if let Some(&i) = st
@@ -172,15 +194,21 @@ fn check(
     for (n, &i) in kept.iter().enumerate() {
         let (old, new) = (&steps[i], &again.steps[n]);
         assert_eq!(
-            old.errexit, new.errexit,
-            "set -e state of step {i} in {text:?}"
+            (old.errexit, old.pipefail, old.piped),
+            (new.errexit, new.pipefail, new.piped),
+            "set -e, pipefail or pipeline of step {i} in {text:?}"
         );
-        let and = matches!(new.joiner, Joiner::And { .. });
-        assert_eq!(
-            and,
-            !first_kept_of_statement.contains(&i),
-            "joiner of step {i} in {text:?}"
-        );
+        let expected = match old.joiner {
+            _ if first_kept_of_statement.contains(&i) => "statement",
+            Joiner::Or { .. } => "or",
+            _ => "and",
+        };
+        let got = match new.joiner {
+            Joiner::Statement => "statement",
+            Joiner::And { .. } => "and",
+            Joiner::Or { .. } => "or",
+        };
+        assert_eq!(got, expected, "joiner of step {i} in {text:?}");
         if n > 0 {
             let same_old = statement_of(original, kept[n - 1]) == statement_of(original, i);
             let same_new = statement_of(&again, n - 1) == statement_of(&again, n);
@@ -195,9 +223,23 @@ fn check(
                 if let Some(range) = narrowed(original, a, &again, b, edit, &names) {
                     insertions.push(range);
                 }
+                // Around its words (`X=1 `, ` 2>&1 | tee run.log`), the step is unchanged.
+                let around = |s: &Script, step: &dbt_rerun::script::Step, d: &DbtStep| {
+                    let (first, last) = (d.words.first().unwrap(), d.words.last().unwrap());
+                    (
+                        s.text[step.span.start..first.span.start].to_owned(),
+                        s.text[last.span.end..step.span.end].to_owned(),
+                    )
+                };
+                assert_eq!(
+                    around(original, old, a),
+                    around(&again, new, b),
+                    "around the words of step {i} in {text:?}"
+                );
             }
             (StepKind::Dbt(_), StepKind::Dbt(_), _)
             | (StepKind::Exec, StepKind::Exec, _)
+            | (StepKind::Exit, StepKind::Exit, _)
             | (StepKind::Other, StepKind::Other, _) => {
                 assert_eq!(old_text, new_text, "step {i} changed")
             }

@@ -26,4 +26,5 @@ mod sample_events;
 mod script_invocations;
 mod script_plans;
 mod script_rerun;
+mod script_shell_semantics;
 mod script_tasks;

@@ -225,7 +225,7 @@ async fn an_entry_point_script_override_is_rerun_as_the_new_script_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn with_inspect_success_a_masked_failure_is_rerun_whole_and_a_real_success_is_not() {
+async fn with_inspect_success_a_masked_failure_is_rerun_from_its_step_and_a_real_success_is_not() {
     let masked = fixture("1.11/exit0_masked");
     let success = fixture("1.11/exit0_success");
     assert_eq!((masked.meta.exit_code, success.meta.exit_code), (0, 0));
@@ -244,11 +244,27 @@ async fn with_inspect_success_a_masked_failure_is_rerun_whole_and_a_real_success
     assert!(record.reason.contains("exited 0"), "{}", record.reason);
     assert!(w.moto.reruns(&w.ecs).await.is_empty());
 
-    // With it, the log shows the failure `|| true` hid; `||` cannot be followed: re-run whole.
+    // With it, the log shows the failure `|| true` hid: the failed step is narrowed, `|| true`
+    // and the upload stay as written.
     let record = w.handle(&task, 0).await;
     assert_eq!(record.decision, DecisionKind::Rerun, "{}", record.reason);
     assert!(record.reason.contains("wrapper hid"), "{}", record.reason);
-    assert_eq!(w.the_rerun_command(&task).await, masked.meta.argv);
+    assert_eq!(
+        rerun_of(&record),
+        [
+            (Some("run"), "failed", "narrowed"),
+            (None, "ran", "as_written"),
+            (None, "ran", "as_written"),
+        ]
+    );
+    let command = w.the_rerun_command(&task).await;
+    assert_eq!(command[..2], masked.meta.argv[..2]);
+    assert!(
+        command[2].starts_with("dbt run '--select' ")
+            && command[2].ends_with(" || true; echo upload >> \"$STEPS_LOG\""),
+        "{}",
+        command[2]
+    );
 
     // A real success of the same script: its log shows nothing failed.
     let task = w.original(&success, Some(&success.meta.argv)).await;

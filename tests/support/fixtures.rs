@@ -251,13 +251,28 @@ impl ScriptFixture {
 
     /// dbt's truth per invocation, in the order they started.
     pub fn invocations(&self) -> Vec<TruthInvocation> {
-        let path = self.dir.join("invocations.jsonl");
+        self.truth("invocations.jsonl")
+    }
+
+    /// dbt's truth per invocation of a clean run of the same script (`clean.jsonl`, kept for
+    /// the scenarios whose re-run the tests execute).
+    pub fn clean_invocations(&self) -> Vec<TruthInvocation> {
+        self.truth("clean.jsonl")
+    }
+
+    /// The failed run's DuckDB file, gzipped (`warehouse.duckdb.gz`), for the same scenarios.
+    pub fn warehouse_path(&self) -> PathBuf {
+        self.dir.join("warehouse.duckdb.gz")
+    }
+
+    fn truth(&self, file: &str) -> Vec<TruthInvocation> {
+        let path = self.dir.join(file);
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         text.lines()
             .map(|line| {
                 serde_json::from_str(line)
-                    .unwrap_or_else(|e| panic!("{}: bad invocations.jsonl: {e}", self.id))
+                    .unwrap_or_else(|e| panic!("{}: bad {file}: {e}", self.id))
             })
             .collect()
     }

@@ -20,7 +20,8 @@ pub enum FailureKind {
     Oom,
     /// dbt ran and some nodes failed (exit 1).
     DbtNodes,
-    /// dbt itself failed: compilation, parsing, connection (exit 2).
+    /// dbt itself failed: compilation, parsing, connection (exit 2), or a `run-operation`
+    /// macro (exit 1 with dbt's error and no failed node).
     DbtRuntime,
     /// Anything else (an exit code dbt does not use).
     Unknown,
@@ -302,8 +303,10 @@ pub fn classify(
             vec![RetryClass::Infra],
             format!("the container has no exit code: dbt never ran or was killed ({reason})"),
         ),
+        // `run-operation` exits 1 with dbt's own error and no node when its macro fails.
+        Some(1) if failed_without_a_node(report) => classify_dbt_error(1, report, patterns),
         Some(1) => classify_nodes(report, patterns),
-        Some(2) => classify_dbt_error(report, patterns),
+        Some(2) => classify_dbt_error(2, report, patterns),
         Some(code @ (143 | 130)) => verdict(
             FailureKind::Infra,
             vec![RetryClass::Infra],
@@ -402,8 +405,21 @@ fn verdict(kind: FailureKind, classes: Vec<RetryClass>, summary: String) -> Clas
     }
 }
 
-/// dbt itself failed (exit 2): transient (or a timeout) only when its error is.
-fn classify_dbt_error(report: Option<&RunReport>, patterns: &TransientPatterns) -> Classification {
+/// The log names no failed node but dbt's own error (`Encountered an error while running
+/// operation: ...`).
+fn failed_without_a_node(report: Option<&RunReport>) -> bool {
+    report.is_some_and(|r| {
+        r.failed.is_empty() && r.error.as_deref().is_some_and(|e| !e.trim().is_empty())
+    })
+}
+
+/// dbt itself failed (exit 2, or exit 1 from `run-operation`): transient (or a timeout) only
+/// when its error is.
+fn classify_dbt_error(
+    code: i32,
+    report: Option<&RunReport>,
+    patterns: &TransientPatterns,
+) -> Classification {
     let error = report.and_then(|r| r.error.as_deref()).unwrap_or_default();
     let first = error
         .lines()
@@ -427,7 +443,7 @@ fn classify_dbt_error(report: Option<&RunReport>, patterns: &TransientPatterns) 
         None => verdict(
             FailureKind::DbtRuntime,
             vec![],
-            format!("dbt itself failed (exit 2): {}", first.trim()),
+            format!("dbt itself failed (exit {code}): {}", first.trim()),
         ),
     }
 }
@@ -821,6 +837,23 @@ mod tests {
         assert!(kind_of(&o, Some(&report(vec![])))
             .summary
             .contains("names no failed node"));
+    }
+
+    #[test]
+    fn exit_1_with_dbts_own_error_and_no_node_is_judged_by_the_error() {
+        // dbt run-operation whose macro failed: exit 1, `Encountered an error while running
+        // operation`, no node.
+        let o = outcome(Some(1), "EssentialContainerExited", None);
+        let mut r = report(vec![]);
+        r.error = Some("Runtime Error\n  SSL SYSCALL error: EOF detected".to_owned());
+        let c = kind_of(&o, Some(&r));
+        assert_eq!(c.kind, FailureKind::DbtRuntime);
+        assert!(c.transient, "{}", c.summary);
+        r.error = Some("Compilation Error\n  macro 'x' takes no argument 'y'".to_owned());
+        let c = kind_of(&o, Some(&r));
+        assert!(!c.transient);
+        assert!(c.classes.is_empty());
+        assert_eq!(c.summary, "dbt itself failed (exit 1): Compilation Error");
     }
 
     #[test]

@@ -41,7 +41,15 @@ impl<'a> Reading<'a> {
         let invocations = input.invocations;
         match (&command, invocations) {
             (Some(TaskCommand::Script(shell)), Some(invocations)) => {
-                let run = ScriptRun::of(shell, invocations);
+                // The dbt container's exit code: how a last invocation without an end-of-run
+                // marker ended.
+                let exit_code = crate::classify::TaskOutcome::from_task(
+                    input.task,
+                    input.config.container.as_deref(),
+                )
+                .ok()
+                .and_then(|o| o.exit_code);
+                let run = ScriptRun::of(shell, invocations, exit_code);
                 let judged = match &run {
                     Ok(run) => run.root_report(invocations).map(Cow::Borrowed),
                     Err(_) => Some(Cow::Owned(combined(invocations))),
@@ -186,7 +194,7 @@ pub(super) fn command_plan(
         // dbt's own error has a class only when a re-run may fix it (transient, timeout).
         FailureKind::DbtRuntime if classification.classes.is_empty() => {
             return CommandPlan::none_because(
-                "dbt itself failed (exit 2) with an error a re-run cannot fix".to_owned(),
+                "dbt itself failed with an error a re-run cannot fix".to_owned(),
             )
         }
         _ => {}

@@ -262,7 +262,9 @@ impl LogParser {
                 self.block = Block::None;
             }
             "StatsLine" => self.json_stats(data),
-            "MainEncounteredError" => {
+            // dbt's own error; `run-operation` reports its macro's failure with the second
+            // (exit 1), as text says `Encountered an error while running operation: ...`.
+            "MainEncounteredError" | "RunningOperationCaughtError" => {
                 self.report.end_of_run = true;
                 if let Some(exc) = data.exc.get().or_else(|| event.info.msg.get()) {
                     for line in exc.lines() {

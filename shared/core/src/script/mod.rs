@@ -7,10 +7,21 @@
 //! log is split by dbt invocation ([`crate::log::InvocationSplitter`]) and mapped onto the
 //! script's dbt steps ([`steps`]); dbt steps that succeeded are removed, the failed step's
 //! selection words are replaced exactly as a bare command's would be (a killed step is
-//! resumed), steps that never ran and everything that is not dbt stay byte for byte. The new
-//! script is read back and compared with the plan before it is used. Setup verbs (`deps`,
-//! `clean`, `debug`, `parse`) always run again: a fresh container has no `dbt_packages/`.
-//! Anything that cannot be read safely is [`TaskCommand::Opaque`], with the reason.
+//! resumed), steps that never ran and everything that is not dbt stay byte for byte (an `||`
+//! handler of a removed step goes with it: it could not run). The new script is read back and
+//! compared with the plan before it is used.
+//!
+//! Which dbt steps run again ([`RUN_AGAIN_VERBS`]): those whose work stays in the container
+//! or is a check (`deps`, `clean`, `debug`, `parse`, `compile`, `ls`/`list`, `docs generate`,
+//! `source freshness`, `show`) run again as written, whatever they did: a fresh container has
+//! no `dbt_packages/` or `target/`, later steps (an upload of the docs) need their files, and
+//! they build nothing. Those whose work is in the warehouse (`build`, `run`, `test`, `seed`,
+//! `snapshot`, `run-operation`, `clone`, any other) are removed when they succeeded, and when
+//! they failed are narrowed (the verbs that select nodes) or run as written (`run-operation`:
+//! a macro cannot be narrowed). A `run-operation` that succeeded is not run again: what it did
+//! (staging external sources, grants) is in the warehouse, and a macro need not be safe to run
+//! twice. How a step's outcome is read when dbt prints no end-of-run marker for it is in
+//! [`steps`]. Anything that cannot be read safely is [`TaskCommand::Opaque`], with the reason.
 
 mod narrowing;
 mod rewrite;
@@ -21,18 +32,26 @@ mod words;
 pub use narrowing::narrows;
 pub use rewrite::StepAction;
 pub use shell::{
-    is_shell, mentions_dbt, read_script, DbtStep, Joiner, Script, ShellWord, Statement, Step,
-    StepKind, Unreadable,
+    is_shell, mentions_dbt, read_script, read_script_with, DbtStep, Joiner, Script, ShellOptions,
+    ShellWord, Statement, Step, StepKind, Unreadable,
 };
-pub use steps::{map_invocations, StepOutcome};
+pub use steps::{map_invocations, prints_no_marker, StepOutcome, MARKERLESS_VERBS};
 pub use words::{single_quoted, static_value};
 
 use crate::command::DbtCommand;
 use crate::log::{Invocation, RunReport};
 use crate::plan::{json_len, plan_rerun, plan_resume, PlanShape, RerunCommand, Work};
 
-/// dbt verbs that prepare the container and are run again whatever they did before.
-pub const SETUP_VERBS: &[&str] = &["deps", "clean", "debug", "parse"];
+/// dbt verbs (first words) run again as written whatever they did: they prepare the container
+/// or check something, and build nothing in the warehouse (see the module docs).
+pub const RUN_AGAIN_VERBS: &[&str] = &[
+    "deps", "clean", "debug", "parse", "compile", "ls", "list", "docs", "source", "show",
+];
+
+/// Whether a dbt step of `verb` runs again as written whatever it did ([`RUN_AGAIN_VERBS`]).
+pub fn runs_again(verb: &str) -> bool {
+    RUN_AGAIN_VERBS.contains(&verb)
+}
 
 /// What the dbt container runs, as dbt-rerun reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +86,8 @@ impl TaskCommand {
         };
         if is_shell(program) {
             return match shell_script(&argv) {
-                Ok((script_index, errexit)) => match read_script(&argv[script_index], errexit) {
+                Ok((script_index, options)) => match read_script_with(&argv[script_index], options)
+                {
                     Ok(script) => Self::Script(ShellCommand {
                         entry_point_len: entry_point.len(),
                         script_index,
@@ -89,32 +109,36 @@ impl TaskCommand {
 }
 
 /// Where the script of a shell argv is (the first operand after options that include `-c`),
-/// and whether `-e` is among the options.
-fn shell_script(argv: &[String]) -> Result<(usize, bool), Unreadable> {
-    let (mut command_string, mut errexit) = (false, false);
+/// and the options it starts with (`-e`, `-o errexit`, `-o pipefail`).
+fn shell_script(argv: &[String]) -> Result<(usize, ShellOptions), Unreadable> {
+    let (mut command_string, mut options) = (false, ShellOptions::default());
     let mut i = 1;
     while let Some(arg) = argv.get(i) {
         match arg.as_str() {
-            "-o" | "+o" => {
-                errexit |= arg == "-o" && argv.get(i + 1).map(String::as_str) == Some("errexit");
-                i += 2;
-                continue;
-            }
             "--" => {
                 i += 1;
                 break;
             }
             long if long.starts_with("--") => {}
             cluster if cluster.starts_with('-') || cluster.starts_with('+') => {
-                command_string |= cluster.contains('c');
-                errexit |= cluster.starts_with('-') && cluster.contains('e');
+                let on = cluster.starts_with('-');
+                let letters = &cluster[1..];
+                command_string |= on && letters.contains('c');
+                if letters.contains('e') {
+                    options.errexit = on;
+                }
+                if letters.contains('o') {
+                    // `-o NAME`, also inside a cluster (`-eo pipefail`).
+                    options.set_named(argv.get(i + 1).map(String::as_str), on);
+                    i += 1;
+                }
             }
             _ => break,
         }
         i += 1;
     }
     match (command_string, argv.get(i)) {
-        (true, Some(_)) => Ok((i, errexit)),
+        (true, Some(_)) => Ok((i, options)),
         (false, Some(file)) => Err(Unreadable(format!(
             "the shell runs the script file `{}`, whose steps dbt-rerun cannot read",
             crate::log::truncate(file, 80)
@@ -135,8 +159,14 @@ pub struct ScriptRun {
 }
 
 impl ScriptRun {
-    pub fn of(shell: &ShellCommand, invocations: &[Invocation]) -> Result<Self, Unreadable> {
-        let outcomes = map_invocations(&shell.script, invocations)?;
+    /// The run of `shell` from its log's `invocations` and the dbt container's `exit_code`
+    /// (None when it has none).
+    pub fn of(
+        shell: &ShellCommand,
+        invocations: &[Invocation],
+        exit_code: Option<i32>,
+    ) -> Result<Self, Unreadable> {
+        let outcomes = map_invocations(&shell.script, invocations, exit_code)?;
         let root = outcomes
             .iter()
             .position(|o| matches!(o, StepOutcome::Failed(_) | StepOutcome::Killed(_)));
@@ -193,10 +223,17 @@ pub fn plan_script(
     let mut narrowed_work = Vec::new();
     for (step, outcome) in shell.script.steps.iter().zip(&run.outcomes) {
         let (action, shape, work) = match (&step.kind, *outcome) {
-            (StepKind::Dbt(dbt), StepOutcome::Succeeded(_))
-                if !SETUP_VERBS.contains(&dbt.command.verb.as_str()) =>
-            {
+            (StepKind::Dbt(dbt), StepOutcome::Succeeded(_)) if !runs_again(&dbt.command.verb) => {
                 (StepAction::Drop, None, None)
+            }
+            (StepKind::Dbt(dbt), StepOutcome::Failed(_) | StepOutcome::Killed(_))
+                if !dbt.command.selects_nodes() =>
+            {
+                let verb = &dbt.command.verb;
+                plan.notes.push(format!(
+                    "`dbt {verb}` runs as written: it selects no nodes to narrow"
+                ));
+                (StepAction::Keep, Some(PlanShape::Original), None)
             }
             (StepKind::Dbt(dbt), StepOutcome::Failed(i) | StepOutcome::Killed(i)) => {
                 let report = &invocations[i].report;
@@ -219,6 +256,7 @@ pub fn plan_script(
         plan.actions.push(action);
         plan.shapes.push(shape);
     }
+    drop_orphan_handlers(&shell.script, &mut plan.actions);
     plan.argv = written(shell, &plan.actions)?;
     if json_len(&plan.argv) > budget {
         // Too long narrowed: re-run the failed steps as written, still without what succeeded.
@@ -239,8 +277,8 @@ pub fn plan_script(
 
 /// The work of a script's re-run, step by step: a removed step saves the nodes it finished; a
 /// narrowed step counts as its plan does; a dbt step that ran and runs again as written runs
-/// all its nodes (dbt's total, when its run ended) and saves none; setup verbs and steps that
-/// are not dbt run no node. Steps the stopped run never reached are not counted: they run for
+/// all its nodes (dbt's total, when its run ended) and saves none; setup verbs,
+/// `run-operation` and steps that are not dbt run no node. Steps the stopped run never reached are not counted: they run for
 /// the first time, not again, and their nodes are not in the log.
 fn script_work(
     shell: &ShellCommand,
@@ -262,7 +300,8 @@ fn script_work(
             let StepKind::Dbt(dbt) = &step.kind else {
                 return Work::NONE;
             };
-            if SETUP_VERBS.contains(&dbt.command.verb.as_str()) {
+            // Setup verbs and `run-operation` (a macro) build no node.
+            if runs_again(&dbt.command.verb) || !dbt.command.selects_nodes() {
                 return Work::NONE;
             }
             match (action, report(outcome)) {
@@ -349,6 +388,25 @@ pub fn with_step_selection(
     written(shell, &actions)
 }
 
+/// The `||` handlers of removed steps: the elements after `||` at the start of a list whose
+/// steps before them are all removed. A removed step succeeded, so its handler could not run,
+/// and nothing is left for it to follow: `dbt seed || exit 1` goes whole, and `dbt seed ||
+/// true && dbt run` becomes `dbt run`.
+fn drop_orphan_handlers(script: &Script, actions: &mut [StepAction]) {
+    for statement in &script.statements {
+        for (k, &i) in statement.steps.iter().enumerate() {
+            if actions[i] == StepAction::Drop {
+                continue;
+            }
+            if k > 0 && matches!(script.steps[i].joiner, Joiner::Or { .. }) {
+                actions[i] = StepAction::Drop;
+                continue;
+            }
+            break;
+        }
+    }
+}
+
 /// A failed or killed step's action from its plan.
 fn narrowed(
     dbt: &DbtStep,
@@ -413,8 +471,10 @@ fn with_fewer_threads(
 /// back as planned.
 fn written(shell: &ShellCommand, actions: &[StepAction]) -> Result<Vec<String>, Unreadable> {
     let text = rewrite::rewrite(&shell.script, actions)?;
-    let errexit = shell_script(&shell.argv).map(|(_, e)| e).unwrap_or(false);
-    let again = read_script(&text, errexit)
+    let options = shell_script(&shell.argv)
+        .map(|(_, o)| o)
+        .unwrap_or_default();
+    let again = read_script_with(&text, options)
         .map_err(|e| Unreadable(format!("the re-run script would not read back ({e})")))?;
     check_read_back(&shell.script, actions, &again)?;
     let mut argv = shell.argv.clone();
@@ -436,6 +496,7 @@ fn check_read_back(
         .filter(|(_, a)| **a != StepAction::Drop)
         .collect();
     let differs = kept.len() != again.steps.len()
+        || joiners(original, actions) != joiners_of(again)
         || kept.iter().zip(&again.steps).any(|((old, action), new)| {
             let old_text = &original.text[old.span.clone()];
             let new_text = &again.text[new.span.clone()];
@@ -452,6 +513,38 @@ fn check_read_back(
         ));
     }
     Ok(())
+}
+
+/// How each kept step joins the one before it, as the new script should read: the first kept
+/// step of a list starts it, the others keep their `&&` or `||`.
+fn joiners(script: &Script, actions: &[StepAction]) -> Vec<JoinerKind> {
+    let mut kinds = Vec::new();
+    for statement in &script.statements {
+        let mut first = true;
+        for &i in &statement.steps {
+            if actions[i] == StepAction::Drop {
+                continue;
+            }
+            kinds.push(match script.steps[i].joiner {
+                _ if first => JoinerKind::Statement,
+                Joiner::Or { .. } => JoinerKind::Or,
+                _ => JoinerKind::And,
+            });
+            first = false;
+        }
+    }
+    kinds
+}
+
+fn joiners_of(script: &Script) -> Vec<JoinerKind> {
+    joiners(script, &vec![StepAction::Keep; script.steps.len()])
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum JoinerKind {
+    Statement,
+    And,
+    Or,
 }
 
 /// A word as the check compares it: its value, or its text when it expands at run time.

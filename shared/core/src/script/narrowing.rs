@@ -9,7 +9,7 @@
 //! runs can differ (a redirect, an assignment, a command substitution, a joiner).
 
 use super::rewrite::{rewrite, StepAction};
-use super::shell::{read_script, DbtStep, Script, StepKind};
+use super::shell::{read_script_with, DbtStep, Script, StepKind};
 use super::{shell_script, word_key, ShellCommand};
 use crate::command::are_reselection_words;
 use crate::plan::ArgvEdit;
@@ -29,10 +29,10 @@ pub fn narrows(original: &ShellCommand, candidate: &[String]) -> bool {
     if !same_shell {
         return false;
     }
-    let errexit = shell_script(&original.argv)
-        .map(|(_, e)| e)
-        .unwrap_or(false);
-    let Ok(again) = read_script(&candidate[index], errexit) else {
+    let options = shell_script(&original.argv)
+        .map(|(_, options)| options)
+        .unwrap_or_default();
+    let Ok(again) = read_script_with(&candidate[index], options) else {
         return false;
     };
     let Some(actions) = actions_between(&original.script, &again) else {

@@ -1,21 +1,24 @@
 //! Reading a shell script into steps, with the POSIX parser of `shuck-parser` (exact byte
 //! spans for every word, operator and terminator).
 //!
-//! What is read: simple commands joined by `&&`, `;` and newlines; `set -e` (and `-eu`,
-//! `-o errexit`, `-o pipefail`, `+e`); assignments and `export`; `cd`; comments; any quoting
-//! and variable references inside words; `exec dbt ...`. A **dbt step** is a simple command
-//! whose program is `dbt` (any path), `python -m dbt...`, or `uv|poetry|pipenv run dbt`.
-//! Everything else that is not dbt (`aws s3 cp`, an `if` without dbt in it, a pipeline of
-//! other tools) is an other step, kept byte for byte. A script where dbt runs inside a
-//! construct whose control flow cannot be followed from the text (a pipeline, `||`, `if`,
-//! loops, `case`, subshells, braces, functions, command substitution, `eval`, a nested shell,
-//! a redirect, the background) or that holds a heredoc is refused with the construct named:
-//! it is re-run whole or not at all, never guessed at.
+//! What is read: and-or lists (commands joined by `&&` and `||`), `;` and newlines; `set -e`
+//! (and `-eu`, `-o errexit`, `-o pipefail`, `+e`); assignments and `export`; `cd`; comments;
+//! any quoting and variable references inside words; `exec dbt ...`; `exit`. A **dbt step** is
+//! a simple command whose program is `dbt` (any path), `python -m dbt...`, or `uv|poetry|pipenv
+//! run dbt`, or a pipeline whose first command is one and whose other commands pass its output
+//! on unchanged (`dbt build 2>&1 | tee run.log`). Everything else that is not dbt (`aws s3
+//! cp`, an `if` without dbt in it, an `||` handler such as `{ notify; exit 1; }`) is an other
+//! step, kept byte for byte. A script where dbt runs inside a construct whose control flow
+//! cannot be followed from the text (after `||`, `if`, loops, `case`, subshells, braces,
+//! functions, command substitution, `eval`, a nested shell, a redirect to a file, the
+//! background, a pipeline through a filter) or that holds a heredoc is refused with the
+//! construct named: it is re-run whole or not at all, never guessed at.
 
 use super::words::static_value;
 use crate::command::{is_selection_flag, takes_value_flag, DbtCommand};
 use shuck_ast::{
-    BinaryOp, Command, CompoundCommand, RedirectTarget, SimpleCommand, Stmt, StmtTerminator,
+    BinaryOp, BuiltinCommand, Command, CompoundCommand, RedirectTarget, SimpleCommand, Stmt,
+    StmtTerminator,
 };
 use shuck_parser::{parser::Parser, ShellDialect};
 use std::ops::Range;
@@ -34,7 +37,8 @@ pub struct Script {
     pub statements: Vec<Statement>,
 }
 
-/// One `&&` list: its steps (indices into [`Script::steps`]) and where it ends.
+/// One and-or list (`a && b || c`): its steps (indices into [`Script::steps`]) and where it
+/// ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
     pub steps: Vec<usize>,
@@ -47,19 +51,46 @@ pub struct Statement {
 pub enum Joiner {
     /// First in its statement: it runs when the statement is reached.
     Statement,
-    /// After `&&` (whose position is given): it runs only when the step before succeeded.
+    /// After `&&` (whose position is given): it runs only when the last step of its list that
+    /// ran succeeded.
     And { operator: usize },
+    /// After `||` (whose position is given): it runs only when the last step of its list that
+    /// ran failed (an error handler, `|| true`).
+    Or { operator: usize },
+}
+
+/// The shell options that change what a script does after a failure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShellOptions {
+    /// `set -e`: a failed command ends the script (unless it is followed by `&&` or `||`).
+    pub errexit: bool,
+    /// `set -o pipefail`: a pipeline fails when any of its commands does, not only its last.
+    pub pipefail: bool,
 }
 
 /// One command of the script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
-    /// Its source, from its first assignment or word to its last word.
+    /// Its source, from its first assignment or word to its last word or redirect (a whole
+    /// pipeline, group or compound command).
     pub span: Range<usize>,
     pub joiner: Joiner,
     /// `set -e` is in force when it runs.
     pub errexit: bool,
+    /// `set -o pipefail` is in force when it runs.
+    pub pipefail: bool,
+    /// dbt's output goes through a pipeline (`dbt build | tee run.log`): its span is the whole
+    /// pipeline, whose exit status is dbt's only under `pipefail` (else `tee`'s).
+    pub piped: bool,
     pub kind: StepKind,
+}
+
+impl Step {
+    /// Its exit status says nothing of dbt's: a pipeline without `pipefail` has its last
+    /// command's status, which the script sees as success.
+    pub fn status_hidden(&self) -> bool {
+        self.piped && !self.pipefail
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +98,8 @@ pub enum StepKind {
     Dbt(DbtStep),
     /// `exec` of something else: nothing after it runs.
     Exec,
+    /// `exit`, or a `{ ...; }` group whose last command is `exit`: nothing after it runs.
+    Exit,
     Other,
 }
 
@@ -93,6 +126,17 @@ pub struct ShellWord {
 
 /// Reads `text`, a script for a POSIX shell started with `errexit` (`sh -e -c`) or not.
 pub fn read_script(text: &str, errexit: bool) -> Result<Script, Unreadable> {
+    read_script_with(
+        text,
+        ShellOptions {
+            errexit,
+            pipefail: false,
+        },
+    )
+}
+
+/// Reads `text`, a script for a shell started with `options` (`bash -o pipefail -ec`).
+pub fn read_script_with(text: &str, options: ShellOptions) -> Result<Script, Unreadable> {
     if substitutions_too_deep(text) {
         return Err(Unreadable(format!(
             "the script nests more than {MAX_SUBSTITUTION_DEPTH} `$(`/`${{` substitutions (or leaves as many open), which the shell parser cannot read in bounded time"
@@ -115,7 +159,7 @@ pub fn read_script(text: &str, errexit: bool) -> Result<Script, Unreadable> {
     }
     let mut reader = Reader {
         text,
-        errexit,
+        options,
         script: Script {
             text: text.to_owned(),
             steps: vec![],
@@ -175,7 +219,7 @@ fn ascii_copy(text: &str) -> std::borrow::Cow<'_, str> {
 
 struct Reader<'a> {
     text: &'a str,
-    errexit: bool,
+    options: ShellOptions,
     script: Script,
 }
 
@@ -186,14 +230,18 @@ fn range(span: shuck_ast::Span) -> Range<usize> {
 impl Reader<'_> {
     fn statement(&mut self, stmt: &Stmt) -> Result<(), Unreadable> {
         let mut elements = Vec::new();
-        and_list(stmt, None, &mut elements);
+        and_or_list(stmt, Joiner::Statement, &mut elements);
+        // The whole list, from its first element to its last: what a refusal shows.
+        let list = match (elements.first(), elements.last()) {
+            (Some((first, _)), Some((last, _))) => {
+                let start = extent(self.text, first).start;
+                start..extent(self.text, last).end.max(start)
+            }
+            _ => extent(self.text, stmt),
+        };
         let mut indices = Vec::new();
-        for (element, operator) in &elements {
-            let joiner = match operator {
-                None => Joiner::Statement,
-                Some(at) => Joiner::And { operator: *at },
-            };
-            indices.push(self.element(element, joiner)?);
+        for (element, joiner) in &elements {
+            indices.push(self.element(element, *joiner, &list)?);
         }
         let start = indices
             .first()
@@ -207,7 +255,7 @@ impl Reader<'_> {
                 .unwrap_or_default(),
         };
         if matches!(stmt.terminator, Some(StmtTerminator::Background(_))) {
-            self.refuse_dbt_in(range(stmt.span), "runs in the background (`&`)")?;
+            self.refuse_dbt_in(list, "runs in the background (`&`)")?;
         }
         self.script.statements.push(Statement {
             steps: indices,
@@ -216,11 +264,16 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// One element of an `&&` list; its step's index.
-    fn element(&mut self, stmt: &Stmt, joiner: Joiner) -> Result<usize, Unreadable> {
-        let whole = trimmed(self.text, range(stmt.span));
+    /// One element of an and-or list (`list`, for what a refusal shows); its step's index.
+    fn element(
+        &mut self,
+        stmt: &Stmt,
+        joiner: Joiner,
+        list: &Range<usize>,
+    ) -> Result<usize, Unreadable> {
+        let whole = extent(self.text, stmt);
         // The options in force when the step runs: a `set` changes them for the next ones.
-        let errexit = self.errexit;
+        let options = self.options;
         if stmt
             .redirects
             .iter()
@@ -231,54 +284,167 @@ impl Reader<'_> {
         if stmt.negated {
             self.refuse_dbt_in(whole.clone(), "is negated with `!`")?;
         }
-        let (kind, span) = match &stmt.command {
+        if matches!(joiner, Joiner::Or { .. }) && self.may_run_dbt(stmt) {
+            // What runs after `||` depends on a failure the log may not show (a step that is
+            // not dbt): an error handler is kept as written, never a dbt step.
+            return Err(self.unreadable(
+                list.clone(),
+                "runs dbt after `||`, only when the command before it fails",
+            ));
+        }
+        let (kind, span, piped) = self.kind_of(stmt, whole)?;
+        self.script.steps.push(Step {
+            span,
+            joiner,
+            errexit: options.errexit,
+            pipefail: options.pipefail,
+            piped,
+            kind,
+        });
+        Ok(self.script.steps.len() - 1)
+    }
+
+    /// What kind of step an element is, its span, and whether it is dbt piped to `tee`.
+    fn kind_of(
+        &mut self,
+        stmt: &Stmt,
+        whole: Range<usize>,
+    ) -> Result<(StepKind, Range<usize>, bool), Unreadable> {
+        Ok(match &stmt.command {
             Command::Simple(simple) => {
                 let (kind, span) = self.simple(simple)?;
-                if !stmt.redirects.is_empty() && matches!(kind, StepKind::Dbt(_)) {
-                    return Err(self.unreadable(whole, "redirects dbt's output"));
+                if matches!(kind, StepKind::Dbt(_)) {
+                    self.dbt_redirects(stmt, &whole)?;
                 }
-                (kind, span)
+                // The step reaches to its redirects (`dbt run 2>&1`, `echo x >> log`).
+                (kind, with_redirects(stmt, span), false)
             }
-            Command::Binary(binary) => {
-                let what = match binary.op {
-                    BinaryOp::Or => "is an `||` list",
-                    _ => "is a pipeline",
-                };
-                self.refuse_dbt_in(whole.clone(), what)?;
-                (StepKind::Other, whole)
-            }
+            Command::Binary(binary) => match binary.op {
+                BinaryOp::Pipe | BinaryOp::PipeAll => self.pipeline(stmt, whole)?,
+                _ => {
+                    self.refuse_dbt_in(whole.clone(), "is a negated or redirected `&&`/`||` list")?;
+                    (StepKind::Other, whole, false)
+                }
+            },
             Command::Compound(compound) => {
-                self.refuse_dbt_in(whole.clone(), compound_name(compound))?;
+                if self.may_run_dbt(stmt) {
+                    return Err(self.unreadable(whole, compound_name(compound)));
+                }
                 if self.text[whole.clone()].contains("set ") {
                     return Err(
                         self.unreadable(whole, "changes shell options inside a compound command")
                     );
                 }
-                (StepKind::Other, whole)
+                let kind = if self.ends_with_exit(compound) {
+                    StepKind::Exit
+                } else {
+                    StepKind::Other
+                };
+                (kind, whole, false)
             }
             Command::Function(_) | Command::AnonymousFunction(_) => {
                 self.refuse_dbt_in(whole.clone(), "defines a function")?;
-                (StepKind::Other, whole)
+                (StepKind::Other, whole, false)
             }
             Command::Decl(_) | Command::Builtin(_) => {
                 let text = &self.text[whole.clone()];
                 if (text.contains("$(") || text.contains('`')) && mentions_dbt(text) {
                     return Err(self.unreadable(whole, "substitutes a command's output"));
                 }
-                (StepKind::Other, whole)
+                let kind = match &stmt.command {
+                    Command::Builtin(BuiltinCommand::Exit(_)) => StepKind::Exit,
+                    _ => StepKind::Other,
+                };
+                (kind, whole, false)
             }
-        };
-        self.script.steps.push(Step {
-            span,
-            joiner,
-            errexit,
-            kind,
-        });
-        Ok(self.script.steps.len() - 1)
+        })
     }
 
-    fn simple(&mut self, simple: &SimpleCommand) -> Result<(StepKind, Range<usize>), Unreadable> {
-        let words: Vec<ShellWord> = std::iter::once(&simple.name)
+    /// A pipeline: a dbt step when its first command is dbt and the others only pass dbt's
+    /// output on (`tee`, `cat`); refused when dbt is anywhere else in it.
+    fn pipeline(
+        &mut self,
+        stmt: &Stmt,
+        whole: Range<usize>,
+    ) -> Result<(StepKind, Range<usize>, bool), Unreadable> {
+        if !mentions_dbt(&self.text[whole.clone()]) {
+            return Ok((StepKind::Other, whole, false));
+        }
+        let mut commands = Vec::new();
+        pipeline_commands(stmt, &mut commands);
+        let (first, rest) = commands.split_first().ok_or_else(|| {
+            self.unreadable(whole.clone(), "is a pipeline dbt-rerun cannot take apart")
+        })?;
+        let dbt = match &first.command {
+            Command::Simple(simple) if !first.negated => match self.simple(simple)? {
+                (StepKind::Dbt(dbt), _) => dbt,
+                _ => {
+                    return Err(
+                        self.unreadable(whole, "runs dbt in a pipeline, not as its first command")
+                    )
+                }
+            },
+            _ => {
+                return Err(
+                    self.unreadable(whole, "runs dbt in a pipeline, not as its first command")
+                )
+            }
+        };
+        if dbt.exec {
+            return Err(self.unreadable(whole, "runs `exec` inside a pipeline"));
+        }
+        self.dbt_redirects(first, &whole)?;
+        for command in rest {
+            let span = extent(self.text, command);
+            let program = match &command.command {
+                Command::Simple(simple) if !command.negated && command.redirects.is_empty() => {
+                    static_value(&self.text[range(simple.name.span)])
+                }
+                _ => None,
+            };
+            let passes_on = matches!(program.as_deref(), Some("tee" | "cat"));
+            if !passes_on || mentions_dbt(&self.text[span.clone()]) {
+                let shown = crate::log::truncate(self.text[span].trim(), 40).to_owned();
+                return Err(self.unreadable(
+                    whole,
+                    &format!("pipes dbt's output through `{shown}`, which may change what reaches the log (only `tee` and `cat` pass it on unchanged)"),
+                ));
+            }
+        }
+        Ok((StepKind::Dbt(dbt), whole, true))
+    }
+
+    /// dbt's output must reach the log: a redirect may only join stderr and stdout
+    /// (`2>&1`, `>&2`).
+    fn dbt_redirects(&self, stmt: &Stmt, whole: &Range<usize>) -> Result<(), Unreadable> {
+        // As written (the parser gives `2>&1` an empty target word).
+        let joins_streams = |r: &shuck_ast::Redirect| {
+            let written: String = self.text[range(r.span)]
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            matches!(written.as_str(), "2>&1" | ">&2" | "1>&2")
+        };
+        if stmt.redirects.iter().all(joins_streams) {
+            return Ok(());
+        }
+        Err(self.unreadable(whole.clone(), "redirects dbt's output away from the log"))
+    }
+
+    /// A `{ ...; }` group whose last command is `exit`: the script ends when it runs.
+    fn ends_with_exit(&self, compound: &CompoundCommand) -> bool {
+        let CompoundCommand::BraceGroup(body) = compound else {
+            return false;
+        };
+        matches!(
+            body.stmts.last().map(|s| &s.command),
+            Some(Command::Builtin(BuiltinCommand::Exit(_)))
+        )
+    }
+
+    /// A simple command's words, each with its value when it needs no expansion.
+    fn words(&self, simple: &SimpleCommand) -> Vec<ShellWord> {
+        std::iter::once(&simple.name)
             .chain(&simple.args)
             .map(|w| range(w.span))
             .filter(|r| !r.is_empty())
@@ -286,7 +452,41 @@ impl Reader<'_> {
                 value: static_value(&self.text[span.clone()]),
                 span,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Whether `stmt` may run dbt: a command whose program is dbt, or one whose command is
+    /// known only when the script runs (`eval`, a nested shell, a word or assignment that
+    /// substitutes a command) and names dbt; inside a compound command other than `{ ...; }`
+    /// and `( ... )`, any mention of dbt. (A message such as `echo "dbt build failed"` runs
+    /// no dbt.)
+    fn may_run_dbt(&self, stmt: &Stmt) -> bool {
+        match &stmt.command {
+            Command::Simple(simple) => {
+                let words = self.words(simple);
+                let program = match words.first().and_then(|w| w.value.as_deref()) {
+                    Some("exec") => &words[1..],
+                    _ => &words[..],
+                };
+                let runtime = words.iter().any(|w| w.value.is_none())
+                    || !simple.assignments.is_empty()
+                    || program
+                        .first()
+                        .and_then(|w| w.value.as_deref())
+                        .is_some_and(|p| p == "eval" || is_shell(p));
+                is_dbt_program(program)
+                    || (runtime && mentions_dbt(&self.text[extent(self.text, stmt)]))
+            }
+            Command::Binary(b) => self.may_run_dbt(&b.left) || self.may_run_dbt(&b.right),
+            Command::Compound(
+                CompoundCommand::BraceGroup(body) | CompoundCommand::Subshell(body),
+            ) => body.stmts.iter().any(|s| self.may_run_dbt(s)),
+            _ => mentions_dbt(&self.text[extent(self.text, stmt)]),
+        }
+    }
+
+    fn simple(&mut self, simple: &SimpleCommand) -> Result<(StepKind, Range<usize>), Unreadable> {
+        let words = self.words(simple);
         let start = simple
             .assignments
             .first()
@@ -332,7 +532,7 @@ impl Reader<'_> {
         ))
     }
 
-    /// `set -e`, `set -eu`, `set -o errexit`, `set +e`, ...
+    /// `set -e`, `set -eu`, `set -o errexit`, `set -eo pipefail`, `set +e`, ...
     fn set(&mut self, args: &[ShellWord]) {
         let mut args = args.iter().filter_map(|w| w.value.as_deref());
         while let Some(arg) = args.next() {
@@ -341,12 +541,14 @@ impl Reader<'_> {
                 Some(b'+') => (false, &arg[1..]),
                 _ => continue,
             };
-            if letters == "o" {
-                if args.next() == Some("errexit") {
-                    self.errexit = on;
-                }
-            } else if letters.contains('e') {
-                self.errexit = on;
+            if letters.starts_with('-') {
+                continue; // `--`: the positional parameters follow
+            }
+            if letters.contains('e') {
+                self.options.errexit = on;
+            }
+            if letters.contains('o') {
+                self.options.set_named(args.next(), on);
             }
         }
     }
@@ -380,37 +582,133 @@ impl Reader<'_> {
     }
 
     fn unreadable(&self, span: Range<usize>, what: &str) -> Unreadable {
-        let shown = crate::log::truncate(self.text[span].trim(), 80);
+        let shown = shown(&self.text[span]);
         Unreadable(format!(
             "dbt-rerun cannot follow this script: `{shown}` {what}"
         ))
     }
 }
 
-/// `span` without the blanks, `&&` or `;` the parser may count at its end.
-fn trimmed(text: &str, span: Range<usize>) -> Range<usize> {
-    let mut end = span.end.min(text.len());
-    let trim = |end: usize| span.start + text[span.start..end].trim_end().len();
-    end = trim(end);
-    for tail in ["&&", ";"] {
-        if text[span.start..end].ends_with(tail) && !text[span.start..end].ends_with(";;") {
-            end = trim(end - tail.len());
-        }
+/// A construct as a refusal shows it: trimmed, at most 120 bytes, `…` where it was cut.
+fn shown(text: &str) -> String {
+    let text = text.trim();
+    let cut = crate::log::truncate(text, 120);
+    if cut.len() < text.len() {
+        format!("{cut}…")
+    } else {
+        cut.to_owned()
     }
-    span.start..end
 }
 
-/// The elements of an `&&` list, each with the position of the `&&` before it.
-fn and_list<'s>(stmt: &'s Stmt, operator: Option<usize>, out: &mut Vec<(&'s Stmt, Option<usize>)>) {
+/// Where a statement is in the text, from its first byte to its last: the parser's span,
+/// corrected where it is not (the span of a `{ ...; }` group or a `( ... )` subshell is its
+/// body's, without the braces or parentheses, and an and-or list or pipeline starting with
+/// one starts inside it), without the operator after it, and reaching to its redirects.
+fn extent(text: &str, stmt: &Stmt) -> Range<usize> {
+    let parsed = match &stmt.command {
+        Command::Binary(b) => extent(text, &b.left).start..extent(text, &b.right).end,
+        Command::Compound(CompoundCommand::BraceGroup(body)) => {
+            enclosed(text, range(body.span), b'{', b'}')
+        }
+        Command::Compound(CompoundCommand::Subshell(body)) => {
+            enclosed(text, range(body.span), b'(', b')')
+        }
+        _ => range(stmt.span),
+    };
+    let span = trimmed(text, parsed);
+    match &stmt.command {
+        // A simple command's redirects are its dbt step's concern (`with_redirects`).
+        Command::Simple(_) => span,
+        _ => with_redirects(stmt, span),
+    }
+}
+
+/// A body's span widened to the `open` before it and the `close` after it (blanks, `;` and
+/// comments between); as it is when they are not there.
+fn enclosed(text: &str, body: Range<usize>, open: u8, close: u8) -> Range<usize> {
+    let bytes = text.as_bytes();
+    let mut start = body.start.min(bytes.len());
+    while start > 0 && bytes[start - 1].is_ascii_whitespace() {
+        start -= 1;
+    }
+    let start = match start.checked_sub(1) {
+        Some(i) if bytes[i] == open => i,
+        _ => body.start,
+    };
+    let mut end = body.end.min(bytes.len());
+    loop {
+        match bytes.get(end) {
+            Some(b) if b.is_ascii_whitespace() || *b == b';' => end += 1,
+            Some(b'#') => {
+                while bytes.get(end).is_some_and(|b| *b != b'\n') {
+                    end += 1;
+                }
+            }
+            Some(b) if *b == close => return start..end + 1,
+            _ => return start..body.end,
+        }
+    }
+}
+
+/// `span` without the blanks and the operator (`&&`, `||`, `|`, `|&`, `;`) the parser may
+/// count at its end.
+fn trimmed(text: &str, span: Range<usize>) -> Range<usize> {
+    let end = span.end.min(text.len());
+    let start = span.start.min(end);
+    let trim = |end: usize| start + text[start..end].trim_end().len();
+    let end = trim(end);
+    let body = &text[start..end];
+    if body.ends_with(";;") {
+        return start..end;
+    }
+    for tail in ["&&", "||", "|&", ";", "|"] {
+        if body.ends_with(tail) {
+            return start..trim(end - tail.len());
+        }
+    }
+    start..end
+}
+
+/// The elements of an and-or list, each with how it joins the one before it. The shell reads
+/// `a && b || c` from left to right, whatever nesting the parser gives it.
+fn and_or_list<'s>(stmt: &'s Stmt, joiner: Joiner, out: &mut Vec<(&'s Stmt, Joiner)>) {
     match &stmt.command {
         Command::Binary(b)
-            if b.op == BinaryOp::And && !stmt.negated && stmt.redirects.is_empty() =>
+            if matches!(b.op, BinaryOp::And | BinaryOp::Or)
+                && !stmt.negated
+                && stmt.redirects.is_empty() =>
         {
-            and_list(&b.left, operator, out);
-            and_list(&b.right, Some(b.op_span.start.offset()), out);
+            and_or_list(&b.left, joiner, out);
+            let operator = b.op_span.start.offset();
+            let next = match b.op {
+                BinaryOp::And => Joiner::And { operator },
+                _ => Joiner::Or { operator },
+            };
+            and_or_list(&b.right, next, out);
         }
-        _ => out.push((stmt, operator)),
+        _ => out.push((stmt, joiner)),
     }
+}
+
+/// The commands of a pipeline, in order.
+fn pipeline_commands<'s>(stmt: &'s Stmt, out: &mut Vec<&'s Stmt>) {
+    match &stmt.command {
+        Command::Binary(b)
+            if matches!(b.op, BinaryOp::Pipe | BinaryOp::PipeAll) && !stmt.negated =>
+        {
+            pipeline_commands(&b.left, out);
+            pipeline_commands(&b.right, out);
+        }
+        _ => out.push(stmt),
+    }
+}
+
+/// `span` widened to the statement's redirects.
+fn with_redirects(stmt: &Stmt, span: Range<usize>) -> Range<usize> {
+    stmt.redirects
+        .iter()
+        .map(|r| range(r.span))
+        .fold(span, |s, r| s.start.min(r.start)..s.end.max(r.end))
 }
 
 fn compound_name(compound: &CompoundCommand) -> &'static str {
@@ -422,6 +720,17 @@ fn compound_name(compound: &CompoundCommand) -> &'static str {
         CompoundCommand::Subshell(_) => "is a subshell",
         CompoundCommand::BraceGroup(_) => "is a `{ ...; }` group",
         _ => "is a compound command",
+    }
+}
+
+impl ShellOptions {
+    /// `-o NAME` / `+o NAME` (`on`: `-o`).
+    pub fn set_named(&mut self, name: Option<&str>, on: bool) {
+        match name {
+            Some("errexit") => self.errexit = on,
+            Some("pipefail") => self.pipefail = on,
+            _ => {}
+        }
     }
 }
 

@@ -16,6 +16,7 @@ fn steps(s: &Script) -> Vec<(String, String)> {
             let verb = match &step.kind {
                 StepKind::Dbt(d) => d.command.verb.clone(),
                 StepKind::Exec => "exec".to_owned(),
+                StepKind::Exit => "exit".to_owned(),
                 StepKind::Other => "-".to_owned(),
             };
             (verb, s.text[step.span.clone()].to_owned())
@@ -116,7 +117,18 @@ fn exec_python_and_uv_forms_are_dbt_steps() {
 #[test]
 fn constructs_around_dbt_are_refused_by_name() {
     for (text, named) in [
-        ("dbt run | tee run.log", "pipeline"),
+        ("echo x | dbt run", "not as its first command"),
+        ("dbt run | grep -v WARN", "`grep -v WARN`"),
+        ("dbt run | tee x > /dev/null", "`tee x > /dev/null`"),
+        ("exec dbt run | tee x", "`exec` inside a pipeline"),
+        ("dbt run || dbt retry", "after `||`"),
+        ("cd x || dbt run; dbt test", "after `||`"),
+        ("{ dbt seed; dbt run; } || exit 1", "`{ ...; }` group"),
+        (
+            "dbt run || { echo failed; eval \"dbt $RETRY\"; }",
+            "after `||`",
+        ),
+        ("dbt run || ( cd x && dbt retry )", "after `||`"),
         ("if true; then dbt run; fi", "`if`"),
         ("for m in a b; do dbt run -s $m; done", "`for`"),
         ("(cd x && dbt run)", "subshell"),
@@ -124,8 +136,9 @@ fn constructs_around_dbt_are_refused_by_name() {
         ("eval \"$CMD\"", "eval"),
         ("X=$(dbt ls)", "substitutes"),
         ("cat <<EOF\nhi\nEOF\ndbt run", "heredoc"),
-        ("dbt run || true", "`||`"),
         ("dbt run > out.log", "redirects"),
+        ("dbt run 2>&1 >> out.log", "redirects"),
+        ("dbt run &> out.log", "redirects"),
         ("dbt run &", "background"),
         ("sh -c 'dbt run'", "nested shell"),
         ("dbt run &&", "does not parse"),
@@ -137,27 +150,54 @@ fn constructs_around_dbt_are_refused_by_name() {
     }
     // The same constructs without dbt are other steps, kept as written.
     let s = script("if [ -n \"$X\" ]; then echo hi; fi\nls | wc -l\nmkdir -p x || true\ndbt run");
-    assert_eq!(s.steps.len(), 4);
-    assert_eq!(steps(&s)[3].0, "run");
+    assert_eq!(
+        steps(&s),
+        pairs(&[
+            ("-", "if [ -n \"$X\" ]; then echo hi; fi"),
+            ("-", "ls | wc -l"),
+            ("-", "mkdir -p x"),
+            ("-", "true"),
+            ("run", "dbt run"),
+        ])
+    );
 }
 
 #[test]
 fn shells_and_their_options_are_read() {
-    for (command, errexit, at) in [
-        (argv(&["sh", "-c", "dbt run"]), false, 2),
-        (argv(&["/bin/sh", "-ec", "dbt run"]), true, 2),
-        (argv(&["bash", "-o", "pipefail", "-c", "dbt run"]), false, 4),
-        (argv(&["bash", "-exc", "dbt run", "name"]), true, 2),
+    let opts = |errexit, pipefail| ShellOptions { errexit, pipefail };
+    for (command, options, at) in [
+        (argv(&["sh", "-c", "dbt run"]), opts(false, false), 2),
+        (argv(&["/bin/sh", "-ec", "dbt run"]), opts(true, false), 2),
+        (
+            argv(&["bash", "-o", "pipefail", "-c", "dbt run"]),
+            opts(false, true),
+            4,
+        ),
+        (
+            argv(&["bash", "-exc", "dbt run", "name"]),
+            opts(true, false),
+            2,
+        ),
         (
             argv(&["sh", "-e", "-o", "errexit", "-c", "dbt run"]),
-            true,
+            opts(true, false),
             5,
         ),
-        (argv(&["dash", "-lc", "dbt run"]), false, 2),
+        (argv(&["dash", "-lc", "dbt run"]), opts(false, false), 2),
+        (
+            argv(&["bash", "-eo", "pipefail", "-c", "dbt run"]),
+            opts(true, true),
+            4,
+        ),
+        (
+            argv(&["bash", "-o", "pipefail", "+o", "pipefail", "-c", "x"]),
+            opts(false, false),
+            6,
+        ),
     ] {
         assert_eq!(
             shell_script(&command).unwrap(),
-            (at, errexit),
+            (at, options),
             "{command:?}"
         );
     }
@@ -170,7 +210,7 @@ fn shells_and_their_options_are_read() {
     for (entry, command, named) in [
         (vec![], argv(&["sh", "/app/run.sh"]), "script file"),
         (vec![], argv(&["/app/run.sh"]), "no dbt sub-command"),
-        (vec![], argv(&["sh", "-c", "dbt run | tee x"]), "pipeline"),
+        (vec![], argv(&["sh", "-c", "dbt run | grep x"]), "`grep x`"),
     ] {
         match TaskCommand::read(&entry, &command) {
             TaskCommand::Opaque(why) => assert!(why.to_string().contains(named), "{why}"),
@@ -287,4 +327,281 @@ fn deeply_nested_substitutions_are_refused_before_parsing() {
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
     // Ordinary nesting reads.
     script("X=\"$(dirname \"$(pwd)\")\"; dbt run --target \"${DBT_TARGET:-${T}}\"");
+}
+
+#[test]
+fn or_lists_handlers_and_pipelines_become_steps() {
+    let s = script("dbt build || { echo failed | mail -s x ops; exit 1; }\necho done");
+    assert_eq!(
+        steps(&s),
+        pairs(&[
+            ("build", "dbt build"),
+            ("exit", "{ echo failed | mail -s x ops; exit 1; }"),
+            ("-", "echo done"),
+        ])
+    );
+    assert!(matches!(s.steps[1].joiner, Joiner::Or { operator: 10 }));
+    assert_eq!(s.statements.len(), 2);
+    for (text, kind) in [
+        ("dbt run || exit 1", "exit"),
+        (
+            "dbt run || { echo \"dbt run failed\" >&2; exit 1; }",
+            "exit",
+        ),
+        ("dbt run || true", "-"),
+        ("dbt run || { echo failed; exit $?; }", "exit"),
+        ("dbt run || { exit 1; echo unreachable; }", "-"),
+        ("dbt run || ( exit 1 )", "-"),
+    ] {
+        assert_eq!(steps(&script(text))[1].0, kind, "{text}");
+    }
+    // `a && b || c && d` is read left to right.
+    let s = script("dbt seed && dbt run || echo failed && dbt test");
+    let joiners: Vec<&str> = s
+        .steps
+        .iter()
+        .map(|st| match st.joiner {
+            Joiner::Statement => ";",
+            Joiner::And { .. } => "&&",
+            Joiner::Or { .. } => "||",
+        })
+        .collect();
+    assert_eq!(joiners, [";", "&&", "||", "&&"]);
+
+    let text =
+        "set -e\ndbt deps && dbt build --select a 2>&1 | tee -a run.log; exit ${PIPESTATUS[0]}";
+    let s = script(text);
+    assert_eq!(
+        steps(&s),
+        pairs(&[
+            ("-", "set -e"),
+            ("deps", "dbt deps"),
+            ("build", "dbt build --select a 2>&1 | tee -a run.log"),
+            ("exit", "exit ${PIPESTATUS[0]}"),
+        ])
+    );
+    assert!(s.steps[2].piped && !s.steps[2].pipefail && s.steps[2].status_hidden());
+    let StepKind::Dbt(build) = &s.steps[2].kind else {
+        panic!()
+    };
+    assert_eq!(build.command.selection().select, ["a"]);
+    let s = script("set -euo pipefail\ndbt run |& cat");
+    assert!(s.steps[1].errexit && s.steps[1].pipefail && !s.steps[1].status_hidden());
+    let s = script("dbt seed 2>&1 && dbt run >&2");
+    assert_eq!(
+        steps(&s),
+        pairs(&[("seed", "dbt seed 2>&1"), ("run", "dbt run >&2")])
+    );
+}
+
+#[test]
+fn a_refusal_shows_the_whole_construct_it_names() {
+    let text = "dbt deps && dbt build --target prod || dbt retry --target prod";
+    let e = read_script(text, false).unwrap_err().to_string();
+    assert!(e.contains(&format!("`{text}`")), "{e}");
+    let long = format!("dbt run | grep -v {}", "x".repeat(200));
+    let e = read_script(&long, false).unwrap_err().to_string();
+    assert!(e.contains("…`"), "{e}");
+}
+
+#[test]
+fn handlers_of_removed_steps_go_with_them() {
+    use StepAction::{Drop, Keep};
+    let text = "dbt seed || exit 1\ndbt run || exit 1\n";
+    let s = script(text);
+    let mut actions = vec![Drop, Keep, edit(&[], &["--select", "a"]), Keep];
+    drop_orphan_handlers(&s, &mut actions);
+    assert_eq!(actions[1], Drop);
+    assert_eq!(
+        rewrite::rewrite(&s, &actions).unwrap(),
+        "dbt run '--select' 'a' || exit 1\n"
+    );
+    let s = script("dbt seed || true && dbt run || { notify; exit 1; }");
+    let mut actions = vec![Drop, Keep, edit(&[], &["--select", "a"]), Keep];
+    drop_orphan_handlers(&s, &mut actions);
+    assert_eq!(actions, [Drop, Drop, actions[2].clone(), Keep]);
+    assert_eq!(
+        rewrite::rewrite(&s, &actions).unwrap(),
+        "dbt run '--select' 'a' || { notify; exit 1; }"
+    );
+    // A handler's redirect goes with it.
+    let s = script("dbt seed || echo failed >> \"$LOG\"\ndbt run\n");
+    let mut actions = vec![Drop, Keep, edit(&[], &["--select", "a"])];
+    drop_orphan_handlers(&s, &mut actions);
+    assert_eq!(
+        rewrite::rewrite(&s, &actions).unwrap(),
+        "dbt run '--select' 'a'\n"
+    );
+    // A removed step inside the list: its handler stays, now the list's.
+    let s = script("dbt deps && dbt seed || exit 1");
+    let mut actions = vec![Keep, Drop, Keep];
+    drop_orphan_handlers(&s, &mut actions);
+    assert_eq!(
+        rewrite::rewrite(&s, &actions).unwrap(),
+        "dbt deps || exit 1"
+    );
+    // A pipeline goes whole, its redirect with it.
+    assert_eq!(
+        rewritten(
+            "dbt seed 2>&1 | tee a.log && dbt run 2>&1 | tee -a a.log",
+            &[Drop, edit(&[], &["--select", "b"])]
+        ),
+        "dbt run '--select' 'b' 2>&1 | tee -a a.log"
+    );
+}
+
+/// An invocation as the splitter would give it: `ok` and `failed` end with dbt's marker
+/// (`failed` with a failed node), `quiet` without a marker or an error (a verb that prints
+/// none), `cut` a marker verb cut off.
+fn invocation(how: &str) -> crate::log::Invocation {
+    let mut report = crate::log::RunReport {
+        end_of_run: matches!(how, "ok" | "failed"),
+        ..Default::default()
+    };
+    if how == "failed" {
+        report.failed.push(crate::node::FailedNode {
+            name: "fct_orders".to_owned(),
+            // Of no type a verb rules out.
+            resource_type: crate::node::ResourceType::Other,
+            unique_id: None,
+            status: crate::node::FailStatus::Error,
+            message: "SSL SYSCALL error".to_owned(),
+            detail: String::new(),
+        });
+    }
+    crate::log::Invocation {
+        report,
+        invocation_id: None,
+        first_line: 1,
+        setup_markers: false,
+    }
+}
+
+/// The outcome of every step of `text` (read with `sh -c`) given invocations and exit code.
+fn outcomes(
+    text: &str,
+    hows: &[&str],
+    exit_code: Option<i32>,
+) -> Result<Vec<&'static str>, String> {
+    let invocations: Vec<_> = hows.iter().map(|h| invocation(h)).collect();
+    map_invocations(&script(text), &invocations, exit_code)
+        .map(|o| o.iter().map(|o| o.as_str()).collect())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_step_without_an_end_of_run_marker_succeeded_when_its_failure_would_have_stopped_the_script() {
+    let pipeline = "dbt deps && dbt run-operation stage_external_sources && dbt run && dbt test";
+    assert_eq!(
+        outcomes(pipeline, &["ok", "quiet", "failed"], Some(1)),
+        Ok(vec!["succeeded", "succeeded", "failed", "never_ran"])
+    );
+    assert_eq!(
+        outcomes(
+            "set -e\ndbt compile\ndbt run",
+            &["quiet", "failed"],
+            Some(1)
+        ),
+        Ok(vec!["ran", "succeeded", "failed"])
+    );
+    assert_eq!(
+        outcomes(
+            "dbt compile || exit 1\ndbt run",
+            &["quiet", "failed"],
+            Some(1)
+        ),
+        Ok(vec!["succeeded", "never_ran", "failed"])
+    );
+    // The shell goes on whatever its status: not known.
+    for text in [
+        "dbt compile; dbt run",
+        "dbt compile || true\ndbt run",
+        "set -e\ndbt compile | tee c.log\ndbt run",
+        "set -e\ndbt compile && echo compiled\ndbt run",
+    ] {
+        let e = outcomes(text, &["quiet", "failed"], Some(1)).unwrap_err();
+        assert!(
+            e.contains("`dbt compile`") && e.contains("not known"),
+            "{text}: {e}"
+        );
+    }
+    // A verb that prints the marker and has none, with another invocation after it.
+    let e = outcomes("dbt seed; dbt run", &["quiet", "ok"], Some(0)).unwrap_err();
+    assert!(e.contains("yet another"), "{e}");
+}
+
+#[test]
+fn the_last_step_without_an_end_of_run_marker_is_read_from_the_exit_code() {
+    let text = "set -e\ndbt run\ndbt docs generate\naws s3 sync target/ s3://docs/";
+    for (code, docs) in [
+        (Some(1), "succeeded"),
+        (Some(0), "succeeded"),
+        (Some(137), "killed"),
+        (Some(143), "killed"),
+        (None, "killed"),
+    ] {
+        let got = outcomes(text, &["ok", "quiet"], code).unwrap();
+        assert_eq!(got[2], docs, "exit {code:?}");
+    }
+    // dbt's own error is a failure, whatever the exit code.
+    let mut error = invocation("quiet");
+    error.report.error = Some("Compilation Error".to_owned());
+    let run = map_invocations(&script(text), &[invocation("ok"), error], Some(2)).unwrap();
+    assert_eq!(run[2], StepOutcome::Failed(1));
+    // `dbt debug` fails a check without an error.
+    let e = outcomes("dbt debug && aws s3 cp x y", &["quiet"], Some(1)).unwrap_err();
+    assert!(e.contains("dbt debug"), "{e}");
+    assert_eq!(
+        outcomes("dbt debug && aws s3 cp x y", &["quiet"], Some(0)),
+        Ok(vec!["succeeded", "ran"])
+    );
+}
+
+#[test]
+fn control_flow_follows_and_or_lists_set_e_pipelines_and_handlers() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        // `set -e` is ignored for a step followed by `&&`: the next line runs.
+        (
+            "set -e\ndbt seed && dbt run\necho after\ndbt test",
+            &["failed", "ok"],
+            &["ran", "failed", "never_ran", "ran", "succeeded"],
+        ),
+        (
+            "set -e\ndbt run || true\necho after",
+            &["failed"],
+            &["ran", "failed", "ran", "ran"],
+        ),
+        (
+            "set -e\ndbt run || { echo notify; exit 1; }\necho after",
+            &["failed"],
+            &["ran", "failed", "ran", "never_ran"],
+        ),
+        (
+            "set -e\ndbt run || { echo notify; exit 1; }\necho after",
+            &["ok"],
+            &["ran", "succeeded", "never_ran", "ran"],
+        ),
+        (
+            "set -e\ndbt run | tee x\necho after",
+            &["failed"],
+            &["ran", "failed", "ran"],
+        ),
+        (
+            "set -eo pipefail\ndbt run | tee x\necho after",
+            &["failed"],
+            &["ran", "failed", "never_ran"],
+        ),
+        (
+            "dbt seed && dbt run || echo failed && dbt test",
+            &["ok", "failed", "ok"],
+            &["succeeded", "failed", "ran", "succeeded"],
+        ),
+    ];
+    for (text, hows, expected) in cases {
+        assert_eq!(
+            outcomes(text, hows, Some(1)).as_deref(),
+            Ok(*expected),
+            "{text}"
+        );
+    }
 }
