@@ -14,6 +14,7 @@ mod fusion_logs;
 mod history;
 mod hostile_logs;
 mod log_sources;
+mod microbatch;
 mod on_task_stopped;
 mod postgres_faults;
 mod real_events;
