@@ -5,9 +5,11 @@
 //! statement timeout, and deterministic failures (bad SQL, a wrong password, permission
 //! denied). Each failure gets the classes its `meta.json` expects, and the policy re-runs
 //! exactly the transient ones (timeouts only when `DBT_RERUN_RETRY_ON` names them). Checked on
-//! the recorded runs (`tests/fixtures/postgres/`) and on runs recorded afresh by the test,
-//! against a server it starts on a loopback port; and, for the slots dbt's threads exhaust,
-//! the re-run planned with `DBT_RERUN_RETRY_THREADS=1` run for real against that server.
+//! the recorded runs (`tests/fixtures/postgres/`: dbt-core 1.10 with dbt-postgres 1.9, and
+//! `postgres/1.12/`: dbt-core 1.12 with dbt-postgres 1.11) and on runs of both recorded afresh by
+//! the test, against a server it starts on a loopback port; and, for the slots dbt's threads
+//! exhaust, the re-run planned with `DBT_RERUN_RETRY_THREADS=1` run for real against that
+//! server.
 
 use dbt_rerun::classify::{classify, TaskOutcome};
 use dbt_rerun::config::decision_config;
@@ -26,6 +28,7 @@ use std::time::Instant;
 
 #[derive(Debug, Deserialize)]
 struct Meta {
+    dbt_version: String,
     argv: Vec<String>,
     exit_code: i32,
     fault: String,
@@ -58,17 +61,22 @@ const SCENARIOS: [&str; 10] = [
     "permission_denied",
 ];
 
-fn check_runs(dir: &Path) {
+/// Checks every scenario of `dir`, recorded with dbt-core `dbt` (a minor, `1.12`).
+fn check_runs(dir: &Path, dbt: &str) {
     let mut bad = Mismatches::default();
     for scenario in SCENARIOS {
-        check_run(dir, scenario, &mut bad);
+        let version = check_run(dir, scenario, &mut bad).1;
+        bad.check(version.starts_with(&format!("{dbt}.")), || {
+            format!("{scenario}: recorded with dbt-core {version}, expected {dbt}")
+        });
     }
     bad.assert_none();
 }
 
 /// Checks the run of `scenario` in `dir` (into `bad`); the decision on it with
-/// `DBT_RERUN_RETRY_ON=infra,oom,transient,timeout` and `DBT_RERUN_RETRY_THREADS=1`.
-fn check_run(dir: &Path, scenario: &str, bad: &mut Mismatches) -> DecisionRecord {
+/// `DBT_RERUN_RETRY_ON=infra,oom,transient,timeout` and `DBT_RERUN_RETRY_THREADS=1`, and the
+/// dbt-core version that recorded it.
+fn check_run(dir: &Path, scenario: &str, bad: &mut Mismatches) -> (DecisionRecord, String) {
     let by_default = decision_config(|_| None).unwrap();
     let opted_in = decision_config(|name| {
         (name == "DBT_RERUN_RETRY_ON").then(|| "infra,oom,transient,timeout".to_owned())
@@ -149,7 +157,7 @@ fn check_run(dir: &Path, scenario: &str, bad: &mut Mismatches) -> DecisionRecord
             record.reason
         )
     });
-    record
+    (record, meta.dbt_version)
 }
 
 /// The decision on the run `meta` and `report` tell of, with `config`: the dbt container's
@@ -172,29 +180,46 @@ fn decide_on(meta: &Meta, report: &RunReport, config: &DecisionConfig) -> Decisi
 
 #[test]
 fn recorded_postgres_faults_get_their_classes() {
-    check_runs(&repo_root().join("tests/fixtures/postgres"));
+    check_runs(&repo_root().join("tests/fixtures/postgres"), "1.10");
+}
+
+#[test]
+fn recorded_postgres_faults_of_dbt_1_12_get_their_classes() {
+    check_runs(&repo_root().join("tests/fixtures/postgres/1.12"), "1.12");
 }
 
 /// The same faults recorded now, against a server this test starts: the recorded runs are what
 /// a real server and dbt-postgres say today, not a one-off.
 #[test]
 fn postgres_faults_recorded_afresh_get_their_classes() {
-    let out: PathBuf = std::env::temp_dir().join(format!("dbt-rerun-pg-{}", std::process::id()));
+    record_afresh_and_check("1.10");
+}
+
+#[test]
+fn postgres_faults_recorded_afresh_with_dbt_1_12_get_their_classes() {
+    record_afresh_and_check("1.12");
+}
+
+/// Every scenario recorded by `generate_postgres.py --dbt <dbt>` into a directory of its own,
+/// then checked.
+fn record_afresh_and_check(dbt: &str) {
+    let out: PathBuf =
+        std::env::temp_dir().join(format!("dbt-rerun-pg-{dbt}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let done = std::process::Command::new("python3")
         .arg(repo_root().join("tests/fixtures/generate_postgres.py"))
-        .arg("--out")
+        .args(["--dbt", dbt, "--out"])
         .arg(&out)
         .output()
         .expect("python3 runs");
     assert!(
         done.status.success(),
-        "generate_postgres.py failed (needs the Debian package postgresql and the postgres \
-         venv: scripts/test installs both):\n{}{}",
+        "generate_postgres.py --dbt {dbt} failed (needs the Debian package postgresql and the \
+         postgres venvs: scripts/test installs them):\n{}{}",
         String::from_utf8_lossy(&done.stdout),
         String::from_utf8_lossy(&done.stderr)
     );
-    check_runs(&out);
+    check_runs(&out, dbt);
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -268,7 +293,7 @@ fn postgres_slots_taken_by_dbt_threads_rerun_with_one_thread_succeeds() {
 
     // The failed run: the class it must have, and the decisions the real code path makes.
     let mut bad = Mismatches::default();
-    let one_thread = check_run(run.parent().unwrap(), "threads_exhaust_slots", &mut bad);
+    let one_thread = check_run(run.parent().unwrap(), "threads_exhaust_slots", &mut bad).0;
     bad.assert_none();
     let failed: BTreeSet<String> = results_of(&run)
         .into_iter()

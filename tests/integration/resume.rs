@@ -141,11 +141,22 @@ fn copy_project(from: &std::path::Path, to: &std::path::Path) {
 }
 
 #[test]
-fn a_killed_run_resumed_with_dbt_builds_every_node_once() {
+fn a_killed_run_resumed_with_dbt_1_11_builds_every_node_once() {
+    killed_run_resumed_with_dbt("1.11");
+}
+
+#[test]
+fn a_killed_run_resumed_with_dbt_1_12_builds_every_node_once() {
+    killed_run_resumed_with_dbt("1.12");
+}
+
+/// A real `dbt build` of dbt-core `version`, killed part-way, then the resume planned from its
+/// log alone, run for real: nothing redone, nothing dropped.
+fn killed_run_resumed_with_dbt(version: &str) {
     use std::io::BufRead;
-    let version = "1.11";
     let dbt = dbt_rerun_tests::dbt_python(version).with_file_name("dbt");
-    let tmp = std::env::temp_dir().join(format!("dbt-rerun-resume-{}", std::process::id()));
+    let tmp =
+        std::env::temp_dir().join(format!("dbt-rerun-resume-{version}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let project = tmp.join("project");
     copy_project(

@@ -93,8 +93,8 @@ impl Fixture {
 pub fn fixtures() -> Vec<Fixture> {
     let out = fixtures_in("runs");
     assert!(
-        out.len() >= 100,
-        "expected the full fixture corpus, found {} runs",
+        out.len() >= 240,
+        "expected the full fixture corpus (1.6, 1.8, 1.10, 1.11, 1.12), found {} runs",
         out.len()
     );
     out
@@ -104,8 +104,8 @@ pub fn fixtures() -> Vec<Fixture> {
 pub fn killed_fixtures() -> Vec<Fixture> {
     let out = fixtures_in("killed");
     assert!(
-        out.len() >= 16,
-        "expected the killed-run corpus, found {} runs",
+        out.len() >= 24,
+        "expected the killed-run corpus (1.6, 1.11, 1.12), found {} runs",
         out.len()
     );
     out
@@ -272,8 +272,8 @@ pub fn script_fixtures() -> Vec<ScriptFixture> {
         })
         .collect();
     assert!(
-        out.len() >= 42,
-        "expected the script corpus (14 scenarios of 1.6, 1.8, 1.11), found {} runs",
+        out.len() >= 56,
+        "expected the script corpus (14 scenarios of 1.6, 1.8, 1.11, 1.12), found {} runs",
         out.len()
     );
     out

@@ -101,6 +101,8 @@ struct Stats {
     skip: u64,
     #[serde(default)]
     total: u64,
+    #[serde(default)]
+    reused: u64,
 }
 
 /// A string field that tolerates any other JSON type (kept as absent), so one odd field in a
@@ -373,6 +375,7 @@ impl LogParser {
                 error: s.error,
                 skip: s.skip,
                 total: s.total,
+                reused: s.reused,
             });
         }
         self.report.end_of_run = true;
@@ -409,6 +412,8 @@ impl LogParser {
                 resource_type,
                 unique_id,
             }),
+            // `success`, `pass`, `warn`, `no-op`, and `reused` (1.12+: dbt reused the node
+            // from an earlier build, it stands as built): finished.
             _ => self.add_finished(SkippedNode {
                 name: name.to_owned(),
                 resource_type,
@@ -450,7 +455,7 @@ impl LogParser {
             .map(|l| l.trim().to_owned())
             .unwrap_or_default();
         let header = text::parse_header(&first);
-        if header.as_ref().is_some_and(|h| h.warning) {
+        if header.as_ref().is_some_and(|h| h.is_warning()) {
             self.block = Block::Ignored;
             return;
         }
@@ -647,6 +652,40 @@ mod tests {
                     ("payments_by_method", ResourceType::Model),
                     ("unique_payments_by_status_status", ResourceType::Test)
                 ]
+            );
+        }
+    }
+
+    #[test]
+    fn a_1_12_stats_line_counts_reused_nodes() {
+        // tests/fixtures/runs/1.12/json_model_error
+        let stats = r#"{"data": {"stats": {"error": 1, "noop": 0, "pass": 17, "reused": 0, "skip": 10, "total": 28, "warn": 0}}, "info": {"category": "", "code": "Z023", "extra": {}, "invocation_id": "c1efc72f-e4aa-4e64-8bec-f3f7cd96df4a", "level": "info", "msg": "Done. PASS=17 WARN=0 ERROR=1 SKIP=10 NO-OP=0 REUSED=0 TOTAL=28", "name": "StatsLine", "pid": 15454, "thread": "MainThread", "ts": "2026-12-07T05:33:52.420122Z"}}"#;
+        let report = parse(&[stats, &stats.replace(r#""reused": 0"#, r#""reused": 2"#)]);
+        let s = report.stats.unwrap();
+        assert_eq!(
+            (s.pass, s.error, s.skip, s.total, s.reused),
+            (17, 1, 10, 28, 2)
+        );
+        assert!(report.end_of_run);
+    }
+
+    #[test]
+    fn a_reused_node_is_finished() {
+        // A real 1.12 result event (tests/fixtures/runs/1.12/json_model_error) with the status
+        // dbt gives a node it reused: dbt-core 1.12 declares `reused` (NodeStatus.Reused,
+        // counted in REUSED=) but no dbt-core code path sets it; dbt's platform does.
+        let line = r#"{"data": {"description": "sql view model main.stg_customers", "execution_time": 0.12877703, "index": 4, "node_info": {"materialized": "view", "meta": {}, "node_checksum": "855e45ee1cd55cb697a0d4f907b21d8bf05ccef7cfac8af1dd343065efe559ec", "node_finished_at": "2026-12-07T05:33:50.960637", "node_name": "stg_customers", "node_path": "staging/stg_customers.sql", "node_relation": {"alias": "stg_customers", "database": "shop", "relation_name": "\"shop\".\"main\".\"stg_customers\"", "schema": "main"}, "node_started_at": "2026-12-07T05:33:50.830001", "node_status": "success", "resource_type": "model", "unique_id": "model.shop.stg_customers"}, "status": "OK", "total": 28}, "info": {"category": "", "code": "Q012", "extra": {}, "invocation_id": "c1efc72f-e4aa-4e64-8bec-f3f7cd96df4a", "level": "info", "msg": "4 of 28 OK created sql view model main.stg_customers ........................... [\u001b[32mOK\u001b[0m in 0.13s]", "name": "LogModelResult", "pid": 15454, "thread": "Thread-1 (worker)", "ts": "2026-12-07T05:33:50.961217Z"}}"#;
+        for status in ["success", "reused"] {
+            let report = parse(&[&line.replace(
+                r#""node_status": "success""#,
+                &format!(r#""node_status": "{status}""#),
+            )]);
+            assert!(report.failed.is_empty() && report.skipped.is_empty());
+            assert_eq!(report.finished.count, 1, "{status}");
+            assert_eq!(report.finished.nodes[0].name, "stg_customers");
+            assert_eq!(
+                report.finished.nodes[0].unique_id.as_deref(),
+                Some("model.shop.stg_customers")
             );
         }
     }

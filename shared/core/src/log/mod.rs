@@ -118,6 +118,9 @@ pub struct RunStats {
     pub error: u64,
     pub skip: u64,
     pub total: u64,
+    /// `REUSED=` (1.12+): nodes dbt reused from an earlier build instead of building them
+    /// (status `reused`): finished, never re-run. 0 before 1.12.
+    pub reused: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

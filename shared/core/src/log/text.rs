@@ -5,12 +5,13 @@ use super::{failed_node, truncate, Block, LogParser, RunStats};
 use crate::node::{version_parts, FailStatus, ResourceType, SkippedNode};
 use std::borrow::Cow;
 
-/// A summary header: `Failure in model fct_orders (models/fct_orders.sql)`,
-/// `Runtime Error in model ...` (1.6/1.7, and the second line of 1.8+),
-/// `Database Error in seed ...`, `Warning in test ...`.
+/// A summary header: `Failure in model fct_orders (models/fct_orders.sql)` (1.8–1.11),
+/// `[ERROR]: in model fct_orders (...)` (1.12+), `Runtime Error in model ...` (1.6/1.7, and
+/// the second line of 1.8+), `Database Error in seed ...`, `Warning in test ...` /
+/// `[WARNING]: in test ...`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Header<'a> {
-    pub warning: bool,
+    pub kind: HeaderKind,
     pub resource_type: ResourceType,
     pub name: &'a str,
     /// A "model" header whose file is YAML: dbt 1.8+ names a unit test's error after the
@@ -22,6 +23,10 @@ pub(crate) struct Header<'a> {
 }
 
 impl<'a> Header<'a> {
+    pub fn is_warning(&self) -> bool {
+        self.kind == HeaderKind::Warning
+    }
+
     /// The name that selects the node: a model's file is named after it, except a version of
     /// a versioned model, whose default file is `<model>_v<N>` (dbt's `defined_in`); such a
     /// header names version N, selected as `<model>.vN`.
@@ -52,13 +57,26 @@ impl<'a> Header<'a> {
     }
 }
 
+/// What a summary header says of its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeaderKind {
+    /// `Failure in` (1.8–1.11), `[ERROR]: in` (1.12+): the node did not succeed; the
+    /// message (or an [`HeaderKind::Error`] line) follows.
+    Failure,
+    /// `Runtime Error in`, `Database Error in`, `Compilation Error in`: the node could not
+    /// run, and the header names the error's kind.
+    Error,
+    /// `Warning in`, `[WARNING]: in`: the node passed with a warning.
+    Warning,
+}
+
 /// Parses a summary header line (already trimmed, without timestamp and colours).
 pub(crate) fn parse_header(line: &str) -> Option<Header<'_>> {
     let (kind, rest) = line.split_once(" in ")?;
-    let warning = match kind {
-        "Failure" => false,
-        "Warning" => true,
-        k if k.ends_with("Error") && k.len() < 40 => false,
+    let kind = match kind {
+        "Failure" | "[ERROR]:" => HeaderKind::Failure,
+        "Warning" | "[WARNING]:" => HeaderKind::Warning,
+        k if k.ends_with("Error") && k.len() < 40 => HeaderKind::Error,
         _ => return None,
     };
     let (type_word, rest) = rest.split_once(' ')?;
@@ -77,7 +95,7 @@ pub(crate) fn parse_header(line: &str) -> Option<Header<'_>> {
         .unwrap_or_default();
     let file_stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
     Some(Header {
-        warning,
+        kind,
         resource_type,
         name,
         unit_test_in_disguise: resource_type == ResourceType::Model && yaml,
@@ -349,7 +367,8 @@ const TYPE_WORDS: &[&str] = &[
     "hook",
 ];
 
-/// Parses `Done. PASS=17 WARN=0 ERROR=1 SKIP=10 NO-OP=0 TOTAL=28`.
+/// Parses `Done. PASS=17 WARN=0 ERROR=1 SKIP=10 NO-OP=0 TOTAL=28` (1.12+: `... NO-OP=0
+/// REUSED=0 TOTAL=28`).
 fn parse_stats(line: &str) -> Option<RunStats> {
     let rest = line.strip_prefix("Done. ")?;
     let mut stats = RunStats::default();
@@ -362,6 +381,7 @@ fn parse_stats(line: &str) -> Option<RunStats> {
             "WARN" => stats.warn = value,
             "ERROR" => stats.error = value,
             "SKIP" => stats.skip = value,
+            "REUSED" => stats.reused = value,
             "TOTAL" => {
                 stats.total = value;
                 seen_total = true;
@@ -380,6 +400,13 @@ fn is_summary_start(line: &str) -> bool {
     };
     let n = rest.bytes().take_while(u8::is_ascii_digit).count();
     n > 0 && (rest[n..].starts_with(" error") || rest[n..].starts_with(" failure"))
+}
+
+/// `Encountered an error:` (1.12+: `[ERROR]: Encountered an error:`), the line before the
+/// error that stopped dbt: the line without its level tag.
+fn encountered_error(line: &str) -> Option<&str> {
+    let line = line.strip_prefix("[ERROR]: ").unwrap_or(line);
+    line.starts_with("Encountered an error").then_some(line)
 }
 
 /// A text line as the parser reads it: a dbt event (the message after dbt's timestamp
@@ -537,11 +564,10 @@ impl LogParser {
             self.summary_untimed = false;
         } else if let Some(version) = header_version(trimmed) {
             self.report.dbt_version = Some(version.to_owned());
-        } else if trimmed == "Encountered an error:" || trimmed.starts_with("Encountered an error")
-        {
+        } else if let Some(encountered) = encountered_error(trimmed) {
             self.report.end_of_run = true;
             self.block = Block::TopLevelError;
-            if let Some(tail) = trimmed
+            if let Some(tail) = encountered
                 .strip_prefix("Encountered an error:")
                 .filter(|t| !t.trim().is_empty())
             {
@@ -568,7 +594,7 @@ impl LogParser {
     }
 
     fn summary_header(&mut self, header: super::text::Header<'_>, line: &str) {
-        if header.warning {
+        if header.is_warning() {
             self.block = Block::Ignored;
             return;
         }
@@ -594,9 +620,23 @@ impl LogParser {
             return;
         }
         let index = match known {
-            Some(index) => Some(index),
+            Some(index) => {
+                if header.kind == HeaderKind::Error
+                    && self.block
+                        == (Block::Failure {
+                            index,
+                            has_text: false,
+                        })
+                {
+                    // `Failure in test x` / `[ERROR]: in test x`, then `Runtime Error in test
+                    // x`: the test could not run (dbt's status `error`), it did not find rows.
+                    self.report.failed[index].status = FailStatus::Error;
+                }
+                Some(index)
+            }
             None => {
-                let status = if line.starts_with("Failure") && header.resource_type.is_test() {
+                let status = if header.kind == HeaderKind::Failure && header.resource_type.is_test()
+                {
                     FailStatus::Fail
                 } else {
                     FailStatus::Error
@@ -612,7 +652,7 @@ impl LogParser {
         match index {
             Some(index) => {
                 // `Runtime Error in model x` names the error's kind: keep it in the detail.
-                if !line.starts_with("Failure") {
+                if header.kind == HeaderKind::Error {
                     self.add_message_line(index, line);
                 }
                 let has_text = !self.report.failed[index].message.is_empty();
@@ -756,8 +796,32 @@ mod tests {
     fn headers_of_every_version_are_recognised() {
         let h = parse_header("Failure in model fct_orders (models/marts/fct_orders.sql)").unwrap();
         assert_eq!(
-            (h.warning, h.resource_type, h.name),
-            (false, ResourceType::Model, "fct_orders")
+            (h.kind, h.resource_type, h.name),
+            (HeaderKind::Failure, ResourceType::Model, "fct_orders")
+        );
+        // 1.12 (real lines of tests/fixtures/runs/1.12, colours removed).
+        let h = parse_header(
+            "[ERROR]: in test unique_stg_customers_customer_id (models/staging/schema.yml)",
+        )
+        .unwrap();
+        assert_eq!(
+            (h.kind, h.resource_type, h.name),
+            (
+                HeaderKind::Failure,
+                ResourceType::Test,
+                "unique_stg_customers_customer_id"
+            )
+        );
+        let h = parse_header("[WARNING]: in test warn_large_orders (tests/warn_large_orders.sql)")
+            .unwrap();
+        assert!(h.is_warning());
+        assert_eq!(
+            parse_header("[WARNING]: Got 5 results, configured to warn if != 0"),
+            None
+        );
+        assert_eq!(
+            parse_header("[WARNING][DeprecationsSummary]: Deprecated functionality"),
+            None
         );
         let h =
             parse_header("Runtime Error in seed raw_payments (seeds/raw_payments.csv)").unwrap();
@@ -769,10 +833,12 @@ mod tests {
         assert_eq!(h.name, "x");
         let h = parse_header("Failure in unit_test t_1 (models/unit_tests.yml)").unwrap();
         assert_eq!(h.resource_type, ResourceType::UnitTest);
-        assert!(
-            parse_header("Warning in test w (tests/w.sql)")
-                .unwrap()
-                .warning
+        assert!(parse_header("Warning in test w (tests/w.sql)")
+            .unwrap()
+            .is_warning());
+        assert_eq!(
+            parse_header("Runtime Error in seed s (seeds/s.csv)").map(|h| h.kind),
+            Some(HeaderKind::Error)
         );
         assert_eq!(parse_header("Completed with 1 error and 0 warnings:"), None);
         assert_eq!(parse_header("Failure in the night (sad)"), None);
@@ -987,10 +1053,166 @@ mod tests {
         assert_eq!(report.versions_unknown, ["dim_accounts"]);
     }
 
+    /// The summary of a real 1.12 run (tests/fixtures/runs/1.12/test_failure_build and
+    /// /two_failures_threads4), as CloudWatch gets it.
+    const SUMMARY_1_12: &[&str] = &[
+        "\x1b[0m05:28:50  7 of 28 START test unique_stg_customers_customer_id ............................ [RUN]",
+        "\x1b[0m05:28:50  7 of 28 FAIL 1 unique_stg_customers_customer_id ................................ [\x1b[31mFAIL 1\x1b[0m in 0.05s]",
+        "\x1b[0m05:28:58  14 of 28 START sql table model main.dim_customers .............................. [RUN]",
+        "\x1b[0m05:28:58  14 of 28 ERROR creating sql table model main.dim_customers ..................... [\x1b[31mERROR\x1b[0m in 0.20s]",
+        "\x1b[0m05:28:50  ",
+        "\x1b[0m05:28:50  \x1b[31mCompleted with 2 errors, 0 partial successes, and 0 warnings:\x1b[0m",
+        "\x1b[0m05:28:50  ",
+        "\x1b[0m05:28:50  [\x1b[31mERROR\x1b[0m]: in test unique_stg_customers_customer_id (models/staging/schema.yml)",
+        "\x1b[0m05:28:50    Got 1 result, configured to fail if != 0",
+        "\x1b[0m05:28:50  ",
+        "\x1b[0m05:28:50    compiled code at target/compiled/shop/models/staging/schema.yml/unique_stg_customers_customer_id.sql",
+        "\x1b[0m05:28:50  ",
+        "\x1b[0m05:28:58  [\x1b[31mERROR\x1b[0m]: in model dim_customers (models/marts/dim_customers.sql)",
+        "\x1b[0m05:28:58    Runtime Error in model dim_customers (models/marts/dim_customers.sql)",
+        "  Binder Error: Values list \"c\" does not have a column named \"missing_column\"",
+        "  ",
+        "  LINE 15:     , c.missing_column",
+        "                 ^^^^^^^^^^^^^^^^",
+        "\x1b[0m05:28:58  ",
+        "\x1b[0m05:28:58    compiled code at target/compiled/shop/models/marts/dim_customers.sql",
+        "\x1b[0m05:28:58  ",
+        "\x1b[0m05:28:50  Done. PASS=21 WARN=0 ERROR=2 SKIP=6 NO-OP=0 REUSED=0 TOTAL=28",
+        "\x1b[0m05:28:50  [\x1b[33mWARNING\x1b[0m][DeprecationsSummary]: Deprecated functionality",
+        "Summary of encountered deprecations:",
+        "- MissingArgumentsPropertyInGenericTestDeprecation: 2 occurrences",
+    ];
+
+    #[test]
+    fn a_1_12_summary_names_its_failed_test_and_model() {
+        let report = parse(SUMMARY_1_12);
+        let failed: Vec<(&str, ResourceType, FailStatus, &str)> = report
+            .failed
+            .iter()
+            .map(|n| {
+                (
+                    n.name.as_str(),
+                    n.resource_type,
+                    n.status,
+                    n.message.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                (
+                    "unique_stg_customers_customer_id",
+                    ResourceType::Test,
+                    FailStatus::Fail,
+                    "Got 1 result, configured to fail if != 0"
+                ),
+                (
+                    "dim_customers",
+                    ResourceType::Model,
+                    FailStatus::Error,
+                    "Binder Error: Values list \"c\" does not have a column named \"missing_column\""
+                ),
+            ]
+        );
+        assert!(report.failed[1]
+            .detail
+            .starts_with("Runtime Error in model dim_customers"));
+        assert!(report.end_of_run && report.error.is_none() && report.fusion.is_none());
+        assert_eq!(report.stats.map(|s| (s.error, s.reused)), Some((2, 0)));
+    }
+
+    #[test]
+    fn a_test_that_could_not_run_is_an_error_in_1_11_and_1_12() {
+        // A relationships test whose other model was never built (a real run of each).
+        for header in [
+            "\x1b[0m05:39:44  \x1b[31mFailure in test relationships_fct_orders_customer_id__customer_id__ref_dim_customers_ (models/marts/schema.yml)\x1b[0m",
+            "\x1b[0m05:40:08  [\x1b[31mERROR\x1b[0m]: in test relationships_fct_orders_customer_id__customer_id__ref_dim_customers_ (models/marts/schema.yml)",
+        ] {
+            let report = parse(&[
+                "\x1b[0m05:40:08  \x1b[31mCompleted with 1 error, 0 partial successes, and 0 warnings:\x1b[0m",
+                "\x1b[0m05:40:08  ",
+                header,
+                "\x1b[0m05:40:08    Runtime Error in test relationships_fct_orders_customer_id__customer_id__ref_dim_customers_ (models/marts/schema.yml)",
+                "  Catalog Error: Table with name dim_customers does not exist!",
+                "\x1b[0m05:40:08  ",
+                "\x1b[0m05:40:08  Done. PASS=15 WARN=0 ERROR=1 SKIP=0 NO-OP=0 REUSED=0 TOTAL=16",
+            ]);
+            assert_eq!(report.failed.len(), 1);
+            let node = &report.failed[0];
+            assert_eq!(
+                (node.resource_type, node.status, node.message.as_str()),
+                (
+                    ResourceType::Test,
+                    FailStatus::Error,
+                    "Catalog Error: Table with name dim_customers does not exist!"
+                ),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_1_12_warning_is_no_failure() {
+        let report = parse(&[
+            "\x1b[0m05:29:59  \x1b[33mCompleted with 1 warning:\x1b[0m",
+            "\x1b[0m05:29:59  ",
+            "\x1b[0m05:29:59  [\x1b[33mWARNING\x1b[0m]: in test warn_large_orders (tests/warn_large_orders.sql)",
+            "\x1b[0m05:29:59  [\x1b[33mWARNING\x1b[0m]: Got 5 results, configured to warn if != 0",
+            "\x1b[0m05:29:59  ",
+            "\x1b[0m05:29:59    compiled code at target/compiled/shop/tests/warn_large_orders.sql",
+            "\x1b[0m05:29:59  ",
+            "\x1b[0m05:29:59  Done. PASS=27 WARN=1 ERROR=0 SKIP=0 NO-OP=0 REUSED=0 TOTAL=28",
+        ]);
+        assert!(report.failed.is_empty(), "{:?}", report.failed);
+        assert_eq!(report.stats.map(|s| (s.warn, s.total)), Some((1, 28)));
+    }
+
+    #[test]
+    fn a_1_12_error_that_stopped_dbt_is_read() {
+        // tests/fixtures/runs/1.12/compile_error
+        let report = parse(&[
+            "\x1b[0m05:29:40  [\x1b[31mERROR\x1b[0m]: Encountered an error:",
+            "Compilation Error",
+            "  Model 'model.shop.customer_ltv' (models/marts/customer_ltv.sql) depends on a node named 'does_not_exist' which was not found",
+        ]);
+        assert!(report.end_of_run);
+        let error = report.error.unwrap_or_default();
+        assert!(
+            error.starts_with("Compilation Error\n") && error.contains("'does_not_exist'"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_dbt_v2_banner_of_1_12_is_neither_fusion_nor_a_failure() {
+        // `dbt --version` of dbt-core 1.12.6, as a script's first step prints it.
+        let report = parse(&[
+            "Core:",
+            "  - installed: 1.12.6",
+            "  - latest:    1.12.6 - Up to date!",
+            "",
+            "Plugins:",
+            "  - duckdb: 1.11.1 - Up to date!",
+            "",
+            "",
+            "\x1b[0m05:28:18  dbt v2 is available, and is the default for new installations. This is dbt Core v1.",
+            "          New project - install v2: https://docs.getdbt.com/docs/local/install-dbt?utm_source=dbt-cli",
+            "          Existing v1 project - upgrade guide: https://docs.getdbt.com/docs/dbt-versions/dbt-upgrade/upgrading-to-v2?utm_source=dbt-cli",
+        ]);
+        assert_eq!(report.fusion, None);
+        assert!(report.failed.is_empty() && report.skipped.is_empty());
+        assert_eq!(report.error, None);
+        assert!(!report.end_of_run && report.stats.is_none());
+        assert_eq!(report.dbt_version, None);
+    }
+
     #[test]
     fn stats_lines_of_every_version_parse() {
         let s = parse_stats("Done. PASS=17 WARN=0 ERROR=1 SKIP=10 NO-OP=0 TOTAL=28").unwrap();
         assert_eq!((s.pass, s.error, s.skip, s.total), (17, 1, 10, 28));
+        let s = parse_stats("Done. PASS=0 WARN=0 ERROR=1 SKIP=0 NO-OP=0 REUSED=3 TOTAL=4").unwrap();
+        assert_eq!((s.error, s.reused, s.total), (1, 3, 4));
         let s = parse_stats("Done. PASS=27 WARN=0 ERROR=0 SKIP=0 TOTAL=27").unwrap();
         assert_eq!(s.total, 27);
         assert_eq!(parse_stats("Done. Nothing to do"), None);
