@@ -30,6 +30,7 @@
 
 use crate::command::{DbtCommand, Selection};
 use crate::log::RunReport;
+use crate::microbatch::{coverage, BatchRerun, BatchWindow, Coverage, Rerun};
 use crate::node::{version_parts, InvalidNodeName, NodeName, ResourceType};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,6 +58,9 @@ pub struct RerunCommand {
     pub note: Option<String>,
     /// How many nodes it runs and how many finished ones it leaves out.
     pub work: Work,
+    /// For a run whose microbatch models did not build every batch: the window the re-run
+    /// carries, and which batches it builds again (see [`crate::microbatch`]).
+    pub microbatch: Option<BatchRerun>,
 }
 
 /// The work a planned re-run does and the work it saves, in nodes: what the `RerunNodes` and
@@ -119,14 +123,13 @@ impl RerunCommand {
     /// `command` with its selection replaced (never the case for the shapes of this module).
     pub fn edit_of(&self, command: &DbtCommand) -> Option<ArgvEdit> {
         let original = command.to_argv();
-        let removed = match self.shape {
-            PlanShape::Original => vec![],
-            shape => command.flag_positions(crate::command::Strip {
-                select: true,
-                exclude: shape == PlanShape::Resume,
-                indirect: true,
-            }),
-        };
+        let narrowed = self.shape != PlanShape::Original;
+        let removed = command.flag_positions(crate::command::Strip {
+            select: narrowed,
+            exclude: self.shape == PlanShape::Resume,
+            indirect: narrowed,
+            event_time: self.window().is_some(),
+        });
         let kept: Vec<&String> = original
             .iter()
             .enumerate()
@@ -142,6 +145,13 @@ impl RerunCommand {
     }
 }
 
+impl RerunCommand {
+    /// The microbatch window the plan carries, if any.
+    pub fn window(&self) -> Option<BatchWindow> {
+        self.microbatch.as_ref().and_then(|m| m.window)
+    }
+}
+
 /// Why no re-run command can be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
@@ -152,8 +162,20 @@ pub enum PlanError {
 }
 
 /// Plans the re-run of `command` after the run `report` describes. `budget` is the longest
-/// the argv may be as JSON.
+/// the argv may be as JSON. A microbatch model whose batches were not all built runs with a
+/// window covering them, or the plan is the whole original command (see
+/// [`crate::microbatch`]).
 pub fn plan_rerun(
+    command: &DbtCommand,
+    report: &RunReport,
+    budget: usize,
+) -> Result<RerunCommand, PlanError> {
+    let plan = plan_nodes(command, report, budget)?;
+    Ok(cover_batches(plan, command, report, Rerun::Nodes, budget))
+}
+
+/// [`plan_rerun`] of the nodes, before the batches are covered.
+fn plan_nodes(
     command: &DbtCommand,
     report: &RunReport,
     budget: usize,
@@ -235,8 +257,16 @@ pub fn plan_rerun(
 /// Plans the resume of a run cut off part-way (killed, out of memory, interrupted): the
 /// original command minus the nodes the log shows as finished, so nothing finished is redone
 /// and nothing unfinished is dropped. When that cannot be expressed exactly (or does not fit
-/// `budget`), the original command, with a note saying why.
+/// `budget`), the original command, with a note saying why. A microbatch model cut off in
+/// its batches runs with a window covering every batch of the run (see
+/// [`crate::microbatch`]).
 pub fn plan_resume(command: &DbtCommand, report: &RunReport, budget: usize) -> RerunCommand {
+    let plan = plan_resume_nodes(command, report, budget);
+    cover_batches(plan, command, report, Rerun::Resume, budget)
+}
+
+/// [`plan_resume`] of the nodes, before the batches are covered.
+fn plan_resume_nodes(command: &DbtCommand, report: &RunReport, budget: usize) -> RerunCommand {
     if !command.selects_nodes() {
         return original(
             command,
@@ -267,12 +297,102 @@ pub fn plan_resume(command: &DbtCommand, report: &RunReport, budget: usize) -> R
     }
 }
 
+/// `plan` with the window that builds again every batch of a microbatch model the run did not
+/// build; the whole original command when the batches cannot be placed in time (or the window
+/// does not fit `budget`). Never a bare selection of such a model: it would build only the
+/// batches near now, and the others would stay empty.
+fn cover_batches(
+    plan: RerunCommand,
+    command: &DbtCommand,
+    report: &RunReport,
+    rerun: Rerun,
+    budget: usize,
+) -> RerunCommand {
+    let batches = match coverage(report, command, rerun) {
+        Coverage::Nothing => return plan,
+        Coverage::Window(batches) => batches,
+        Coverage::Unknown(batches) => return unplaced(command, report, batches),
+    };
+    let Some(window) = batches.window else {
+        return unplaced(command, report, batches);
+    };
+    let argv = match DbtCommand::parse(&plan.argv) {
+        Ok(planned) => {
+            let mut argv = planned
+                .without_flags(crate::command::Strip {
+                    event_time: true,
+                    ..Default::default()
+                })
+                .to_argv();
+            argv.extend(window.flags());
+            argv
+        }
+        Err(e) => {
+            let why = format!("the planned command cannot be read back ({e})");
+            return unplaced(
+                command,
+                report,
+                BatchRerun {
+                    note: why,
+                    ..batches
+                },
+            );
+        }
+    };
+    if json_len(&argv) > budget {
+        let why = "the window does not fit ECS's override limit".to_owned();
+        return unplaced(
+            command,
+            report,
+            BatchRerun {
+                note: why,
+                ..batches
+            },
+        );
+    }
+    let note = match plan.note {
+        Some(note) => format!("{note}; {}", batches.note),
+        None => batches.note.clone(),
+    };
+    RerunCommand {
+        argv,
+        note: Some(note),
+        microbatch: Some(batches),
+        ..plan
+    }
+}
+
+/// The whole original command, for microbatch batches no window can cover: said in the note.
+fn unplaced(command: &DbtCommand, report: &RunReport, batches: BatchRerun) -> RerunCommand {
+    let caveat = if command
+        .flag_value(crate::microbatch::EVENT_TIME_START)
+        .is_some()
+    {
+        ", with its own window"
+    } else {
+        "; dbt chooses its batches again (a bare selection would build only the batches near \
+         now), and a batch it does not choose that was not built stays empty until backfilled"
+    };
+    let note = format!(
+        "microbatch: {}: re-running the whole original command{caveat}",
+        batches.note
+    );
+    RerunCommand {
+        microbatch: Some(BatchRerun {
+            window: None,
+            ..batches
+        }),
+        ..original(command, report, note)
+    }
+}
+
 fn original(command: &DbtCommand, report: &RunReport, note: String) -> RerunCommand {
     RerunCommand {
         argv: command.to_argv(),
         shape: PlanShape::Original,
         note: Some(note),
         work: Work::whole(Some(report)),
+        microbatch: None,
     }
 }
 
@@ -324,6 +444,7 @@ fn exact(
         shape: PlanShape::Exact,
         note: versions.note.clone(),
         work: Work::default(),
+        microbatch: None,
     }
 }
 
@@ -502,6 +623,7 @@ fn exact_models(
             None => note.to_owned(),
         }),
         work: Work::default(),
+        microbatch: None,
     })
 }
 
@@ -545,6 +667,7 @@ fn descendants(
                 .to_owned(),
         ),
         work: Work::default(),
+        microbatch: None,
     })
 }
 
@@ -682,6 +805,7 @@ fn resume(
             rerun_nodes: None,
             nodes_saved: saved,
         },
+        microbatch: None,
     })
 }
 
