@@ -15,6 +15,7 @@ mod history;
 mod hostile_logs;
 mod log_sources;
 mod microbatch;
+mod microbatch_rerun;
 mod on_task_stopped;
 mod postgres_faults;
 mod real_events;

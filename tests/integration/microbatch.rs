@@ -187,24 +187,34 @@ fn every_batch_not_built_is_inside_the_planned_window_and_the_window_inside_the_
 }
 
 /// The decision on a fixture's stopped task, from its log alone.
-pub(crate) fn decided(f: &MicrobatchFixture) -> DecisionRecord {
-    let words: Vec<&str> = f.meta.argv.iter().map(String::as_str).collect();
-    let stop_code = if f.killed() {
+fn decided(f: &MicrobatchFixture) -> DecisionRecord {
+    decision_on(&f.meta.argv, f.meta.exit_code, &f.log_path())
+}
+
+/// The decision on a stopped task that ran `argv` and exited `exit_code` (137: killed by a
+/// Spot interruption), from its log at `log` alone, with the default configuration.
+pub(crate) fn decision_on(
+    argv: &[String],
+    exit_code: i32,
+    log: &std::path::Path,
+) -> DecisionRecord {
+    let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let stop_code = if exit_code == 137 {
         "SpotInterruption"
     } else {
         "EssentialContainerExited"
     };
-    let task = TaskBuilder::exited(Some(f.meta.exit_code))
+    let task = TaskBuilder::exited(Some(exit_code))
         .stop_code(stop_code)
         .overrides(Some(&words), &[])
         .build();
-    let report = report(f);
+    let report = parse_reader(std::fs::File::open(log).unwrap(), Limits::default()).unwrap();
     let config = decision_config(|_| None).unwrap();
     let decided = decide(DecisionInput {
         task: &task,
         report: Some(&report),
         log_note: None,
-        command: Some(&f.meta.argv),
+        command: Some(argv),
         entry_point: None,
         invocations: None,
         config: &config,
