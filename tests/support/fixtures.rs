@@ -484,7 +484,7 @@ pub fn microbatch_fixtures() -> Vec<MicrobatchFixture> {
         })
         .collect();
     assert!(
-        out.len() >= 20,
+        out.len() >= 60,
         "expected the microbatch corpus (20 runs of 1.10, 1.11 and 1.12), found {}",
         out.len()
     );
