@@ -16,6 +16,7 @@ mod hostile_logs;
 mod log_sources;
 mod microbatch;
 mod microbatch_rerun;
+mod on_error;
 mod on_task_stopped;
 mod postgres_faults;
 mod real_events;

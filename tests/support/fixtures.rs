@@ -111,6 +111,29 @@ pub fn killed_fixtures() -> Vec<Fixture> {
     out
 }
 
+/// Every run recorded by `generate_on_error.py`: dbt 1.12 with `on_error: continue`.
+pub fn on_error_fixtures() -> Vec<Fixture> {
+    let out = fixtures_in("on_error");
+    assert!(
+        out.len() >= 4,
+        "expected the on_error corpus, found {} runs",
+        out.len()
+    );
+    out
+}
+
+impl Fixture {
+    /// For an `on_error` fixture: per failed model, what `dbt ls <model>+` selects inside
+    /// the run's selection (`downstream.json`).
+    pub fn downstream(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let path = self.dir.join("downstream.json");
+        serde_json::from_str(
+            &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        )
+        .unwrap_or_else(|e| panic!("{}: bad downstream.json: {e}", self.id))
+    }
+}
+
 fn fixtures_in(corpus: &str) -> Vec<Fixture> {
     scenarios_in(corpus)
         .into_iter()

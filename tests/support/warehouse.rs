@@ -175,6 +175,46 @@ print(json.dumps(out))
     }
 }
 
+impl ShopContainer {
+    /// Every row of `table` (in schema `main`), as text, sorted.
+    pub fn table(&self, table: &str) -> Vec<String> {
+        let script = r#"
+import duckdb, sys
+c = duckdb.connect(sys.argv[1])
+for row in sorted(str(r) for r in c.execute(f"select * from main.{sys.argv[2]}").fetchall()):
+    print(row)
+"#;
+        let done = Command::new(dbt_python(&self.version))
+            .args(["-c", script])
+            .arg(self.database())
+            .arg(table)
+            .output()
+            .expect("python runs");
+        assert!(
+            done.status.success(),
+            "reading {table}: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        String::from_utf8_lossy(&done.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Appends `lines` to the project's seed file `seed` (new data arriving).
+    pub fn append_to_seed(&self, seed: &str, lines: &[&str]) {
+        use std::io::Write;
+        let path = self.project.join("seeds").join(format!("{seed}.csv"));
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        for line in lines {
+            writeln!(file, "{line}").unwrap();
+        }
+    }
+}
+
 impl Drop for ShopContainer {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -224,15 +224,16 @@ fn plan_nodes(
             }
             versions.scope = selection.select.clone();
         }
-        let mut candidates = vec![exact(command, &failed, &skipped, &versions)];
-        candidates.extend(exact_models(
-            command, &selection, &failed, &skipped, &versions,
-        ));
-        if !versions.excludes_failed {
-            candidates.extend(descendants(command, &selection, &failed));
-        }
+        let continued = children_may_have_continued(report, &failed);
+        let candidates =
+            match candidates(command, &selection, &failed, &skipped, &versions, continued) {
+                Ok(candidates) => candidates,
+                Err(note) => return Ok(original(command, report, note)),
+            };
         if let Some(mut plan) = candidates.into_iter().find(|c| fits(&c.argv)) {
-            // Whichever shape: dbt runs exactly the failed and skipped nodes again.
+            // Whichever shape: dbt runs exactly the failed and skipped nodes again (and, from
+            // 1.12, the children that ran after a failed model with `on_error: continue`,
+            // which the log does not show: then the counts are a bound, by as many).
             let rerun = unique_names(failed.iter().chain(&skipped).map(|(n, _)| n)).len();
             plan.work = Work {
                 rerun_nodes: Some(rerun as u64),
@@ -671,6 +672,109 @@ fn descendants(
     })
 }
 
+/// The exact shapes that fit this run, in order of preference; Err (the note) when none can be
+/// exact and the whole command runs again.
+fn candidates(
+    command: &DbtCommand,
+    selection: &Selection,
+    failed: &[(NodeName, ResourceType)],
+    skipped: &[(NodeName, ResourceType)],
+    versions: &Versions,
+    continued: bool,
+) -> Result<Vec<RerunCommand>, String> {
+    if continued {
+        return with_continued_children(command, selection, failed, skipped)
+            .filter(|_| versions.bare.is_empty())
+            .map(|plan| vec![plan])
+            .ok_or_else(|| continued_unnamed(failed));
+    }
+    let mut candidates = vec![exact(command, failed, skipped, versions)];
+    candidates.extend(exact_models(command, selection, failed, skipped, versions));
+    if !versions.excludes_failed {
+        candidates.extend(descendants(command, selection, failed));
+    }
+    Ok(candidates)
+}
+
+/// A failed model's children may have run on its stale relation: dbt 1.12's `on_error:
+/// continue` (a model config) runs them instead of skipping them, and the log does not say
+/// which did. So from 1.12, a run with a failed model re-runs everything downstream of it.
+fn children_may_have_continued(report: &RunReport, failed: &[(NodeName, ResourceType)]) -> bool {
+    let models = failed.iter().any(|(_, t)| *t == ResourceType::Model);
+    models && dbt_at_least(report, (1, 12))
+}
+
+/// Every node downstream of a failed model (`model+`, inside each original `--select` term),
+/// and every other failed and skipped node by name. Under `on_error: skip_children` (dbt's
+/// default) `model+` is the model and what it skipped, so the set is the failed and skipped
+/// nodes exactly; under `on_error: continue` it adds the children that ran on the failed
+/// model's stale relation. None where the original's selection cannot be intersected
+/// (`--selector`, a term that would become a flag).
+fn with_continued_children(
+    command: &DbtCommand,
+    selection: &Selection,
+    failed: &[(NodeName, ResourceType)],
+    skipped: &[(NodeName, ResourceType)],
+) -> Option<RerunCommand> {
+    if !selection.selector.is_empty() || !terms_rewritable(selection) {
+        return None;
+    }
+    let mut terms = Vec::new();
+    for (name, kind) in failed.iter().chain(skipped) {
+        let term = if *kind == ResourceType::Model && failed.iter().any(|(f, _)| f == name) {
+            format!("{name}+")
+        } else {
+            name.to_string()
+        };
+        if selection.select.is_empty() || !term.ends_with('+') {
+            terms.push(term);
+        } else {
+            // Intersect with each original term (`stg+` inside `stg+` is itself).
+            terms.extend(selection.select.iter().map(|s| {
+                if *s == term {
+                    term.clone()
+                } else {
+                    format!("{term},{s}")
+                }
+            }));
+        }
+    }
+    Some(RerunCommand {
+        argv: with_selection(
+            command,
+            true,
+            &unique_names_str(terms),
+            &[],
+            selection.indirect.as_deref(),
+        ),
+        shape: PlanShape::Descendants,
+        note: Some(
+            "every node downstream of a failed model runs again (`model+`): from dbt 1.12 a \
+             model with `on_error: continue` lets its children run on its stale relation, and \
+             the log does not say which did"
+                .to_owned(),
+        ),
+        work: Work::default(),
+        microbatch: None,
+    })
+}
+
+/// Why a run whose failed model's children may have continued is re-run whole.
+fn continued_unnamed(failed: &[(NodeName, ResourceType)]) -> String {
+    let models: Vec<&str> = failed
+        .iter()
+        .filter(|(_, t)| *t == ResourceType::Model)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    format!(
+        "from dbt 1.12 the children of a failed model with `on_error: continue` run on its \
+         stale relation and the log does not say which did, and the nodes downstream of {} \
+         cannot be selected inside the original selection (a --selector, or a versioned model \
+         the log names without its version): re-running the whole original command",
+        models.join(", ")
+    )
+}
+
 fn unique_names_str(terms: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     terms
@@ -913,6 +1017,42 @@ mod tests {
 
     use FailStatus::*;
     use ResourceType::*;
+
+    #[test]
+    fn from_dbt_1_12_everything_downstream_of_a_failed_model_runs_again() {
+        // `on_error: continue` may have run fct's children on its stale table: `fct+`.
+        let mut r = report(
+            &[("fct", Model, Error), ("unique_dim_id", Test, Fail)],
+            &[("agg", Model)],
+        );
+        r.dbt_version = Some("1.12.6".into());
+        let plan = plan_rerun(&cmd("dbt build --select stg+ dim --exclude old"), &r, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Descendants);
+        assert_eq!(
+            plan.argv.join(" "),
+            "dbt build --exclude old --select fct+,stg+ fct+,dim unique_dim_id agg"
+        );
+        let plan = plan_rerun(&cmd("dbt build --select fct+"), &r, 8192).unwrap();
+        assert_eq!(
+            plan.argv.join(" "),
+            "dbt build --select fct+ unique_dim_id agg"
+        );
+        assert!(plan.note.unwrap().contains("on_error: continue"));
+        // Before 1.12 the exact list.
+        r.dbt_version = Some("1.11.16".into());
+        let plan = plan_rerun(&cmd("dbt build"), &r, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Exact);
+        // A selector cannot be intersected: the whole command, and why.
+        r.dbt_version = Some("1.12.0".into());
+        let plan = plan_rerun(&cmd("dbt build --selector nightly"), &r, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Original);
+        assert!(plan.note.unwrap().contains("downstream of fct"));
+        // No failed model: nothing can have continued.
+        let mut tests_only = report(&[("unique_dim_id", Test, Fail)], &[("agg", Model)]);
+        tests_only.dbt_version = Some("1.12.6".into());
+        let plan = plan_rerun(&cmd("dbt build"), &tests_only, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Exact);
+    }
 
     #[test]
     fn the_exact_list_replaces_the_selection_and_keeps_every_flag() {
