@@ -224,7 +224,7 @@ fn plan_nodes(
             }
             versions.scope = selection.select.clone();
         }
-        let continued = children_may_have_continued(report, &failed);
+        let continued = children_may_have_continued(report);
         let candidates =
             match candidates(command, &selection, &failed, &skipped, &versions, continued) {
                 Ok(candidates) => candidates,
@@ -699,8 +699,11 @@ fn candidates(
 /// A failed model's children may have run on its stale relation: dbt 1.12's `on_error:
 /// continue` (a model config) runs them instead of skipping them, and the log does not say
 /// which did. So from 1.12, a run with a failed model re-runs everything downstream of it.
-fn children_may_have_continued(report: &RunReport, failed: &[(NodeName, ResourceType)]) -> bool {
-    let models = failed.iter().any(|(_, t)| *t == ResourceType::Model);
+fn children_may_have_continued(report: &RunReport) -> bool {
+    let models = report
+        .failed
+        .iter()
+        .any(|n| n.resource_type == ResourceType::Model);
     models && dbt_at_least(report, (1, 12))
 }
 
@@ -894,6 +897,12 @@ fn resume(
         "resuming: the original selection minus the {count} node{} that finished",
         if count == 1 { "" } else { "s" }
     );
+    if children_may_have_continued(report) {
+        note.push_str(
+            " before the first failure (from dbt 1.12, a node that finished after a failed model \
+             may be a child run on its stale relation by `on_error: continue`)",
+        );
+    }
     if !kept_versioned.is_empty() {
         note.push_str(&format!(
             "; {} finished but names a versioned model without its version, which would exclude every version: it runs again",
@@ -915,8 +924,11 @@ fn resume(
 
 /// The finished nodes a resume excludes, and the versioned models' bare names it keeps.
 fn finished_to_exclude(command: &DbtCommand, report: &RunReport) -> (Vec<NodeName>, Vec<String>) {
-    // With --fail-fast, dbt records what finished after the first failure as skipped.
-    let finished = if report.cancelled || command.has_flag(&["--fail-fast", "-x"]) {
+    // With --fail-fast, dbt records what finished after the first failure as skipped. From
+    // 1.12, what finished after a failed model may be a child that ran on its stale relation
+    // (`on_error: continue`): it runs again.
+    let fail_fast = report.cancelled || command.has_flag(&["--fail-fast", "-x"]);
+    let finished = if fail_fast || children_may_have_continued(report) {
         &report.finished.nodes[..report.finished.before_first_failure]
     } else {
         &report.finished.nodes[..]
@@ -1297,6 +1309,32 @@ mod tests {
              --exclude old old+1,resource_type:test old+1,resource_type:unit_test stg not_null_stg_id \
              --indirect-selection empty"
         );
+    }
+
+    #[test]
+    fn from_dbt_1_12_a_resume_after_a_failed_model_reruns_what_finished_after_it() {
+        // Killed after fct failed: `agg` finished after it, maybe on fct's stale table.
+        let mut r = report(&[("fct", Model, Error)], &[]);
+        r.end_of_run = false;
+        r.dbt_version = Some("1.12.6".into());
+        r.finished = FinishedNodes {
+            count: 2,
+            nodes: vec![node("stg", Model), node("agg", Model)],
+            before_first_failure: 1,
+        };
+        let plan = plan_rerun(&cmd("dbt run"), &r, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Resume);
+        assert_eq!(plan.argv.join(" "), "dbt run --exclude stg");
+        assert!(plan.note.unwrap().contains("on_error: continue"));
+        // Before 1.12 a child of a failed model never ran: everything finished is left out.
+        r.dbt_version = Some("1.11.16".into());
+        let plan = plan_rerun(&cmd("dbt run"), &r, 8192).unwrap();
+        assert_eq!(plan.argv.join(" "), "dbt run --exclude stg agg");
+        // No failed model: nothing can have continued.
+        r.dbt_version = Some("1.12.6".into());
+        r.failed.clear();
+        let plan = plan_resume(&cmd("dbt run"), &r, 8192);
+        assert_eq!(plan.argv.join(" "), "dbt run --exclude stg agg");
     }
 
     #[test]
