@@ -5,7 +5,7 @@
 //! nodes and everything downstream of a failed model inside the original selection, and
 //! nothing else; and the planned re-run, executed on the failed run's warehouse with the fault
 //! healed, leaves the children as a clean run does, where the failed and skipped nodes alone
-//! would leave them stale.
+//! would leave them stale; so does the resume of a run killed after a stale child finished.
 
 use dbt_rerun::command::DbtCommand;
 use dbt_rerun::log::{parse_reader, Limits};
@@ -161,4 +161,68 @@ fn the_planned_rerun_rebuilds_the_children_that_ran_on_stale_data_for_real() {
         clean.table("agg_daily_revenue"),
         "the failed node alone left agg_daily_revenue as a clean run does"
     );
+}
+
+#[test]
+fn a_run_killed_after_its_children_ran_on_stale_data_resumes_them_for_real() {
+    let clean = built_then_new_order("on-error-kill-clean");
+    let run = clean.dbt(&build_continuing(), &[], "clean.log");
+    assert_eq!(run.code, 0, "{}", run.output());
+
+    // fct_orders fails, agg_daily_revenue runs on its previous table, then the task is killed
+    // inside customer_ltv's slow pre-hook (an OOM kill, a Spot interruption).
+    let killed = built_then_new_order("on-error-kill");
+    let slow: Vec<String> = [
+        "dbt",
+        "build",
+        "--vars",
+        "{continue_on_error: true, slow_rows: 200000000}",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let run = killed.dbt_killed(
+        &slow,
+        &[("SHOP_TRANSIENT_ERROR", "1")],
+        "killed.log",
+        |line| line.contains("OK created sql table model main.agg_daily_revenue"),
+        1,
+        std::time::Duration::from_millis(300),
+    );
+    assert_ne!(
+        killed.table("agg_daily_revenue"),
+        clean.table("agg_daily_revenue")
+    );
+    let report = parse_reader(std::fs::File::open(&run.log).unwrap(), Limits::default()).unwrap();
+    // What finished includes the stale child: a resume leaving out all of it would keep it.
+    assert!(
+        report
+            .finished
+            .nodes
+            .iter()
+            .any(|n| n.name == "agg_daily_revenue"),
+        "{:?}",
+        report.finished.nodes
+    );
+    let record = super::microbatch::decision_on(&slow, 137, &run.log);
+    assert_eq!(
+        record.decision,
+        dbt_rerun::record::DecisionKind::Rerun,
+        "{}",
+        record.reason
+    );
+    let command = record.rerun_command.clone().unwrap();
+    assert!(
+        !command.contains(&"agg_daily_revenue".to_owned()),
+        "{command:?}"
+    );
+
+    let rerun = killed.dbt(&command, &[], "resume.log");
+    assert_eq!(rerun.code, 0, "{command:?}\n{}", rerun.output());
+    for table in CHILDREN {
+        assert_eq!(
+            killed.table(table),
+            clean.table(table),
+            "{table} after {command:?}"
+        );
+    }
 }
