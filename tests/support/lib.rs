@@ -7,6 +7,8 @@ pub mod fault_proxy;
 pub mod fixtures;
 pub mod moto;
 pub mod runtime_api;
+pub mod warehouse;
 
 pub use dbt::*;
 pub use fixtures::*;
+pub use warehouse::*;
