@@ -40,7 +40,7 @@ impl ShopContainer {
         let dir = std::env::temp_dir().join(format!("dbt-rerun-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let project = dir.join("project");
-        copy_dir(&repo_root().join("tests/fixtures/dbt_project"), &project);
+        copy_project(&repo_root().join("tests/fixtures/dbt_project"), &project);
         Self {
             dir,
             project,
@@ -221,7 +221,9 @@ impl Drop for ShopContainer {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copies a dbt project to `to` for a run of its own: without its build output (`target`,
+/// `logs`, `dbt_packages`) or a DuckDB warehouse.
+pub fn copy_project(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -230,7 +232,7 @@ fn copy_dir(from: &Path, to: &Path) {
             continue;
         }
         if entry.path().is_dir() {
-            copy_dir(&entry.path(), &to.join(&name));
+            copy_project(&entry.path(), &to.join(&name));
         } else {
             std::fs::copy(entry.path(), to.join(&name)).unwrap();
         }
