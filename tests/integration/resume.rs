@@ -123,23 +123,6 @@ fn every_resume_selects_the_original_selection_minus_what_finished() {
     eprintln!("resume plans checked against dbt ls: {shapes:?}");
 }
 
-fn copy_project(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name == "target" || name == "logs" || name.ends_with(".duckdb") {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_project(&path, &to.join(&*name));
-        } else {
-            std::fs::copy(&path, to.join(&*name)).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_killed_run_resumed_with_dbt_1_11_builds_every_node_once() {
     killed_run_resumed_with_dbt("1.11");
@@ -159,7 +142,7 @@ fn killed_run_resumed_with_dbt(version: &str) {
         std::env::temp_dir().join(format!("dbt-rerun-resume-{version}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let project = tmp.join("project");
-    copy_project(
+    dbt_rerun_tests::copy_project(
         &dbt_rerun_tests::repo_root().join("tests/fixtures/dbt_project"),
         &project,
     );

@@ -15,7 +15,9 @@ use dbt_rerun::log::{parse_reader, split_reader, Limits, DEFAULT_MAX_INVOCATIONS
 use dbt_rerun::record::{DecisionKind, DecisionRecord, LogFacts};
 use dbt_rerun::script::{StepKind, TaskCommand};
 use dbt_rerun::testing::TaskBuilder;
-use dbt_rerun_tests::{dbt_python, repo_root, script_fixtures, ScriptFixture, TruthInvocation};
+use dbt_rerun_tests::{
+    copy_project, dbt_python, repo_root, script_fixtures, ScriptFixture, TruthInvocation,
+};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -214,22 +216,6 @@ fn verb_of(command: &str) -> &str {
 impl Drop for Container {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn copy_project(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if matches!(name.as_str(), "target" | "logs" | "dbt_packages") || name.ends_with(".duckdb")
-        {
-            continue;
-        }
-        if entry.path().is_dir() {
-            copy_project(&entry.path(), &to.join(&name));
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
-        }
     }
 }
 

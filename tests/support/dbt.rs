@@ -45,8 +45,11 @@ pub fn dbt_ls(
         error: String,
     }
     let python = dbt_python(version);
+    // One file per call: tests of one process call this at the same time.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = std::env::temp_dir().join(format!(
-        "dbt-rerun-ls-{version}-{}.json",
+        "dbt-rerun-ls-{version}-{}-{call}.json",
         std::process::id()
     ));
     let input: Vec<serde_json::Value> = requests

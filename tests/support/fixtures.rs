@@ -114,6 +114,29 @@ pub fn killed_fixtures() -> Vec<Fixture> {
     out
 }
 
+/// Every run recorded by `generate_on_error.py`: dbt 1.12 with `on_error: continue`.
+pub fn on_error_fixtures() -> Vec<Fixture> {
+    let out = fixtures_in("on_error");
+    assert!(
+        out.len() >= 4,
+        "expected the on_error corpus, found {} runs",
+        out.len()
+    );
+    out
+}
+
+impl Fixture {
+    /// For an `on_error` fixture: per failed model, what `dbt ls <model>+` selects inside
+    /// the run's selection (`downstream.json`).
+    pub fn downstream(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let path = self.dir.join("downstream.json");
+        serde_json::from_str(
+            &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        )
+        .unwrap_or_else(|e| panic!("{}: bad downstream.json: {e}", self.id))
+    }
+}
+
 fn fixtures_in(corpus: &str) -> Vec<Fixture> {
     scenarios_in(corpus)
         .into_iter()
@@ -360,4 +383,151 @@ pub fn fixture_argv(fixture: &str) -> Vec<String> {
         .iter()
         .map(|v| v.as_str().unwrap().to_owned())
         .collect()
+}
+
+/// One run recorded by `generate_microbatch.py`: microbatch models on DuckDB.
+#[derive(Debug, Clone)]
+pub struct MicrobatchFixture {
+    /// `1.11/batch_error`
+    pub id: String,
+    pub version: String,
+    pub dir: PathBuf,
+    pub meta: MicrobatchMeta,
+}
+
+/// A microbatch fixture's `meta.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MicrobatchMeta {
+    pub dbt_version: String,
+    pub argv: Vec<String>,
+    /// As ECS reports it: 128 + the signal for a kill.
+    pub exit_code: i32,
+    #[serde(default)]
+    pub setup: Vec<Vec<String>>,
+    /// The fault's environment (`SHOP_MB_FAIL`, `SHOP_MB_SLOW_ROWS`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// The models' first day.
+    pub mb_begin: String,
+    #[serde(default)]
+    pub signal: Option<String>,
+}
+
+/// One batch as dbt's own file log reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruthBatch {
+    /// dbt's label of the batch (`2026-11-25`).
+    pub label: String,
+    /// `started` (no result: cut off), `OK`/`success`, `error`, `skipped`.
+    pub status: String,
+}
+
+/// A microbatch model's entry of `run_results.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BatchedResult {
+    pub unique_id: String,
+    pub status: String,
+    /// `successful` and `failed` batches, each `[start, end]` (RFC 3339).
+    #[serde(default)]
+    pub batch_results: Option<BTreeMap<String, Vec<(String, String)>>>,
+}
+
+impl MicrobatchFixture {
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("output.log")
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.meta.argv.iter().any(|a| a == "json")
+    }
+
+    pub fn killed(&self) -> bool {
+        self.meta.signal.is_some()
+    }
+
+    /// dbt's run_results.json, None for a killed run.
+    pub fn run_results(&self) -> Option<Vec<BatchedResult>> {
+        #[derive(Deserialize)]
+        struct Results {
+            results: Vec<BatchedResult>,
+        }
+        let text = std::fs::read_to_string(self.dir.join("run_results.json")).ok()?;
+        let parsed: Results = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: bad run_results.json: {e}", self.id));
+        Some(parsed.results)
+    }
+
+    /// Names of the nodes dbt's run_results give one of `statuses`.
+    pub fn names_with_status(&self, statuses: &[&str]) -> BTreeSet<String> {
+        self.run_results()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| statuses.contains(&r.status.as_str()))
+            .map(|r| name_of(&r.unique_id))
+            .collect()
+    }
+
+    /// Every batch of every microbatch model, per dbt's JSON file log: model name -> batch
+    /// index -> the batch.
+    pub fn truth_batches(&self) -> BTreeMap<String, BTreeMap<u64, TruthBatch>> {
+        let path = self.dir.join("file_log.jsonl");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut out: BTreeMap<String, BTreeMap<u64, TruthBatch>> = BTreeMap::new();
+        for line in text.lines() {
+            let event: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{}: bad file_log.jsonl: {e}", self.id));
+            let name = event["info"]["name"].as_str().unwrap_or_default();
+            if name != "LogStartBatch" && name != "LogBatchResult" {
+                continue;
+            }
+            let data = &event["data"];
+            let model = data["node_info"]["node_name"].as_str().unwrap().to_owned();
+            let index = data["batch_index"].as_u64().unwrap();
+            let label = data["description"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("batch ")
+                .and_then(|d| d.split(" of ").next())
+                .unwrap()
+                .to_owned();
+            let status = if name == "LogStartBatch" {
+                "started".to_owned()
+            } else {
+                data["status"].as_str().unwrap().to_owned()
+            };
+            out.entry(model)
+                .or_default()
+                .insert(index, TruthBatch { label, status });
+        }
+        out
+    }
+
+    /// Rows per day of `mb_sessions` and `mb_daily` in the warehouse after the run.
+    pub fn warehouse(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        let path = self.dir.join("warehouse.json");
+        serde_json::from_str(
+            &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        )
+        .unwrap_or_else(|e| panic!("{}: bad warehouse.json: {e}", self.id))
+    }
+}
+
+/// Every run `generate_microbatch.py` recorded, sorted; panics if the corpus is missing.
+pub fn microbatch_fixtures() -> Vec<MicrobatchFixture> {
+    let out: Vec<MicrobatchFixture> = scenarios_in("microbatch")
+        .into_iter()
+        .map(|(id, version, dir, meta)| MicrobatchFixture {
+            id,
+            version,
+            dir,
+            meta,
+        })
+        .collect();
+    assert!(
+        out.len() >= 60,
+        "expected the microbatch corpus (20 runs of 1.10, 1.11 and 1.12), found {}",
+        out.len()
+    );
+    out
 }

@@ -9,6 +9,8 @@ pub mod fixtures;
 pub mod moto;
 pub mod runtime_api;
 pub mod stack;
+pub mod warehouse;
 
 pub use dbt::*;
 pub use fixtures::*;
+pub use warehouse::*;

@@ -189,6 +189,7 @@ fn text_body(record: &DecisionRecord) -> String {
     }
     write_nodes(&mut t, record);
     write_steps(&mut t, record);
+    write_batches(&mut t, record);
     write_rerun(&mut t, record);
     match &record.rerun_command {
         Some(command) => {
@@ -273,6 +274,54 @@ fn write_steps(t: &mut String, record: &DecisionRecord) {
     }
     if steps.len() > MAX_STEPS_LISTED {
         let _ = writeln!(t, "  ... and {} more", steps.len() - MAX_STEPS_LISTED);
+    }
+}
+
+/// Microbatch models: which batches were not built, and which run again in what window.
+fn write_batches(t: &mut String, record: &DecisionRecord) {
+    use std::fmt::Write;
+    let Some(batches) = &record.microbatch else {
+        return;
+    };
+    let _ = match batches.window {
+        Some(w) => writeln!(
+            t,
+            "\nMicrobatch batches run again with --event-time-start {} --event-time-end {} (UTC, end exclusive):",
+            w.flags()[1],
+            w.flags()[3]
+        ),
+        None => writeln!(
+            t,
+            "\nMicrobatch batches not built (no window could be known: {}):",
+            one_line(&batches.note, 300)
+        ),
+    };
+    for model in batches.models.iter().take(MAX_NODES_LISTED) {
+        let labels: Vec<String> = model.not_built.iter().map(|b| b.label()).take(10).collect();
+        let more = model.not_built_count.saturating_sub(labels.len() as u64);
+        let _ = write!(
+            t,
+            "  - {}: {} of {} batches not built ({}{})",
+            model.model,
+            model.not_built_count,
+            model.batches,
+            labels.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+        let _ = match (model.rerun_from, model.rerun_to) {
+            (Some(from), Some(to)) => writeln!(
+                t,
+                "; runs again: {} batches, {} to {}",
+                model.rerun_batches,
+                from.label(),
+                to.label()
+            ),
+            _ => writeln!(t),
+        };
     }
 }
 
@@ -372,6 +421,9 @@ struct MachineView<'a> {
     log_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     script_steps: Option<&'a [crate::decision::ScriptStep]>,
+    /// Microbatch models: the re-run's window and which batches of which model run again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    microbatch: Option<&'a crate::microbatch::BatchRerun>,
 }
 
 impl<'a> MachineView<'a> {
@@ -407,6 +459,7 @@ impl<'a> MachineView<'a> {
                 .script_steps
                 .as_deref()
                 .map(|s| &s[..s.len().min(MAX_STEPS_LISTED)]),
+            microbatch: r.microbatch.as_ref(),
         }
     }
 }

@@ -204,6 +204,7 @@ impl DbtCommand {
             select: true,
             exclude: !keep_exclude,
             indirect: true,
+            event_time: false,
         })
     }
 
@@ -324,6 +325,24 @@ impl DbtCommand {
         argv
     }
 
+    /// The value of a flag that takes one (`--flag value` or `--flag=value`), the last one
+    /// given; None when the command does not have it.
+    pub fn flag_value(&self, name: &str) -> Option<String> {
+        [&self.global_args, &self.args]
+            .into_iter()
+            .flat_map(|args| {
+                flag_words(args)
+                    .into_iter()
+                    .filter(|(flag, _)| *flag == name)
+                    .map(|(_, words)| match split_inline(&args[words.start]) {
+                        (_, Some(inline)) => Some(inline),
+                        _ => args[words.start + 1..words.end].first().cloned(),
+                    })
+            })
+            .last()
+            .flatten()
+    }
+
     /// Whether a flag (boolean) is present, e.g. `--fail-fast`.
     pub fn has_flag(&self, names: &[&str]) -> bool {
         self.global_args
@@ -341,6 +360,7 @@ fn dropped_in(args: &[String], strip: Strip) -> Vec<usize> {
             (strip.select && (SELECT_FLAGS.contains(flag) || *flag == "--selector"))
                 || (strip.indirect && *flag == "--indirect-selection")
                 || (strip.exclude && EXCLUDE_FLAGS.contains(flag))
+                || (strip.event_time && matches!(*flag, "--event-time-start" | "--event-time-end"))
         })
         .flat_map(|(_, words)| words)
         .collect()
@@ -434,12 +454,14 @@ fn is_timestamp(value: &str) -> bool {
 }
 
 /// Which selection flags [`DbtCommand::without_flags`] removes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Strip {
     /// `--select` and its synonyms, and `--selector`.
     pub select: bool,
     pub exclude: bool,
     pub indirect: bool,
+    /// `--event-time-start` and `--event-time-end` (a microbatch window).
+    pub event_time: bool,
 }
 
 /// Whether `term` is usable as one dbt selector term given by a person: no flag, no

@@ -147,6 +147,9 @@ pub struct Findings {
     pub log_complete: bool,
     /// What the re-run command runs and leaves out, in nodes; None without a command.
     pub work: Option<Work>,
+    /// Microbatch models whose batches were not all built: the re-run's window and which
+    /// batches of which model run again (or why no window could be known).
+    pub microbatch: Option<crate::microbatch::BatchRerun>,
     /// The task was a chain's re-run that succeeded.
     pub recovered: Option<Recovery>,
 }
@@ -326,6 +329,7 @@ impl Findings {
                 .unwrap_or_default(),
             log_complete: report.is_some_and(|r| r.end_of_run),
             work: None,
+            microbatch: None,
             recovered: None,
         }
     }
@@ -377,6 +381,7 @@ fn judge(
     };
     findings.script_steps = plan.steps.clone();
     findings.work = plan.work;
+    findings.microbatch = plan.microbatch.clone();
 
     let what = with_log_note(&classification.summary, input.log_note);
     worth_a_rerun(&classification, &what)?;

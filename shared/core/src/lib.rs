@@ -13,6 +13,7 @@
 //!   go away.
 //! - [`policy`]: which failures are re-run, and how often.
 //! - [`command`] and [`plan`]: the original dbt command, and the re-run command;
+//!   [`microbatch`]: the window that builds again the batches of microbatch models;
 //!   [`script`]: shell scripts around dbt, read into steps and re-run from the failed one.
 //! - [`chain`]: a chain of runs and every name derived from it (`startedBy`, `clientToken`,
 //!   schedule name, tags, environment).
@@ -40,6 +41,7 @@ pub mod launch;
 pub mod launch_rules;
 pub mod log;
 pub mod metrics;
+pub mod microbatch;
 pub mod node;
 pub mod plan;
 pub mod policy;

@@ -30,6 +30,7 @@
 
 use crate::command::{DbtCommand, Selection};
 use crate::log::RunReport;
+use crate::microbatch::{coverage, BatchRerun, BatchWindow, Coverage, Rerun};
 use crate::node::{version_parts, InvalidNodeName, NodeName, ResourceType};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,6 +58,9 @@ pub struct RerunCommand {
     pub note: Option<String>,
     /// How many nodes it runs and how many finished ones it leaves out.
     pub work: Work,
+    /// For a run whose microbatch models did not build every batch: the window the re-run
+    /// carries, and which batches it builds again (see [`crate::microbatch`]).
+    pub microbatch: Option<BatchRerun>,
 }
 
 /// The work a planned re-run does and the work it saves, in nodes: what the `RerunNodes` and
@@ -119,14 +123,13 @@ impl RerunCommand {
     /// `command` with its selection replaced (never the case for the shapes of this module).
     pub fn edit_of(&self, command: &DbtCommand) -> Option<ArgvEdit> {
         let original = command.to_argv();
-        let removed = match self.shape {
-            PlanShape::Original => vec![],
-            shape => command.flag_positions(crate::command::Strip {
-                select: true,
-                exclude: shape == PlanShape::Resume,
-                indirect: true,
-            }),
-        };
+        let narrowed = self.shape != PlanShape::Original;
+        let removed = command.flag_positions(crate::command::Strip {
+            select: narrowed,
+            exclude: self.shape == PlanShape::Resume,
+            indirect: narrowed,
+            event_time: self.window().is_some(),
+        });
         let kept: Vec<&String> = original
             .iter()
             .enumerate()
@@ -142,6 +145,13 @@ impl RerunCommand {
     }
 }
 
+impl RerunCommand {
+    /// The microbatch window the plan carries, if any.
+    pub fn window(&self) -> Option<BatchWindow> {
+        self.microbatch.as_ref().and_then(|m| m.window)
+    }
+}
+
 /// Why no re-run command can be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
@@ -152,8 +162,20 @@ pub enum PlanError {
 }
 
 /// Plans the re-run of `command` after the run `report` describes. `budget` is the longest
-/// the argv may be as JSON.
+/// the argv may be as JSON. A microbatch model whose batches were not all built runs with a
+/// window covering them, or the plan is the whole original command (see
+/// [`crate::microbatch`]).
 pub fn plan_rerun(
+    command: &DbtCommand,
+    report: &RunReport,
+    budget: usize,
+) -> Result<RerunCommand, PlanError> {
+    let plan = plan_nodes(command, report, budget)?;
+    Ok(cover_batches(plan, command, report, Rerun::Nodes, budget))
+}
+
+/// [`plan_rerun`] of the nodes, before the batches are covered.
+fn plan_nodes(
     command: &DbtCommand,
     report: &RunReport,
     budget: usize,
@@ -202,15 +224,16 @@ pub fn plan_rerun(
             }
             versions.scope = selection.select.clone();
         }
-        let mut candidates = vec![exact(command, &failed, &skipped, &versions)];
-        candidates.extend(exact_models(
-            command, &selection, &failed, &skipped, &versions,
-        ));
-        if !versions.excludes_failed {
-            candidates.extend(descendants(command, &selection, &failed));
-        }
+        let continued = children_may_have_continued(report);
+        let candidates =
+            match candidates(command, &selection, &failed, &skipped, &versions, continued) {
+                Ok(candidates) => candidates,
+                Err(note) => return Ok(original(command, report, note)),
+            };
         if let Some(mut plan) = candidates.into_iter().find(|c| fits(&c.argv)) {
-            // Whichever shape: dbt runs exactly the failed and skipped nodes again.
+            // Whichever shape: dbt runs exactly the failed and skipped nodes again (and, from
+            // 1.12, the children that ran after a failed model with `on_error: continue`,
+            // which the log does not show: then the counts are a bound, by as many).
             let rerun = unique_names(failed.iter().chain(&skipped).map(|(n, _)| n)).len();
             plan.work = Work {
                 rerun_nodes: Some(rerun as u64),
@@ -235,8 +258,16 @@ pub fn plan_rerun(
 /// Plans the resume of a run cut off part-way (killed, out of memory, interrupted): the
 /// original command minus the nodes the log shows as finished, so nothing finished is redone
 /// and nothing unfinished is dropped. When that cannot be expressed exactly (or does not fit
-/// `budget`), the original command, with a note saying why.
+/// `budget`), the original command, with a note saying why. A microbatch model cut off in
+/// its batches runs with a window covering every batch of the run (see
+/// [`crate::microbatch`]).
 pub fn plan_resume(command: &DbtCommand, report: &RunReport, budget: usize) -> RerunCommand {
+    let plan = plan_resume_nodes(command, report, budget);
+    cover_batches(plan, command, report, Rerun::Resume, budget)
+}
+
+/// [`plan_resume`] of the nodes, before the batches are covered.
+fn plan_resume_nodes(command: &DbtCommand, report: &RunReport, budget: usize) -> RerunCommand {
     if !command.selects_nodes() {
         return original(
             command,
@@ -267,12 +298,102 @@ pub fn plan_resume(command: &DbtCommand, report: &RunReport, budget: usize) -> R
     }
 }
 
+/// `plan` with the window that builds again every batch of a microbatch model the run did not
+/// build; the whole original command when the batches cannot be placed in time (or the window
+/// does not fit `budget`). Never a bare selection of such a model: it would build only the
+/// batches near now, and the others would stay empty.
+fn cover_batches(
+    plan: RerunCommand,
+    command: &DbtCommand,
+    report: &RunReport,
+    rerun: Rerun,
+    budget: usize,
+) -> RerunCommand {
+    let batches = match coverage(report, command, rerun) {
+        Coverage::Nothing => return plan,
+        Coverage::Window(batches) => batches,
+        Coverage::Unknown(batches) => return unplaced(command, report, batches),
+    };
+    let Some(window) = batches.window else {
+        return unplaced(command, report, batches);
+    };
+    let argv = match DbtCommand::parse(&plan.argv) {
+        Ok(planned) => {
+            let mut argv = planned
+                .without_flags(crate::command::Strip {
+                    event_time: true,
+                    ..Default::default()
+                })
+                .to_argv();
+            argv.extend(window.flags());
+            argv
+        }
+        Err(e) => {
+            let why = format!("the planned command cannot be read back ({e})");
+            return unplaced(
+                command,
+                report,
+                BatchRerun {
+                    note: why,
+                    ..batches
+                },
+            );
+        }
+    };
+    if json_len(&argv) > budget {
+        let why = "the window does not fit ECS's override limit".to_owned();
+        return unplaced(
+            command,
+            report,
+            BatchRerun {
+                note: why,
+                ..batches
+            },
+        );
+    }
+    let note = match plan.note {
+        Some(note) => format!("{note}; {}", batches.note),
+        None => batches.note.clone(),
+    };
+    RerunCommand {
+        argv,
+        note: Some(note),
+        microbatch: Some(batches),
+        ..plan
+    }
+}
+
+/// The whole original command, for microbatch batches no window can cover: said in the note.
+fn unplaced(command: &DbtCommand, report: &RunReport, batches: BatchRerun) -> RerunCommand {
+    let caveat = if command
+        .flag_value(crate::microbatch::EVENT_TIME_START)
+        .is_some()
+    {
+        ", with its own window"
+    } else {
+        "; dbt chooses its batches again (a bare selection would build only the batches near \
+         now), and a batch it does not choose that was not built stays empty until backfilled"
+    };
+    let note = format!(
+        "microbatch: {}: re-running the whole original command{caveat}",
+        batches.note
+    );
+    RerunCommand {
+        microbatch: Some(BatchRerun {
+            window: None,
+            ..batches
+        }),
+        ..original(command, report, note)
+    }
+}
+
 fn original(command: &DbtCommand, report: &RunReport, note: String) -> RerunCommand {
     RerunCommand {
         argv: command.to_argv(),
         shape: PlanShape::Original,
         note: Some(note),
         work: Work::whole(Some(report)),
+        microbatch: None,
     }
 }
 
@@ -324,6 +445,7 @@ fn exact(
         shape: PlanShape::Exact,
         note: versions.note.clone(),
         work: Work::default(),
+        microbatch: None,
     }
 }
 
@@ -502,6 +624,7 @@ fn exact_models(
             None => note.to_owned(),
         }),
         work: Work::default(),
+        microbatch: None,
     })
 }
 
@@ -545,7 +668,114 @@ fn descendants(
                 .to_owned(),
         ),
         work: Work::default(),
+        microbatch: None,
     })
+}
+
+/// The exact shapes that fit this run, in order of preference; Err (the note) when none can be
+/// exact and the whole command runs again.
+fn candidates(
+    command: &DbtCommand,
+    selection: &Selection,
+    failed: &[(NodeName, ResourceType)],
+    skipped: &[(NodeName, ResourceType)],
+    versions: &Versions,
+    continued: bool,
+) -> Result<Vec<RerunCommand>, String> {
+    if continued {
+        return with_continued_children(command, selection, failed, skipped)
+            .filter(|_| versions.bare.is_empty())
+            .map(|plan| vec![plan])
+            .ok_or_else(|| continued_unnamed(failed));
+    }
+    let mut candidates = vec![exact(command, failed, skipped, versions)];
+    candidates.extend(exact_models(command, selection, failed, skipped, versions));
+    if !versions.excludes_failed {
+        candidates.extend(descendants(command, selection, failed));
+    }
+    Ok(candidates)
+}
+
+/// A failed model's children may have run on its stale relation: dbt 1.12's `on_error:
+/// continue` (a model config) runs them instead of skipping them, and the log does not say
+/// which did. So from 1.12, a run with a failed model re-runs everything downstream of it.
+fn children_may_have_continued(report: &RunReport) -> bool {
+    let models = report
+        .failed
+        .iter()
+        .any(|n| n.resource_type == ResourceType::Model);
+    models && dbt_at_least(report, (1, 12))
+}
+
+/// Every node downstream of a failed model (`model+`, inside each original `--select` term),
+/// and every other failed and skipped node by name. Under `on_error: skip_children` (dbt's
+/// default) `model+` is the model and what it skipped, so the set is the failed and skipped
+/// nodes exactly; under `on_error: continue` it adds the children that ran on the failed
+/// model's stale relation. None where the original's selection cannot be intersected
+/// (`--selector`, a term that would become a flag).
+fn with_continued_children(
+    command: &DbtCommand,
+    selection: &Selection,
+    failed: &[(NodeName, ResourceType)],
+    skipped: &[(NodeName, ResourceType)],
+) -> Option<RerunCommand> {
+    if !selection.selector.is_empty() || !terms_rewritable(selection) {
+        return None;
+    }
+    let mut terms = Vec::new();
+    for (name, kind) in failed.iter().chain(skipped) {
+        let term = if *kind == ResourceType::Model && failed.iter().any(|(f, _)| f == name) {
+            format!("{name}+")
+        } else {
+            name.to_string()
+        };
+        if selection.select.is_empty() || !term.ends_with('+') {
+            terms.push(term);
+        } else {
+            // Intersect with each original term (`stg+` inside `stg+` is itself).
+            terms.extend(selection.select.iter().map(|s| {
+                if *s == term {
+                    term.clone()
+                } else {
+                    format!("{term},{s}")
+                }
+            }));
+        }
+    }
+    Some(RerunCommand {
+        argv: with_selection(
+            command,
+            true,
+            &unique_names_str(terms),
+            &[],
+            selection.indirect.as_deref(),
+        ),
+        shape: PlanShape::Descendants,
+        note: Some(
+            "every node downstream of a failed model runs again (`model+`): from dbt 1.12 a \
+             model with `on_error: continue` lets its children run on its stale relation, and \
+             the log does not say which did"
+                .to_owned(),
+        ),
+        work: Work::default(),
+        microbatch: None,
+    })
+}
+
+/// Why a run whose failed model's children may have continued is re-run whole.
+fn continued_unnamed(failed: &[(NodeName, ResourceType)]) -> String {
+    let models: Vec<&str> = failed
+        .iter()
+        .filter(|(_, t)| *t == ResourceType::Model)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    format!(
+        "from dbt 1.12 the children of a failed model with `on_error: continue` run on its \
+         stale relation and the log does not say which did, and the nodes downstream of {} \
+         cannot be selected inside the original selection (a --selector, or a versioned model \
+         the log names without its version): re-running the whole original command",
+        models.join(", ")
+    )
 }
 
 fn unique_names_str(terms: Vec<String>) -> Vec<String> {
@@ -667,6 +897,12 @@ fn resume(
         "resuming: the original selection minus the {count} node{} that finished",
         if count == 1 { "" } else { "s" }
     );
+    if children_may_have_continued(report) {
+        note.push_str(
+            " before the first failure (from dbt 1.12, a node that finished after a failed model \
+             may be a child run on its stale relation by `on_error: continue`)",
+        );
+    }
     if !kept_versioned.is_empty() {
         note.push_str(&format!(
             "; {} finished but names a versioned model without its version, which would exclude every version: it runs again",
@@ -682,13 +918,17 @@ fn resume(
             rerun_nodes: None,
             nodes_saved: saved,
         },
+        microbatch: None,
     })
 }
 
 /// The finished nodes a resume excludes, and the versioned models' bare names it keeps.
 fn finished_to_exclude(command: &DbtCommand, report: &RunReport) -> (Vec<NodeName>, Vec<String>) {
-    // With --fail-fast, dbt records what finished after the first failure as skipped.
-    let finished = if report.cancelled || command.has_flag(&["--fail-fast", "-x"]) {
+    // With --fail-fast, dbt records what finished after the first failure as skipped. From
+    // 1.12, what finished after a failed model may be a child that ran on its stale relation
+    // (`on_error: continue`): it runs again.
+    let fail_fast = report.cancelled || command.has_flag(&["--fail-fast", "-x"]);
+    let finished = if fail_fast || children_may_have_continued(report) {
         &report.finished.nodes[..report.finished.before_first_failure]
     } else {
         &report.finished.nodes[..]
@@ -789,6 +1029,42 @@ mod tests {
 
     use FailStatus::*;
     use ResourceType::*;
+
+    #[test]
+    fn from_dbt_1_12_everything_downstream_of_a_failed_model_runs_again() {
+        // `on_error: continue` may have run fct's children on its stale table: `fct+`.
+        let mut r = report(
+            &[("fct", Model, Error), ("unique_dim_id", Test, Fail)],
+            &[("agg", Model)],
+        );
+        r.dbt_version = Some("1.12.6".into());
+        let plan = plan_rerun(&cmd("dbt build --select stg+ dim --exclude old"), &r, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Descendants);
+        assert_eq!(
+            plan.argv.join(" "),
+            "dbt build --exclude old --select fct+,stg+ fct+,dim unique_dim_id agg"
+        );
+        let plan = plan_rerun(&cmd("dbt build --select fct+"), &r, 8192).unwrap();
+        assert_eq!(
+            plan.argv.join(" "),
+            "dbt build --select fct+ unique_dim_id agg"
+        );
+        assert!(plan.note.unwrap().contains("on_error: continue"));
+        // Before 1.12 the exact list.
+        r.dbt_version = Some("1.11.16".into());
+        let plan = plan_rerun(&cmd("dbt build"), &r, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Exact);
+        // A selector cannot be intersected: the whole command, and why.
+        r.dbt_version = Some("1.12.0".into());
+        let plan = plan_rerun(&cmd("dbt build --selector nightly"), &r, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Original);
+        assert!(plan.note.unwrap().contains("downstream of fct"));
+        // No failed model: nothing can have continued.
+        let mut tests_only = report(&[("unique_dim_id", Test, Fail)], &[("agg", Model)]);
+        tests_only.dbt_version = Some("1.12.6".into());
+        let plan = plan_rerun(&cmd("dbt build"), &tests_only, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Exact);
+    }
 
     #[test]
     fn the_exact_list_replaces_the_selection_and_keeps_every_flag() {
@@ -1033,6 +1309,32 @@ mod tests {
              --exclude old old+1,resource_type:test old+1,resource_type:unit_test stg not_null_stg_id \
              --indirect-selection empty"
         );
+    }
+
+    #[test]
+    fn from_dbt_1_12_a_resume_after_a_failed_model_reruns_what_finished_after_it() {
+        // Killed after fct failed: `agg` finished after it, maybe on fct's stale table.
+        let mut r = report(&[("fct", Model, Error)], &[]);
+        r.end_of_run = false;
+        r.dbt_version = Some("1.12.6".into());
+        r.finished = FinishedNodes {
+            count: 2,
+            nodes: vec![node("stg", Model), node("agg", Model)],
+            before_first_failure: 1,
+        };
+        let plan = plan_rerun(&cmd("dbt run"), &r, 8192).unwrap();
+        assert_eq!(plan.shape, PlanShape::Resume);
+        assert_eq!(plan.argv.join(" "), "dbt run --exclude stg");
+        assert!(plan.note.unwrap().contains("on_error: continue"));
+        // Before 1.12 a child of a failed model never ran: everything finished is left out.
+        r.dbt_version = Some("1.11.16".into());
+        let plan = plan_rerun(&cmd("dbt run"), &r, 8192).unwrap();
+        assert_eq!(plan.argv.join(" "), "dbt run --exclude stg agg");
+        // No failed model: nothing can have continued.
+        r.dbt_version = Some("1.12.6".into());
+        r.failed.clear();
+        let plan = plan_resume(&cmd("dbt run"), &r, 8192);
+        assert_eq!(plan.argv.join(" "), "dbt run --exclude stg agg");
     }
 
     #[test]

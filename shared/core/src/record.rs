@@ -11,6 +11,7 @@ use crate::chain::is_chain_var;
 use crate::classify::FailureKind;
 use crate::decision::{Decided, Decision, PlannedRerun, Recovery, ScriptStep};
 use crate::event::KeyValue;
+use crate::microbatch::BatchRerun;
 use crate::node::{FailedNode, SkippedNode};
 use crate::plan::{PlanShape, Work};
 use crate::task_definition::LogLocation;
@@ -141,6 +142,12 @@ pub struct DecisionRecord {
     /// attempt. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovered: Option<Recovery>,
+    /// Microbatch models whose batches the run did not all build: the re-run's window
+    /// (`--event-time-start`/`--event-time-end`, UTC, end exclusive) and, per model, the batches
+    /// not built and those that run again; without a window, why (the re-run command is then
+    /// the whole original). Absent when no microbatch model is concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub microbatch: Option<BatchRerun>,
 }
 
 /// The re-run of a `rerun` record.
@@ -320,6 +327,7 @@ impl DecisionRecord {
             rerun_nodes: work.rerun_nodes,
             nodes_saved: work.nodes_saved,
             recovered: f.recovered,
+            microbatch: f.microbatch,
         }
     }
 }

@@ -6,6 +6,8 @@
 use dbt_rerun::classify::FailureKind;
 use dbt_rerun::decision::{Recovery, ScriptStep};
 use dbt_rerun::event::KeyValue;
+use dbt_rerun::log::batches::BatchStart;
+use dbt_rerun::microbatch::{BatchRerun, BatchWindow, ModelBatches};
 use dbt_rerun::node::FailStatus;
 use dbt_rerun::plan::PlanShape;
 use dbt_rerun::record::RerunRecord;
@@ -20,6 +22,7 @@ const MAPS: &[&str] = &["rerun.environment"];
 fn every_field_set() -> DecisionRecord {
     let some = |s: &str| Some(s.to_owned());
     let words = || Some(vec!["dbt".to_owned(), "build".to_owned()]);
+    let day = BatchStart::parse("2026-11-25").unwrap();
     DecisionRecord {
         decision: DecisionKind::Rerun,
         reason: "r".into(),
@@ -98,6 +101,24 @@ fn every_field_set() -> DecisionRecord {
             origin_task_arn: "t".into(),
             attempt: 2,
         }),
+        microbatch: Some(BatchRerun {
+            window: Some(BatchWindow {
+                start: day.at,
+                end: day.at,
+            }),
+            note: "n".into(),
+            models: vec![ModelBatches {
+                model: "mb_events".into(),
+                batch_size: Some(day.size),
+                batches: 3,
+                built: 2,
+                not_built: vec![day],
+                not_built_count: 1,
+                rerun_from: Some(day),
+                rerun_to: Some(day),
+                rerun_batches: 1,
+            }],
+        }),
     }
 }
 
@@ -175,6 +196,7 @@ fn a_field_left_out_when_unset_is_marked_so_in_the_reference() {
     record.plan_note = None;
     record.finished_node_names.clear();
     record.recovered = None;
+    record.microbatch = None;
     record.failed_nodes[0].unique_id = None;
     record.skipped_nodes[0].unique_id = None;
     if let Some(log) = record.log_stream.as_mut() {

@@ -246,6 +246,7 @@ pub(crate) fn with_terms(
         select: select.is_some(),
         exclude: exclude.is_some(),
         indirect: false,
+        event_time: false,
     });
     for (flag, terms, name) in [
         ("--select", select, "select"),

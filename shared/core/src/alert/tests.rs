@@ -78,6 +78,7 @@ fn record(decision: DecisionKind) -> DecisionRecord {
         rerun_nodes: Some(0),
         nodes_saved: 0,
         recovered: None,
+        microbatch: None,
     }
 }
 

@@ -5,6 +5,7 @@ use super::{DecisionConfig, DecisionInput};
 use crate::classify::{Classification, FailureKind};
 use crate::command::DbtCommand;
 use crate::log::{Invocation, RunReport};
+use crate::microbatch::BatchRerun;
 use crate::plan::{plan_rerun, plan_resume, PlanShape, RerunCommand, Work};
 use crate::policy::RetryClass;
 use crate::script::{plan_script, ScriptRun, StepAction, StepKind, TaskCommand, Unreadable};
@@ -110,6 +111,7 @@ fn combined(invocations: &[Invocation]) -> RunReport {
         all.error = all.error.take().or_else(|| report.error.clone());
         all.dbt_version = report.dbt_version.clone().or(all.dbt_version.take());
         all.format = report.format;
+        all.microbatch.0.extend(report.microbatch.0.iter().cloned());
     }
     all.end_of_run = invocations.last().is_some_and(|i| i.report.end_of_run);
     all
@@ -142,6 +144,8 @@ pub(super) struct CommandPlan {
     pub steps: Option<Vec<ScriptStep>>,
     /// The nodes the command runs and the finished ones it leaves out; None without a command.
     pub work: Option<Work>,
+    /// Microbatch models whose batches were not all built: the window, what runs again.
+    pub microbatch: Option<BatchRerun>,
 }
 
 impl CommandPlan {
@@ -152,6 +156,7 @@ impl CommandPlan {
             note: plan.note,
             steps: None,
             work: Some(plan.work),
+            microbatch: plan.microbatch,
         }
     }
 
@@ -170,6 +175,7 @@ impl CommandPlan {
             note,
             steps: None,
             work: Some(Work::whole(report)),
+            microbatch: None,
         }
     }
 }
@@ -359,6 +365,7 @@ fn script_plan(
         note: Some(notes.join("; ")),
         steps: Some(steps),
         work: Some(plan.work),
+        microbatch: plan.microbatch,
     }
 }
 

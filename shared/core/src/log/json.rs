@@ -1,7 +1,7 @@
 //! dbt's JSON log format (`--log-format json`): one event object per line,
 //! `{"data": {...}, "info": {"name": "LogModelResult", "msg": "...", ...}}`.
 
-use super::{failed_node, text, Block, LogParser, RunStats};
+use super::{failed_node, text, BatchStatus, Block, LogParser, ModelOutcome, RunStats};
 use crate::node::{versioned_name, FailStatus, ResourceType, SkippedNode};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -21,6 +21,9 @@ struct Info<'a> {
     name: Cow<'a, str>,
     #[serde(default, borrow)]
     msg: Lenient<'a>,
+    /// The dbt thread that fired the event (`Thread-1 (worker)`).
+    #[serde(default, borrow)]
+    thread: Lenient<'a>,
 }
 
 #[derive(Deserialize, Default)]
@@ -46,6 +49,32 @@ struct Data<'a> {
     relation: Lenient<'a>,
     #[serde(default)]
     stats: Option<Stats>,
+    /// `LogStartBatch`, `LogBatchResult`: the batch, `batch 2026-11-25 of main.m`.
+    #[serde(default, borrow)]
+    description: Lenient<'a>,
+    #[serde(default)]
+    batch_index: LenientNumber,
+    #[serde(default)]
+    total_batches: LenientNumber,
+}
+
+/// A number field that tolerates any other JSON type (kept as absent), like [`Lenient`].
+#[derive(Default)]
+struct LenientNumber(Option<u64>);
+
+impl<'de> Deserialize<'de> for LenientNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Any {
+            Number(u64),
+            Other(IgnoredAny),
+        }
+        Ok(match Any::deserialize(d)? {
+            Any::Number(n) => LenientNumber(Some(n)),
+            Any::Other(_) => LenientNumber(None),
+        })
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -237,6 +266,18 @@ impl LogParser {
                 }
             }
             "LogSkipBecauseError" => self.json_ephemeral_skip(data),
+            "LogStartBatch" | "LogBatchResult" => self.json_batch(event, name, unique_id),
+            "GenericExceptionOnRun" => {
+                // A failed batch's error (or another node's unexpected one): it belongs to the
+                // next failed batch of the same thread.
+                self.begin_batch_error(event.info.thread.get().unwrap_or_default());
+                if let Some(exc) = data.exc.get() {
+                    for line in exc.lines() {
+                        self.batch_error_line(&strip_ansi_str(line));
+                    }
+                }
+                self.block = Block::None;
+            }
             "RunResultError" | "RunResultFailure" | "RunResultErrorNoMessage" => {
                 // Right after an ephemeral skip, dbt prints the ephemeral model's error: not
                 // the summary yet.
@@ -298,6 +339,36 @@ impl LogParser {
         });
     }
 
+    /// A batch of a microbatch model starts or ends.
+    fn json_batch(&mut self, event: &Event<'_>, name: Option<&str>, unique_id: Option<&str>) {
+        let data = &event.data;
+        let (Some(index), Some(total), Some(description)) = (
+            data.batch_index.0,
+            data.total_batches.0,
+            data.description.get(),
+        ) else {
+            return;
+        };
+        let Some((label, relation_name)) = super::batches::batch_description(description) else {
+            return;
+        };
+        let status = match (event.info.name.as_ref(), data.status.get()) {
+            ("LogStartBatch", _) => BatchStatus::Started,
+            (_, Some(s)) if s.eq_ignore_ascii_case("error") => BatchStatus::Error,
+            (_, Some(s)) if s.eq_ignore_ascii_case("skipped") => BatchStatus::Skipped,
+            _ => BatchStatus::Ok,
+        };
+        let line = super::batches::BatchLine {
+            index,
+            total,
+            status,
+            label,
+            model: name.unwrap_or(relation_name),
+        };
+        let thread = event.info.thread.get().unwrap_or_default().to_owned();
+        self.batch_line(&line, unique_id, &thread);
+    }
+
     /// dbt's final stats line: the end of the run.
     fn json_stats(&mut self, data: &Data<'_>) {
         if let Some(s) = &data.stats {
@@ -332,9 +403,13 @@ impl LogParser {
         let unique_id = unique_id.map(str::to_owned);
         match status.as_str() {
             "error" | "runtime error" => {
+                self.report.microbatch.outcome(name, ModelOutcome::Error);
                 self.add_json_failure(name, resource_type, unique_id, FailStatus::Error)
             }
             "fail" => self.add_json_failure(name, resource_type, unique_id, FailStatus::Fail),
+            "partial success" => {
+                self.microbatch_result(name, unique_id.as_deref(), ModelOutcome::PartialSuccess)
+            }
             "skipped" => self.add_skipped(SkippedNode {
                 name: name.to_owned(),
                 resource_type,

@@ -15,12 +15,16 @@
 //! shares stripped (see [`source`]). A log dbt Fusion wrote is recognised and summarised in
 //! [`RunReport::fusion`], never read as dbt Core's (see [`fusion`]).
 
+pub mod batches;
 pub mod fusion;
 mod invocations;
 mod json;
 pub mod source;
 mod text;
 
+pub use batches::{
+    BatchSize, BatchStart, BatchStatus, MicrobatchRun, MicrobatchRuns, ModelOutcome,
+};
 pub use fusion::FusionLog;
 pub use invocations::{
     split_reader, Invocation, InvocationSplitter, SplitLog, DEFAULT_MAX_INVOCATIONS,
@@ -76,6 +80,10 @@ pub struct RunReport {
     /// The prefix every line shared (a shipper's timestamp), stripped before parsing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line_prefix: Option<LinePrefix>,
+    /// Microbatch models whose batches the log shows, and what became of each batch (see
+    /// [`batches`]). A model some of whose batches failed is also among `failed`.
+    #[serde(skip_serializing_if = "MicrobatchRuns::is_empty")]
+    pub microbatch: MicrobatchRuns,
     pub lines: u64,
     pub bytes: u64,
 }
@@ -165,6 +173,9 @@ enum Block {
     Ignored,
     /// The error that stopped dbt.
     TopLevelError,
+    /// The message of a failed batch (`Unhandled error while executing`), which names no
+    /// model: it belongs to the next failed batch.
+    BatchError,
 }
 
 /// A streaming dbt log parser. See the module documentation.
@@ -193,6 +204,9 @@ pub struct LogParser {
     ephemeral_skipped: bool,
     /// Indexes into `report.failed` of ephemeral models, which have no result line.
     ephemeral_failures: std::collections::HashSet<usize>,
+    /// Failed batches' messages not yet tied to their batch: (thread, message, detail), in
+    /// log order (a text log names no thread: "").
+    batch_errors: std::collections::VecDeque<(String, String, String)>,
 }
 
 /// Text result lines in flight: which node each started index names, and which indexes
@@ -283,6 +297,7 @@ impl LogParser {
             starts: StartedNodes::default(),
             ephemeral_skipped: false,
             ephemeral_failures: std::collections::HashSet::new(),
+            batch_errors: std::collections::VecDeque::new(),
         }
     }
 
@@ -342,6 +357,7 @@ impl LogParser {
                 }
             }
         }
+        self.explain_failed_microbatch_models();
         self.report.format = match (self.seen_text, self.seen_json) {
             (false, false) => LogFormat::Empty,
             (true, false) => LogFormat::Text,

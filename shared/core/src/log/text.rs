@@ -348,6 +348,11 @@ pub(super) fn fast_result(raw: &[u8]) -> Option<(u64, FastStatus, &[u8])> {
         // A node skipped for its ephemeral parent: the general path reads what follows.
         return None;
     }
+    if super::batches::is_batch_description(desc) {
+        // A microbatch model's batch (pre-release 1.9 printed no `Batch` prefix): never a
+        // node of its own.
+        return None;
+    }
     let desc = &desc[..cut_at_dots(desc)];
     desc.is_ascii().then_some((index, status, desc))
 }
@@ -484,6 +489,7 @@ impl LogParser {
                 }
             }
             Block::TopLevelError => self.add_error_line(line),
+            Block::BatchError => self.batch_error_line(line),
             Block::None if !self.seen_text && !self.seen_json && line.starts_with("Error: ") => {
                 // A command-line usage error, printed before dbt logs anything (exit 2).
                 self.report.end_of_run = true;
@@ -504,6 +510,10 @@ impl LogParser {
     /// A timestamped line: a new dbt event, or (in the summary) the next line of a failure.
     fn text_event(&mut self, line: &str) {
         let trimmed = line.trim();
+        if let Some(batch) = super::batches::text_batch_line(trimmed) {
+            self.batch_line(&batch, None, "");
+            return;
+        }
         if let Some((index, rest)) = split_result_index(trimmed) {
             self.block = Block::None;
             self.result_line(index, rest);
@@ -548,9 +558,11 @@ impl LogParser {
                 return;
             }
             Block::Ignored if !trimmed.is_empty() => return,
-            Block::Ignored | Block::None => self.block = Block::None,
+            Block::Ignored | Block::None | Block::BatchError => self.block = Block::None,
         }
-        if trimmed.starts_with("Completed ") {
+        if super::batches::is_batch_error_start(trimmed) {
+            self.begin_batch_error("");
+        } else if trimmed.starts_with("Completed ") {
             // `Completed successfully`, `Completed with 1 error and 0 warnings:`
             self.in_summary = true;
             self.summary_untimed = false;
@@ -723,11 +735,22 @@ impl LogParser {
                     });
                 }
             }
+            "PARTIALLY" => {
+                // `PARTIALLY created sql microbatch model main.m ... [PARTIAL SUCCESS (9/10)]`
+                let Some((_, name)) = result_subject(desc) else {
+                    return;
+                };
+                self.starts.end(index, name.as_bytes());
+                self.microbatch_result(name, None, super::ModelOutcome::PartialSuccess);
+            }
             "ERROR" | "FAIL" => {
                 let Some((resource_type, name)) = result_subject(skip_count(desc)) else {
                     return;
                 };
                 self.starts.end(index, name.as_bytes());
+                self.report
+                    .microbatch
+                    .outcome(name, super::ModelOutcome::Error);
                 let fail_status = if status == "FAIL" {
                     FailStatus::Fail
                 } else {

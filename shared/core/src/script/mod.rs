@@ -193,6 +193,8 @@ pub struct ScriptRerun {
     /// The nodes the new script runs again and the finished ones it leaves out (see
     /// [`script_work`]).
     pub work: Work,
+    /// The microbatch window of the failed (or killed) step, and what it builds again.
+    pub microbatch: Option<crate::microbatch::BatchRerun>,
 }
 
 /// Plans the re-run of `shell` after `run`, its argv at most `budget` long as JSON.
@@ -218,6 +220,7 @@ pub fn plan_script(
         shapes: vec![],
         notes: vec![],
         work: Work::default(),
+        microbatch: None,
     };
     // The plan's work of each narrowed step, in step order.
     let mut narrowed_work = Vec::new();
@@ -244,6 +247,9 @@ pub fn plan_script(
                     _ => plan_rerun(&dbt.command, report, step_budget(dbt)),
                 };
                 let work = planned.as_ref().ok().map(|p| p.work);
+                if plan.microbatch.is_none() {
+                    plan.microbatch = planned.as_ref().ok().and_then(|p| p.microbatch.clone());
+                }
                 let (mut action, shape) = narrowed(dbt, planned, &mut plan.notes);
                 if let (StepOutcome::Failed(_), Some(threads)) = (outcome, threads) {
                     action = with_fewer_threads(dbt, action, threads, &mut plan.notes);
@@ -269,6 +275,14 @@ pub fn plan_script(
             .iter_mut()
             .for_each(|s| *s = s.map(|_| PlanShape::Original));
         plan.notes.push("the narrowed script does not fit ECS's override limit: the failed step runs as written".to_owned());
+        if let Some(batches) = plan.microbatch.as_mut().filter(|m| m.window.is_some()) {
+            batches.window = None;
+            batches.note = format!(
+                "{}; but the narrowed script does not fit ECS's override limit, so the step runs \
+                 as written, its own batches only",
+                batches.note
+            );
+        }
         plan.argv = written(shell, &plan.actions)?;
     }
     plan.work = script_work(shell, run, invocations, &plan.actions, &narrowed_work);
@@ -375,6 +389,7 @@ pub fn with_step_selection(
         select: select.is_some(),
         exclude: exclude.is_some(),
         indirect: false,
+        event_time: false,
     });
     let mut appended = Vec::new();
     for (flag, terms) in [("--select", select), ("--exclude", exclude)] {
@@ -429,6 +444,10 @@ fn narrowed(
         notes.push(format!("`dbt {verb}`: {note}"));
     }
     match (plan.shape, plan.edit_of(&dbt.command)) {
+        // The whole step, with a microbatch window in place of its own.
+        (PlanShape::Original, Some(edit)) if plan.window().is_some() => {
+            (StepAction::Narrow(edit), Some(PlanShape::Original))
+        }
         (PlanShape::Original, _) | (_, None) => (StepAction::Keep, Some(PlanShape::Original)),
         (shape, Some(edit)) => (StepAction::Narrow(edit), Some(shape)),
     }
