@@ -35,6 +35,7 @@ impl EventOnlyEcs {
                 arn: task.task_definition_arn.clone(),
                 family: task.family().to_owned(),
                 containers,
+                ..TaskDefinition::default()
             },
         }
     }

@@ -294,6 +294,7 @@ fn service_for(
                 ..ContainerDefinition::default()
             })
             .collect(),
+        ..TaskDefinition::default()
     };
     OnTaskStopped {
         ecs: MemoryEcs::default().with_definition(definition),

@@ -84,6 +84,12 @@ fn definition_of(def: &types::TaskDefinition) -> TaskDefinition {
                     .collect(),
             })
             .collect(),
+        requires: def
+            .requires_compatibilities()
+            .iter()
+            .map(|c| c.as_str().to_owned().into())
+            .collect(),
+        network_mode: def.network_mode().map(|m| m.as_str().to_owned()),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::config::NetworkConfig;
 use crate::decision::PlannedRerun;
 use crate::event::{ContainerOverride, EcsTask, KeyValue, LaunchType};
 use crate::plan::overrides_len;
+use crate::task_definition::TaskDefinition;
 use serde::{Deserialize, Serialize};
 
 /// A RunTask request. It carries environment values: never log it.
@@ -87,16 +88,25 @@ impl Placement {
         }
     }
 
-    /// A Fargate task of `task_definition` in `cluster`, for a launch no stopped task
-    /// describes (a person's manual re-run).
-    pub fn fargate(cluster: String, task_definition: String) -> Self {
+    /// A task of `definition` in `cluster` where the definition says it runs, for a launch no
+    /// stopped task describes (a person's manual re-run): Fargate when the definition allows
+    /// it, else EC2 or EXTERNAL as it requires; with no requirement, no launch type, so that
+    /// the cluster's default capacity provider strategy applies (EC2 without one, as ECS
+    /// does). A network configuration only in `awsvpc` mode (always on Fargate).
+    pub fn of_definition(cluster: String, definition: &TaskDefinition) -> Self {
+        let requires = &definition.requires;
+        let launch_type = [LaunchType::Fargate, LaunchType::Ec2, LaunchType::External]
+            .into_iter()
+            .find(|t| requires.contains(t));
+        let awsvpc = launch_type == Some(LaunchType::Fargate)
+            || definition.network_mode.as_deref() == Some("awsvpc");
         Self {
             cluster,
-            task_definition,
-            launch_type: Some(LaunchType::Fargate),
+            task_definition: definition.arn.clone(),
+            launch_type,
             capacity_provider: None,
             platform_version: None,
-            awsvpc: true,
+            awsvpc,
             default_subnets: vec![],
         }
     }

@@ -7,16 +7,21 @@
 //! how each event holds the container's output ([`EventFormat`]), or says why the log cannot
 //! be read.
 
-use crate::event::EcsTask;
+use crate::event::{EcsTask, LaunchType};
 pub use crate::log::{EventFormat, FireLensRecords};
 use serde::Serialize;
 
 /// A task definition revision (DescribeTaskDefinition), as far as dbt-rerun reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskDefinition {
     pub arn: String,
     pub family: String,
     pub containers: Vec<ContainerDefinition>,
+    /// `requiresCompatibilities`: where the definition may run; empty when it names none.
+    pub requires: Vec<LaunchType>,
+    /// `networkMode` (`awsvpc`, `bridge`, `host`, `none`); None when the definition names
+    /// none (ECS's default for EC2, `bridge`).
+    pub network_mode: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

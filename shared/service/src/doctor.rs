@@ -283,6 +283,7 @@ mod tests {
                     ..AwsLogsOptions::default()
                 })),
             }],
+            ..TaskDefinition::default()
         };
         let policy = Policy::parse(
             "permissions",

@@ -289,14 +289,15 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
         };
         let identity = LaunchIdentity::manual(invocation_id)
             .map_err(|e| field("invocation id", e.to_string()))?;
-        if self.config.network.subnets.is_empty() && !dry_run {
+        let placement = Placement::of_definition(cluster.to_owned(), &definition);
+        if placement.awsvpc && self.config.network.subnets.is_empty() && !dry_run {
             return Err(field(
                 "network",
-                "DBT_RERUN_SUBNETS is not set: a manual launch has no task to take subnets from",
+                "DBT_RERUN_SUBNETS is not set: a manual launch of an awsvpc task has no task to \
+                 take subnets from",
             )
             .into());
         }
-        let placement = Placement::fargate(cluster.to_owned(), definition.arn.clone());
         Ok(Launch::new(placement, &self.config.network, run, identity))
     }
 }

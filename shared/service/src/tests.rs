@@ -6,7 +6,7 @@ use crate::memory::{MemoryAlerts, MemoryEcs, MemoryLogs, MemorySchedules, TestCl
 use crate::{OnTaskStopped, RerunRequest, RerunTask};
 use dbt_rerun::chain::ATTEMPT_VAR;
 use dbt_rerun::config::ServiceConfig;
-use dbt_rerun::event::{EcsContainer, EcsTask};
+use dbt_rerun::event::{EcsContainer, EcsTask, LaunchType};
 use dbt_rerun::record::{DecisionKind, DecisionRecord};
 use dbt_rerun::task_definition::{
     AwsLogsOptions, ContainerDefinition, LogDriver, LogLocation, TaskDefinition,
@@ -51,6 +51,8 @@ fn definition() -> TaskDefinition {
             })),
             ..ContainerDefinition::default()
         }],
+        requires: vec![LaunchType::Fargate],
+        network_mode: Some("awsvpc".into()),
     }
 }
 
@@ -711,4 +713,78 @@ async fn a_log_of_another_driver_gives_up_saying_which() {
         "{}",
         record.reason
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_manual_launch_runs_where_its_task_definition_says() {
+    // (requiresCompatibilities, networkMode) -> launch type, awsvpc network. With no subnets
+    // configured, only an awsvpc launch is refused (it has no task to take subnets from).
+    let cases = [
+        (
+            vec![LaunchType::Fargate],
+            Some("awsvpc"),
+            Some(LaunchType::Fargate),
+            true,
+        ),
+        (
+            vec![LaunchType::Ec2, LaunchType::Fargate],
+            Some("awsvpc"),
+            Some(LaunchType::Fargate),
+            true,
+        ),
+        (
+            vec![LaunchType::Ec2],
+            Some("bridge"),
+            Some(LaunchType::Ec2),
+            false,
+        ),
+        (
+            vec![LaunchType::Ec2],
+            Some("awsvpc"),
+            Some(LaunchType::Ec2),
+            true,
+        ),
+        (
+            vec![LaunchType::External],
+            None,
+            Some(LaunchType::External),
+            false,
+        ),
+        // No requirement: no launch type, so the cluster's default capacity provider
+        // strategy places it (EC2 without one), as RunTask does.
+        (vec![], None, None, false),
+    ];
+    let request = RerunRequest::from_json(br#"{"select": "fct_orders"}"#).unwrap();
+    for (requires, mode, launch_type, awsvpc) in cases {
+        let what = format!("{requires:?} {mode:?}");
+        let mut definition = definition();
+        definition.requires = requires;
+        definition.network_mode = mode.map(str::to_owned);
+        for subnets in ["subnet-0123", ""] {
+            let rerun_task = RerunTask {
+                ecs: MemoryEcs::default().with_definition(definition.clone()),
+                logs: MemoryLogs::default(),
+                config: config(&[
+                    ("DBT_RERUN_SUBNETS", subnets),
+                    ("DBT_RERUN_CLUSTER", "dbt"),
+                    ("DBT_RERUN_TASK_DEFINITION", DEFINITION),
+                ]),
+            };
+            let answer = rerun_task.handle(&request, "manual-1").await;
+            if awsvpc && subnets.is_empty() {
+                let err = answer.unwrap_err().to_string();
+                assert!(
+                    err.contains("DBT_RERUN_SUBNETS is not set"),
+                    "{what}: {err}"
+                );
+                assert!(rerun_task.ecs.launches().is_empty(), "{what}");
+                continue;
+            }
+            assert!(answer.unwrap().task_arn.is_some(), "{what}");
+            let launch = &rerun_task.ecs.launches()[0];
+            assert_eq!(launch.launch_type, launch_type, "{what}");
+            assert_eq!(launch.capacity_provider, None, "{what}");
+            assert_eq!(launch.network.is_some(), awsvpc, "{what}");
+        }
+    }
 }

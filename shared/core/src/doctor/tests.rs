@@ -39,6 +39,7 @@ fn definition(family: &str, command: &[&str], log: LogDriver) -> DefinitionFacts
                 environment_names: vec![],
                 log: Some(log),
             }],
+            ..TaskDefinition::default()
         },
         task_role_arn: Some(format!("arn:aws:iam::{ACCOUNT}:role/dbt-task")),
         execution_role_arn: Some(format!("arn:aws:iam::{ACCOUNT}:role/dbt-exec")),
