@@ -16,6 +16,7 @@ mod history;
 mod hostile_logs;
 mod log_sources;
 mod microbatch;
+mod microbatch_postgres;
 mod microbatch_rerun;
 mod on_error;
 mod on_task_stopped;

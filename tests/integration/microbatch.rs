@@ -1,7 +1,7 @@
-//! Microbatch models against real dbt (1.10, 1.11, 1.12 on DuckDB, text and JSON logs): the
-//! parser reads every batch as dbt's own JSON file log reports it and every failed model as
-//! its run_results.json does; every planned re-run of a microbatch model carries a window that
-//! covers every batch the run did not build, inside the run's own window.
+//! Microbatch models against real dbt (1.10, 1.11, 1.12 on DuckDB; 1.10 and 1.12 on PostgreSQL;
+//! text and JSON logs): the parser reads every batch as dbt's own JSON file log reports it and
+//! every failed model as its run_results.json does; every planned re-run of a microbatch model
+//! carries a window that covers every batch the run did not build, inside the run's own window.
 
 use dbt_rerun::alert::compose;
 use dbt_rerun::command::DbtCommand;

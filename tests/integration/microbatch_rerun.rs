@@ -19,7 +19,7 @@ const VERSION: &str = "1.12";
 type Rows = BTreeMap<String, BTreeMap<String, String>>;
 
 /// Day `i` of the models' ten (0: nine days before today, UTC), as dbt labels a daily batch.
-fn day(i: i64) -> String {
+pub(crate) fn day(i: i64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -70,7 +70,7 @@ fn planned(run: &DbtRun, exit_code: i32) -> (DecisionRecord, Vec<String>) {
 }
 
 /// `command` without its window: the bare selection.
-fn without_window(command: &[String]) -> Vec<String> {
+pub(crate) fn without_window(command: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     let mut words = command.iter();
     while let Some(word) = words.next() {

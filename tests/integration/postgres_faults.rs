@@ -18,12 +18,10 @@ use dbt_rerun::log::{parse_reader, Limits, RunReport};
 use dbt_rerun::policy::RetryClass;
 use dbt_rerun::testing::{decide_record, TaskBuilder};
 use dbt_rerun::DecisionRecord;
-use dbt_rerun_tests::{name_of, repo_root, Mismatches};
+use dbt_rerun_tests::{name_of, repo_root, GeneratorSession, Mismatches};
 use serde::Deserialize;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 #[derive(Debug, Deserialize)]
@@ -235,51 +233,18 @@ fn postgres_slots_taken_by_dbt_threads_rerun_with_one_thread_succeeds() {
     let started = Instant::now();
     let out: PathBuf =
         std::env::temp_dir().join(format!("dbt-rerun-pg-threads-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).unwrap();
-    let stderr_path = out.join("generator.stderr");
-    let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    let mut generator = Command::new("python3")
-        .arg(repo_root().join("tests/fixtures/generate_postgres.py"))
-        .args(["--scenario", "threads_exhaust_slots", "--rerun", "--out"])
-        .arg(&out)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("python3 runs");
     // Dropped on a panic too: the generator reads the end of its input, runs nothing more,
     // releases the slots and stops its server.
-    let mut ask = generator.stdin.take().unwrap();
-    let mut said = BufReader::new(generator.stdout.take().unwrap())
-        .lines()
-        .map(|line| line.unwrap());
-    let Some(run) = said
-        .by_ref()
-        .find_map(|line| line.strip_prefix("recorded ").map(PathBuf::from))
-    else {
-        drop(ask);
-        let status = generator.wait().unwrap();
-        panic!(
-            "generate_postgres.py recorded nothing ({status}; needs the Debian package \
-             postgresql and the postgres venv: scripts/test installs both):\n{}",
-            stderr()
-        );
-    };
+    let mut generator = GeneratorSession::start(
+        "generate_postgres.py",
+        &["--scenario", "threads_exhaust_slots", "--rerun"],
+        &out,
+    );
+    let run = generator.run.clone();
     // Runs `argv` in the recorded run's project, against its server: its meta.json, log and
     // dbt's results.
-    let mut reruns = 0;
     let mut rerun = |argv: &[String]| {
-        reruns += 1;
-        writeln!(ask, "{}", serde_json::to_string(argv).unwrap()).unwrap();
-        let done = said.next();
-        let expected = format!("rerun {reruns} exit ");
-        assert!(
-            done.as_deref().is_some_and(|l| l.starts_with(&expected)),
-            "generate_postgres.py did not run {argv:?}: {done:?}\n{}",
-            stderr()
-        );
-        let dir = run.join(format!("rerun_{reruns}"));
+        let dir = generator.rerun(&serde_json::json!(argv));
         let meta: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
         assert_eq!(
@@ -376,14 +341,7 @@ fn postgres_slots_taken_by_dbt_threads_rerun_with_one_thread_succeeds() {
         "the re-run ran other nodes than the failed ones"
     );
 
-    drop(ask);
-    let rest: Vec<String> = said.collect();
-    let status = generator.wait().unwrap();
-    assert!(
-        status.success(),
-        "generate_postgres.py failed ({status}): {rest:?}\n{}",
-        stderr()
-    );
+    generator.finish();
     eprintln!(
         "{} of 6 failed with --threads 6; the default re-run failed {slots_refused} for want \
          of a slot; {with_one:?} built all {}, in {:.1} s in all",
@@ -391,7 +349,6 @@ fn postgres_slots_taken_by_dbt_threads_rerun_with_one_thread_succeeds() {
         ran.len(),
         started.elapsed().as_secs_f64()
     );
-    let _ = std::fs::remove_dir_all(&out);
 }
 
 /// dbt's own `target/run_results.json` of the run in `dir`.

@@ -385,7 +385,7 @@ pub fn fixture_argv(fixture: &str) -> Vec<String> {
         .collect()
 }
 
-/// One run recorded by `generate_microbatch.py`: microbatch models on DuckDB.
+/// One run recorded by `generate_microbatch.py`: microbatch models on DuckDB or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct MicrobatchFixture {
     /// `1.11/batch_error`
@@ -513,21 +513,32 @@ impl MicrobatchFixture {
     }
 }
 
-/// Every run `generate_microbatch.py` recorded, sorted; panics if the corpus is missing.
+/// Every run `generate_microbatch.py` recorded, sorted: on DuckDB (`microbatch/`) and on
+/// PostgreSQL (`microbatch_postgres/`, ids `postgres/<version>/<scenario>`); panics if either
+/// corpus is missing.
 pub fn microbatch_fixtures() -> Vec<MicrobatchFixture> {
-    let out: Vec<MicrobatchFixture> = scenarios_in("microbatch")
-        .into_iter()
-        .map(|(id, version, dir, meta)| MicrobatchFixture {
-            id,
-            version,
-            dir,
-            meta,
-        })
-        .collect();
+    let corpus = |dir: &str, prefix: &str| -> Vec<MicrobatchFixture> {
+        scenarios_in(dir)
+            .into_iter()
+            .map(|(id, version, dir, meta)| MicrobatchFixture {
+                id: format!("{prefix}{id}"),
+                version,
+                dir,
+                meta,
+            })
+            .collect()
+    };
+    let duckdb = corpus("microbatch", "");
     assert!(
-        out.len() >= 60,
+        duckdb.len() >= 60,
         "expected the microbatch corpus (20 runs of 1.10, 1.11 and 1.12), found {}",
-        out.len()
+        duckdb.len()
     );
-    out
+    let postgres = corpus("microbatch_postgres", "postgres/");
+    assert!(
+        postgres.len() >= 24,
+        "expected the PostgreSQL microbatch corpus (12 runs of 1.10 and 1.12), found {}",
+        postgres.len()
+    );
+    [duckdb, postgres].concat()
 }
