@@ -4,6 +4,7 @@
 use crate::alert::AlertSettings;
 use crate::decision::{DecisionConfig, ScriptFallback};
 use crate::delay::{DelaySettings, Jitter};
+pub use crate::launch::NetworkConfig;
 use crate::launch_rules::{never_allowed, LaunchRules};
 use crate::policy::{PolicyError, RetryPolicy};
 use crate::scope::{cluster_name, family_name, NameSet, Scope};
@@ -117,15 +118,6 @@ fn scope(
         (clusters, _) => scope.clusters = clusters,
     }
     Ok(scope)
-}
-
-/// Where re-runs are launched (the event does not carry a task's security groups).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetworkConfig {
-    /// Empty: the subnet the stopped task ran in (from the event).
-    pub subnets: Vec<String>,
-    pub security_groups: Vec<String>,
-    pub assign_public_ip: bool,
 }
 
 /// Everything the Lambda functions (and `dbt-rerun invoke`) are configured with.

@@ -6,12 +6,20 @@
 //! JSON is an interface: fields are added, never renamed or removed.
 
 use crate::chain::LaunchIdentity;
-use crate::config::NetworkConfig;
 use crate::decision::PlannedRerun;
 use crate::event::{ContainerOverride, EcsTask, KeyValue, LaunchType};
 use crate::plan::overrides_len;
 use crate::task_definition::TaskDefinition;
 use serde::{Deserialize, Serialize};
+
+/// Where re-runs are launched (the event does not carry a task's security groups).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkConfig {
+    /// Empty: the subnet the stopped task ran in (from the event).
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+}
 
 /// A RunTask request. It carries environment values: never log it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
