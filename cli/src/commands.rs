@@ -1,10 +1,10 @@
 //! The sub-commands: read inputs, call the service, return JSON or a one-line error.
 
 use crate::offline::EventOnlyEcs;
-use dbt_rerun::config::{self, ConfigError, ServiceConfig};
-use dbt_rerun::event::{parse_task_event, ContainerOverride, EcsTask, EventError};
-use dbt_rerun::record::DecisionRecord;
-use dbt_rerun::{classify::TaskOutcome, log};
+use dbt_rerun_core::config::{self, ConfigError, ServiceConfig};
+use dbt_rerun_core::event::{parse_task_event, ContainerOverride, EcsTask, EventError};
+use dbt_rerun_core::record::DecisionRecord;
+use dbt_rerun_core::{classify::TaskOutcome, log};
 use dbt_rerun_service::{
     gather_and_decide, Ecs, FileLog, Gathered, Logs, RerunRequest, ServiceError, Terms,
 };
@@ -110,7 +110,7 @@ pub fn plan(
 ) -> Result<String, CliError> {
     let record = decide(event, log_file, command)?;
     if alert_preview {
-        let alert = dbt_rerun::alert::compose(&record);
+        let alert = dbt_rerun_core::alert::compose(&record);
         return Ok(format!(
             "Subject: {}\n\n{}",
             alert.subject,
@@ -122,7 +122,7 @@ pub fn plan(
     match format.unwrap_or(if terminal { Format::Text } else { Format::Json }) {
         Format::Text => {
             let colour = terminal && std::env::var_os("NO_COLOR").is_none();
-            Ok(dbt_rerun::summary::plan_summary(&record, colour)
+            Ok(dbt_rerun_core::summary::plan_summary(&record, colour)
                 .trim_end()
                 .to_owned())
         }

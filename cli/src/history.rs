@@ -1,8 +1,8 @@
 //! `dbt-rerun history`: the functions' decision lines from their log groups, as chains.
 
 use crate::commands::CliError;
-use dbt_rerun::history::table::{render, Style};
-use dbt_rerun::history::{Filter, History};
+use dbt_rerun_core::history::table::{render, Style};
+use dbt_rerun_core::history::{Filter, History};
 use std::io::IsTerminal;
 
 /// The stack name when neither `--stack` nor `DBT_RERUN_STACK` says.
@@ -146,7 +146,7 @@ pub fn history(args: HistoryArgs) -> Result<String, CliError> {
     if found.chains.is_empty() {
         return Ok(format!(
             "No dbt-rerun decisions since {} in {}.",
-            dbt_rerun::history::rfc3339_ms(start),
+            dbt_rerun_core::history::rfc3339_ms(start),
             groups.join(", ")
         ));
     }

@@ -2,9 +2,11 @@
 //! The log comes from the file ([`dbt_rerun_service::FileLog`]), so the container's log
 //! location is a placeholder the file log ignores; nothing is launched or listed.
 
-use dbt_rerun::event::EcsTask;
-use dbt_rerun::launch::Launch;
-use dbt_rerun::task_definition::{AwsLogsOptions, ContainerDefinition, LogDriver, TaskDefinition};
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::launch::Launch;
+use dbt_rerun_core::task_definition::{
+    AwsLogsOptions, ContainerDefinition, LogDriver, TaskDefinition,
+};
 use dbt_rerun_service::{AwsError, Ecs};
 
 /// The task definition as far as the event shows it: its containers, no command (the event's

@@ -448,10 +448,10 @@ fn plan_prints_a_summary_for_a_person_and_the_record_for_a_program() {
 
 mod history {
     use super::*;
-    use dbt_rerun::decision::{decide, DecisionConfig, DecisionInput};
-    use dbt_rerun::metrics::decision_log_line;
-    use dbt_rerun::record::{DecisionRecord, Launched, LogFacts};
-    use dbt_rerun::testing::TaskBuilder;
+    use dbt_rerun_core::decision::{decide, DecisionConfig, DecisionInput};
+    use dbt_rerun_core::metrics::decision_log_line;
+    use dbt_rerun_core::record::{DecisionRecord, Launched, LogFacts};
+    use dbt_rerun_core::testing::TaskBuilder;
     use dbt_rerun_tests::moto::Moto;
 
     const T1: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
@@ -459,7 +459,7 @@ mod history {
     const T3: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3";
 
     fn record(
-        task: &dbt_rerun::event::EcsTask,
+        task: &dbt_rerun_core::event::EcsTask,
         command: &[&str],
         launched: Option<Launched>,
     ) -> DecisionRecord {

@@ -2,7 +2,7 @@
 //! planner writes, or selector terms built from validated node names, the original's own
 //! terms, graph operators and `resource_type:` filters.
 
-use dbt_rerun::NodeName;
+use dbt_rerun_core::NodeName;
 use std::collections::HashSet;
 
 /// The original command's arguments and every piece of them the planner may write back
@@ -44,7 +44,10 @@ impl Original {
             return false;
         }
         arg.split(',').all(|part| {
-            if self.pieces.contains(part) || part == "resource_type:test" || part == "resource_type:unit_test" {
+            if self.pieces.contains(part)
+                || part == "resource_type:test"
+                || part == "resource_type:unit_test"
+            {
                 return true;
             }
             // `name`, `name+`, `name+3`, or an original term with its `+N` changed.

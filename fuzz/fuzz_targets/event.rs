@@ -2,13 +2,15 @@
 //! a decision that serialises.
 #![no_main]
 
-use dbt_rerun::decision::{decide, DecisionConfig, DecisionInput};
-use dbt_rerun::record::{DecisionRecord, LogFacts};
-use dbt_rerun::event::parse_task_event;
+use dbt_rerun_core::decision::{decide, DecisionConfig, DecisionInput};
+use dbt_rerun_core::event::parse_task_event;
+use dbt_rerun_core::record::{DecisionRecord, LogFacts};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(event) = parse_task_event(data) else { return };
+    let Ok(event) = parse_task_event(data) else {
+        return;
+    };
     let command = ["dbt".to_owned(), "build".to_owned()];
     let decided = decide(DecisionInput {
         task: &event.detail,

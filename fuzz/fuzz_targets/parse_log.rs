@@ -3,9 +3,9 @@
 //! planner writes, or a validated node name.
 #![no_main]
 
-use dbt_rerun::command::DbtCommand;
-use dbt_rerun::log::{EventFormat, FireLensRecords, LineReader, Limits, LogParser};
-use dbt_rerun::plan::{plan_rerun, plan_resume, ECS_OVERRIDE_LIMIT};
+use dbt_rerun_core::command::DbtCommand;
+use dbt_rerun_core::log::{EventFormat, FireLensRecords, Limits, LineReader, LogParser};
+use dbt_rerun_core::plan::{plan_rerun, plan_resume, ECS_OVERRIDE_LIMIT};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
     let argv = ORIGINAL.map(String::from);
     let command = DbtCommand::parse(&argv).unwrap();
     let original = common::Original::new(&argv);
-    let plans = [plan_rerun(&command, &report, ECS_OVERRIDE_LIMIT).ok(), Some(plan_resume(&command, &report, ECS_OVERRIDE_LIMIT))];
+    let plans = [
+        plan_rerun(&command, &report, ECS_OVERRIDE_LIMIT).ok(),
+        Some(plan_resume(&command, &report, ECS_OVERRIDE_LIMIT)),
+    ];
     for plan in plans.into_iter().flatten() {
         for arg in &plan.argv {
             assert!(original.allowed(arg), "{arg:?} reached the command");

@@ -3,9 +3,9 @@
 //! planner derives from the original's selection, nor a validated node name.
 #![no_main]
 
-use dbt_rerun::command::DbtCommand;
-use dbt_rerun::log::LogParser;
-use dbt_rerun::plan::{plan_rerun, plan_resume};
+use dbt_rerun_core::command::DbtCommand;
+use dbt_rerun_core::log::LogParser;
+use dbt_rerun_core::plan::{plan_rerun, plan_resume};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -17,8 +17,13 @@ fuzz_target!(|data: &[u8]| {
         Some(i) => (&data[..i], &data[i + 1..]),
         None => (data, &[][..]),
     };
-    let argv: Vec<String> = head.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-    let Ok(command) = DbtCommand::parse(&argv) else { return };
+    let argv: Vec<String> = head
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let Ok(command) = DbtCommand::parse(&argv) else {
+        return;
+    };
     let mut parser = LogParser::default();
     for line in log.split(|b| *b == b'\n') {
         parser.push_line(line);
@@ -26,10 +31,16 @@ fuzz_target!(|data: &[u8]| {
     let report = parser.finish();
     let budget = 200 + (data.len() % 8000);
     let original = common::Original::new(&argv);
-    let plans = [plan_rerun(&command, &report, budget).ok(), Some(plan_resume(&command, &report, budget))];
+    let plans = [
+        plan_rerun(&command, &report, budget).ok(),
+        Some(plan_resume(&command, &report, budget)),
+    ];
     for plan in plans.into_iter().flatten() {
         for arg in &plan.argv {
-            assert!(original.allowed(arg), "{arg:?} reached the command from {argv:?}");
+            assert!(
+                original.allowed(arg),
+                "{arg:?} reached the command from {argv:?}"
+            );
         }
     }
 });

@@ -23,15 +23,14 @@
 //!    original did.
 #![no_main]
 
-use dbt_rerun::command::Strip;
-use dbt_rerun::log::{split_reader, Invocation, Limits, DEFAULT_MAX_INVOCATIONS};
-use dbt_rerun::plan::{json_len, ECS_OVERRIDE_LIMIT};
-use dbt_rerun::script::{
+use dbt_rerun_core::command::Strip;
+use dbt_rerun_core::log::{split_reader, Invocation, Limits, DEFAULT_MAX_INVOCATIONS};
+use dbt_rerun_core::plan::{json_len, ECS_OVERRIDE_LIMIT};
+use dbt_rerun_core::script::{
     plan_script, read_script, runs_again, single_quoted, static_value, DbtStep, Joiner, Script,
-    ScriptRerun,
-    ScriptRun, ShellCommand, StepAction, StepKind, StepOutcome, TaskCommand,
+    ScriptRerun, ScriptRun, ShellCommand, StepAction, StepKind, StepOutcome, TaskCommand,
 };
-use dbt_rerun::NodeName;
+use dbt_rerun_core::NodeName;
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashSet;
 use std::ops::Range;
@@ -131,7 +130,10 @@ fn check(
                         matches!(outcome, StepOutcome::Succeeded(_)),
                         "{outcome:?} dropped"
                     );
-                    assert!(!runs_again(&dbt.command.verb), "a step that runs again dropped");
+                    assert!(
+                        !runs_again(&dbt.command.verb),
+                        "a step that runs again dropped"
+                    );
                 }
                 _ => {
                     // An `||` handler whose list's earlier steps are all dropped.
@@ -140,7 +142,9 @@ fn check(
                     assert!(
                         matches!(step.joiner, Joiner::Or { .. })
                             && before.clone().count() > 0
-                            && before.into_iter().all(|&j| plan.actions[j] == StepAction::Drop),
+                            && before
+                                .into_iter()
+                                .all(|&j| plan.actions[j] == StepAction::Drop),
                         "a step that is not dbt was dropped: {:?}",
                         &original.text[step.span.clone()]
                     );
@@ -155,7 +159,10 @@ fn check(
                     "{outcome:?} narrowed"
                 );
                 assert!(dbt.unknown.is_none(), "a step with run-time words narrowed");
-                assert!(dbt.command.selects_nodes(), "a step that selects nothing narrowed");
+                assert!(
+                    dbt.command.selects_nodes(),
+                    "a step that selects nothing narrowed"
+                );
             }
         }
     }
@@ -224,7 +231,7 @@ fn check(
                     insertions.push(range);
                 }
                 // Around its words (`X=1 `, ` 2>&1 | tee run.log`), the step is unchanged.
-                let around = |s: &Script, step: &dbt_rerun::script::Step, d: &DbtStep| {
+                let around = |s: &Script, step: &dbt_rerun_core::script::Step, d: &DbtStep| {
                     let (first, last) = (d.words.first().unwrap(), d.words.last().unwrap());
                     (
                         s.text[step.span.start..first.span.start].to_owned(),
@@ -291,7 +298,7 @@ fn narrowed(
     a: &DbtStep,
     again: &Script,
     b: &DbtStep,
-    edit: &dbt_rerun::plan::ArgvEdit,
+    edit: &dbt_rerun_core::plan::ArgvEdit,
     names: &LogNames,
 ) -> Option<Range<usize>> {
     let argv = a.command.to_argv();
@@ -300,11 +307,12 @@ fn narrowed(
         argv.len(),
         "words and argv of the step differ"
     );
-    // Only selection words are removed.
+    // Only selection words are removed (a microbatch window is selection in time).
     let selection_words = a.command.flag_positions(Strip {
         select: true,
         exclude: true,
         indirect: true,
+        event_time: true,
     });
     // ... and a `--threads` the edit lowers (DBT_RERUN_RETRY_THREADS).
     let threads_words = a

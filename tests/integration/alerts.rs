@@ -1,8 +1,8 @@
 //! Alerts through SNS (moto), read back by an SQS subscriber: what is told, when, and that
 //! no environment value leaks.
 
-use dbt_rerun::alert::AlertSettings;
-use dbt_rerun::DecisionKind;
+use dbt_rerun_core::alert::AlertSettings;
+use dbt_rerun_core::DecisionKind;
 use dbt_rerun_tests::moto::{AlertInbox, Moto};
 use std::time::Duration;
 

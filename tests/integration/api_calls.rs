@@ -2,13 +2,13 @@
 //! per warm process (the definition is cached), one page of the log (dbt's final stats line
 //! ends the reading: no empty page to confirm it), one ListTasks, one RunTask.
 
-use dbt_rerun::alert::Alert;
-use dbt_rerun::event::EcsTask;
-use dbt_rerun::launch::Launch;
-use dbt_rerun::schedule::ScheduleRequest;
-use dbt_rerun::task_definition::{LogLocation, TaskDefinition};
-use dbt_rerun::DecisionKind;
 use dbt_rerun_aws::{CloudWatchLogs, EcsClient};
+use dbt_rerun_core::alert::Alert;
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::launch::Launch;
+use dbt_rerun_core::schedule::ScheduleRequest;
+use dbt_rerun_core::task_definition::{LogLocation, TaskDefinition};
+use dbt_rerun_core::DecisionKind;
 use dbt_rerun_service::{
     Alerts, AwsError, Ecs, LogPage, Logs, OnTaskStopped, Schedules, SystemClock,
 };

@@ -4,8 +4,8 @@
 //! acts but its answer is lost; the retry carries the same clientToken (ECS starts nothing
 //! new for it), and a later invocation finds the task by startedBy and starts nothing.
 
-use dbt_rerun::event::EcsTask;
-use dbt_rerun::DecisionKind;
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::DecisionKind;
 use dbt_rerun_service::ServiceError;
 use dbt_rerun_tests::fault_proxy::{Fault, FaultKind, FaultProxy};
 use dbt_rerun_tests::moto::{stopped_event, Moto, Stop, REGION};

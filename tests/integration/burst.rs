@@ -2,8 +2,8 @@
 //! burst of events through the rate-limiting proxy (AWS's documented token buckets, answered
 //! with ThrottlingException as AWS does), each decided once and each re-run started once.
 
-use dbt_rerun::event::EcsTask;
-use dbt_rerun::{DecisionKind, DecisionRecord};
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::{DecisionKind, DecisionRecord};
 use dbt_rerun_tests::fault_proxy::{FaultProxy, RateLimits};
 use dbt_rerun_tests::moto::{stopped_event, Moto, Stop, REGION};
 use dbt_rerun_tests::{fixture_argv, fixture_lines};

@@ -4,8 +4,8 @@
 //! `tests/support/dashboard_body.py` fills in the body's `!Sub` references (each must name a
 //! parameter, pseudo parameter or resource); the checks below are the documented rules.
 
-use dbt_rerun::metrics::decision_log_line;
-use dbt_rerun::testing::{decide_record, TaskBuilder};
+use dbt_rerun_core::metrics::decision_log_line;
+use dbt_rerun_core::testing::{decide_record, TaskBuilder};
 use dbt_rerun_tests::moto::moto_python;
 use dbt_rerun_tests::repo_root;
 use serde_json::{json, Value};
@@ -568,14 +568,14 @@ fn the_dashboard_shows_the_decisions_per_family_errors_queues_and_the_latest_dec
     // The decision line really carries the metrics the widgets graph, with those dimensions.
     let task = TaskBuilder::exited(Some(137)).build();
     let command = ["dbt", "build"].map(str::to_owned);
-    let record = decide_record(dbt_rerun::DecisionInput {
+    let record = decide_record(dbt_rerun_core::DecisionInput {
         task: &task,
         report: None,
         log_note: None,
         command: Some(&command),
         entry_point: None,
         invocations: None,
-        config: &dbt_rerun::DecisionConfig::default(),
+        config: &dbt_rerun_core::DecisionConfig::default(),
     });
     let line: Value = serde_json::from_str(&decision_log_line(&record, "DbtRerun", 1)).unwrap();
     let directive = &line["_aws"]["CloudWatchMetrics"][0];

@@ -12,15 +12,15 @@
 //!   `--indirect-selection` says) is checked by `dbt ls` in `dbt_ls_selection.rs` and, for
 //!   killed runs, `resume.rs`.
 
-use dbt_rerun::command::DbtCommand;
-use dbt_rerun::config::decision_config;
-use dbt_rerun::decision::DecisionInput;
-use dbt_rerun::log::{parse_reader, Limits};
-use dbt_rerun::node::ResourceType;
-use dbt_rerun::plan::{json_len, plan_rerun, PlanShape, RerunCommand, ECS_OVERRIDE_LIMIT};
-use dbt_rerun::record::DecisionKind;
-use dbt_rerun::testing::{decide_record, TaskBuilder};
-use dbt_rerun::RunReport;
+use dbt_rerun_core::command::DbtCommand;
+use dbt_rerun_core::config::decision_config;
+use dbt_rerun_core::decision::DecisionInput;
+use dbt_rerun_core::log::{parse_reader, Limits};
+use dbt_rerun_core::node::ResourceType;
+use dbt_rerun_core::plan::{json_len, plan_rerun, PlanShape, RerunCommand, ECS_OVERRIDE_LIMIT};
+use dbt_rerun_core::record::DecisionKind;
+use dbt_rerun_core::testing::{decide_record, TaskBuilder};
+use dbt_rerun_core::RunReport;
 use dbt_rerun_tests::{fixtures, Fixture, Mismatches};
 use std::collections::BTreeSet;
 
@@ -246,7 +246,7 @@ fn dbt_sample_in_the_environment_stays_in_the_reruns_environment() {
 /// failure, starts no invocation, and a `dbt build` after it reads as before.
 #[test]
 fn the_dbt_v2_notice_of_1_12_is_neither_fusion_nor_a_failure() {
-    use dbt_rerun::log::{split_reader, DEFAULT_MAX_INVOCATIONS};
+    use dbt_rerun_core::log::{split_reader, DEFAULT_MAX_INVOCATIONS};
     let dbt = dbt_rerun_tests::dbt_python("1.12").with_file_name("dbt");
     let out = std::process::Command::new(&dbt)
         .arg("--version")

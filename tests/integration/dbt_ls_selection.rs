@@ -9,18 +9,18 @@
 //! them: functions (1.11+, which only `build` creates) and the `selector:` method of
 //! `--select` (1.12+), which brings the named selector's own indirect selection.
 
-use dbt_rerun::command::DbtCommand;
-use dbt_rerun::log::{parse_reader, Limits};
-use dbt_rerun::plan::{json_len, plan_rerun, PlanShape, RerunCommand};
+use dbt_rerun_core::command::DbtCommand;
+use dbt_rerun_core::log::{parse_reader, Limits};
+use dbt_rerun_core::plan::{json_len, plan_rerun, PlanShape, RerunCommand};
 use dbt_rerun_tests::{
     dbt_ls, executed_types, fixtures, selection_flags, vars_flag, Fixture, Mismatches,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every distinct plan for the fixture, from the full budget down.
-fn plans(command: &DbtCommand, report: &dbt_rerun::RunReport) -> Vec<RerunCommand> {
+fn plans(command: &DbtCommand, report: &dbt_rerun_core::RunReport) -> Vec<RerunCommand> {
     let mut out: Vec<RerunCommand> = Vec::new();
-    let mut budget = dbt_rerun::plan::ECS_OVERRIDE_LIMIT;
+    let mut budget = dbt_rerun_core::plan::ECS_OVERRIDE_LIMIT;
     loop {
         let plan = plan_rerun(command, report, budget).expect("a plan for a failed run");
         let len = json_len(&plan.argv);

@@ -2,12 +2,12 @@
 //! the tests invoke rerun-task with a schedule's input as the schedule would), and never a
 //! re-run beside a newer run of the same command.
 
-use dbt_rerun::config::{OnOverlap, ScheduleTarget, ServiceConfig};
-use dbt_rerun::decision::ATTEMPT_VAR;
-use dbt_rerun::delay::{DelaySettings, Jitter};
-use dbt_rerun::event::EcsTask;
-use dbt_rerun::DecisionKind;
 use dbt_rerun_aws::OnTaskStoppedService;
+use dbt_rerun_core::config::{OnOverlap, ScheduleTarget, ServiceConfig};
+use dbt_rerun_core::decision::ATTEMPT_VAR;
+use dbt_rerun_core::delay::{DelaySettings, Jitter};
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::DecisionKind;
 use dbt_rerun_service::RerunRequest;
 use dbt_rerun_tests::moto::{env_value, stopped_event, Moto, Stop};
 use dbt_rerun_tests::{fixture_argv, fixture_lines};

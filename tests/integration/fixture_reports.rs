@@ -7,9 +7,9 @@
 //! a version whose file has the model's own name), and dbt records no result for an ephemeral
 //! model whose compilation failed (the `break_ephemeral` switch says which one did).
 
-use dbt_rerun::log::{parse_reader, Limits, LogFormat};
-use dbt_rerun::node::{version_parts, FailStatus, FailedNode, ResourceType};
-use dbt_rerun::RunReport;
+use dbt_rerun_core::log::{parse_reader, Limits, LogFormat};
+use dbt_rerun_core::node::{version_parts, FailStatus, FailedNode, ResourceType};
+use dbt_rerun_core::RunReport;
 use dbt_rerun_tests::{fixtures, name_of, Fixture, Mismatches};
 use std::collections::BTreeSet;
 
@@ -145,8 +145,8 @@ fn skipped_nodes_equal_dbts_run_results_whenever_dbt_lists_them() {
 
 #[test]
 fn a_planned_rerun_counts_the_nodes_dbt_says_did_not_and_did_succeed() {
-    use dbt_rerun::command::DbtCommand;
-    use dbt_rerun::plan::{plan_rerun, PlanShape, Work, ECS_OVERRIDE_LIMIT};
+    use dbt_rerun_core::command::DbtCommand;
+    use dbt_rerun_core::plan::{plan_rerun, PlanShape, Work, ECS_OVERRIDE_LIMIT};
     let mut bad = Mismatches::default();
     let mut shapes = BTreeSet::new();
     for f in fixtures() {
@@ -353,7 +353,7 @@ fn nodes_built_on_an_ephemeral_model_are_read_as_skipped_models() {
             );
         }
         for node in &report.skipped {
-            bad.check(dbt_rerun::NodeName::parse(&node.name).is_ok(), || {
+            bad.check(dbt_rerun_core::NodeName::parse(&node.name).is_ok(), || {
                 format!("{}: skipped {:?}", f.id, node.name)
             });
         }

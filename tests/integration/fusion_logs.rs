@@ -5,13 +5,13 @@
 //! record, the EMF line and the alert as one line of prose (no runs of spaces from a broken
 //! string continuation, no line breaks).
 
-use dbt_rerun::alert::compose;
-use dbt_rerun::decision::{decide, DecisionConfig, DecisionInput};
-use dbt_rerun::log::{parse_reader, Limits};
-use dbt_rerun::metrics::decision_log_line;
-use dbt_rerun::record::{DecisionRecord, LogFacts};
-use dbt_rerun::testing::TaskBuilder;
-use dbt_rerun::Decision;
+use dbt_rerun_core::alert::compose;
+use dbt_rerun_core::decision::{decide, DecisionConfig, DecisionInput};
+use dbt_rerun_core::log::{parse_reader, Limits};
+use dbt_rerun_core::metrics::decision_log_line;
+use dbt_rerun_core::record::{DecisionRecord, LogFacts};
+use dbt_rerun_core::testing::TaskBuilder;
+use dbt_rerun_core::Decision;
 use dbt_rerun_tests::repo_root;
 
 struct Sample {

@@ -4,14 +4,14 @@
 //! moto's FilterLogEvents ignores the JSON pattern (it returns every event): the lines are
 //! checked after reading, which these tests rely on; the pattern's logic is not tested here.
 
-use dbt_rerun::config::{ScheduleTarget, ServiceConfig};
-use dbt_rerun::delay::{DelaySettings, Jitter};
-use dbt_rerun::event::EcsTask;
-use dbt_rerun::history::{ChainHistory, Filter, History, LogEvent, Outcome};
-use dbt_rerun::metrics::decision_log_line;
-use dbt_rerun::testing::{decide_record, TaskBuilder};
-use dbt_rerun::{DecisionKind, DecisionRecord};
 use dbt_rerun_aws::CloudWatchLogs;
+use dbt_rerun_core::config::{ScheduleTarget, ServiceConfig};
+use dbt_rerun_core::delay::{DelaySettings, Jitter};
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::history::{ChainHistory, Filter, History, LogEvent, Outcome};
+use dbt_rerun_core::metrics::decision_log_line;
+use dbt_rerun_core::testing::{decide_record, TaskBuilder};
+use dbt_rerun_core::{DecisionKind, DecisionRecord};
 use dbt_rerun_service::{AwsError, DecisionLog, EventPage, RerunRequest};
 use dbt_rerun_tests::moto::{stopped_event, Moto, Stop};
 use dbt_rerun_tests::{fixture_argv, fixture_lines};
@@ -364,14 +364,14 @@ async fn every_page_is_read() {
         let arn = format!("arn:aws:ecs:eu-west-1:123456789012:task/dbt/{i:032x}");
         let task = TaskBuilder::exited(Some(127)).arn(&arn).build();
         let command = ["dbt", "build"].map(str::to_owned);
-        let record = decide_record(dbt_rerun::DecisionInput {
+        let record = decide_record(dbt_rerun_core::DecisionInput {
             task: &task,
             report: None,
             log_note: None,
             command: Some(&command),
             entry_point: None,
             invocations: None,
-            config: &dbt_rerun::DecisionConfig::default(),
+            config: &dbt_rerun_core::DecisionConfig::default(),
         });
         assert_eq!(record.decision, DecisionKind::GiveUp, "{}", record.reason);
         let at = start + i as i64 * MINUTE;
@@ -383,14 +383,14 @@ async fn every_page_is_read() {
     // Lines older than the window are not read.
     let old = TaskBuilder::exited(Some(127)).build();
     let command = ["dbt", "build"].map(str::to_owned);
-    let record = decide_record(dbt_rerun::DecisionInput {
+    let record = decide_record(dbt_rerun_core::DecisionInput {
         task: &old,
         report: None,
         log_note: None,
         command: Some(&command),
         entry_point: None,
         invocations: None,
-        config: &dbt_rerun::DecisionConfig::default(),
+        config: &dbt_rerun_core::DecisionConfig::default(),
     });
     let before = start - 60 * MINUTE;
     lines.push((
@@ -412,7 +412,7 @@ async fn every_page_is_read() {
     assert_eq!(events.len(), CHAINS * 16, "every event of the window, once");
     let pages = counting.pages.load(Ordering::Relaxed);
     assert!(pages >= CHAINS * 16 / 40, "{pages} pages");
-    let history = dbt_rerun::history::chains(&events, &Filter::default());
+    let history = dbt_rerun_core::history::chains(&events, &Filter::default());
     assert_eq!(history.chains.len(), CHAINS);
     assert!(history
         .chains

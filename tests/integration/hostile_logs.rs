@@ -2,12 +2,12 @@
 //! flags, huge lines, bytes that are not text, a summary cut off. The parser never panics,
 //! stays bounded, and nothing unvalidated or untrusted reaches a command.
 
-use dbt_rerun::command::DbtCommand;
-use dbt_rerun::log::{parse_reader, Limits, LogParser};
-use dbt_rerun::plan::{plan_rerun, plan_resume, PlanShape, ECS_OVERRIDE_LIMIT};
+use dbt_rerun_core::command::DbtCommand;
+use dbt_rerun_core::log::{parse_reader, Limits, LogParser};
+use dbt_rerun_core::plan::{plan_rerun, plan_resume, PlanShape, ECS_OVERRIDE_LIMIT};
 use dbt_rerun_tests::fixture_lines;
 
-fn parse(lines: &[String]) -> dbt_rerun::RunReport {
+fn parse(lines: &[String]) -> dbt_rerun_core::RunReport {
     let mut parser = LogParser::default();
     for line in lines {
         parser.push_line(line.as_bytes());

@@ -5,8 +5,8 @@
 //! real dbt run, and each must give the same decision and re-run command as that run's log
 //! with one line per event.
 
-use dbt_rerun::event::EcsTask;
-use dbt_rerun::{DecisionKind, DecisionRecord};
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::{DecisionKind, DecisionRecord};
 use dbt_rerun_tests::moto::{stopped_event, Moto, Options, Stop, REGION};
 use dbt_rerun_tests::{fixture_argv, fixture_lines};
 use serde_json::json;

@@ -3,16 +3,16 @@
 //! every failed model as its run_results.json does; every planned re-run of a microbatch model
 //! carries a window that covers every batch the run did not build, inside the run's own window.
 
-use dbt_rerun::alert::compose;
-use dbt_rerun::command::DbtCommand;
-use dbt_rerun::config::decision_config;
-use dbt_rerun::decision::{decide, DecisionInput};
-use dbt_rerun::log::{parse_reader, BatchStatus, Limits};
-use dbt_rerun::microbatch::parse_flag_value;
-use dbt_rerun::plan::{plan_rerun, plan_resume, PlanShape, RerunCommand, ECS_OVERRIDE_LIMIT};
-use dbt_rerun::record::{DecisionKind, DecisionRecord, LogFacts};
-use dbt_rerun::testing::TaskBuilder;
-use dbt_rerun::RunReport;
+use dbt_rerun_core::alert::compose;
+use dbt_rerun_core::command::DbtCommand;
+use dbt_rerun_core::config::decision_config;
+use dbt_rerun_core::decision::{decide, DecisionInput};
+use dbt_rerun_core::log::{parse_reader, BatchStatus, Limits};
+use dbt_rerun_core::microbatch::parse_flag_value;
+use dbt_rerun_core::plan::{plan_rerun, plan_resume, PlanShape, RerunCommand, ECS_OVERRIDE_LIMIT};
+use dbt_rerun_core::record::{DecisionKind, DecisionRecord, LogFacts};
+use dbt_rerun_core::testing::TaskBuilder;
+use dbt_rerun_core::RunReport;
 use dbt_rerun_tests::{microbatch_fixtures, MicrobatchFixture, Mismatches};
 use std::collections::BTreeSet;
 

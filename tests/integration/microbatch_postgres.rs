@@ -10,8 +10,8 @@
 
 use super::microbatch::decision_on;
 use super::microbatch_rerun::{day, without_window};
-use dbt_rerun::microbatch::EVENT_TIME_START;
-use dbt_rerun::record::{DecisionKind, DecisionRecord};
+use dbt_rerun_core::microbatch::EVENT_TIME_START;
+use dbt_rerun_core::record::{DecisionKind, DecisionRecord};
 use dbt_rerun_tests::{GeneratorSession, MicrobatchMeta};
 use std::collections::BTreeMap;
 use std::path::Path;

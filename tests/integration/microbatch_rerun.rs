@@ -7,8 +7,8 @@
 //! leaves days empty.
 
 use super::microbatch::decision_on;
-use dbt_rerun::microbatch::{EVENT_TIME_END, EVENT_TIME_START};
-use dbt_rerun::record::{DecisionKind, DecisionRecord};
+use dbt_rerun_core::microbatch::{EVENT_TIME_END, EVENT_TIME_START};
+use dbt_rerun_core::record::{DecisionKind, DecisionRecord};
 use dbt_rerun_tests::{DbtRun, ShopContainer};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -7,9 +7,9 @@
 //! healed, leaves the children as a clean run does, where the failed and skipped nodes alone
 //! would leave them stale; so does the resume of a run killed after a stale child finished.
 
-use dbt_rerun::command::DbtCommand;
-use dbt_rerun::log::{parse_reader, Limits};
-use dbt_rerun::plan::{plan_rerun, PlanShape, ECS_OVERRIDE_LIMIT};
+use dbt_rerun_core::command::DbtCommand;
+use dbt_rerun_core::log::{parse_reader, Limits};
+use dbt_rerun_core::plan::{plan_rerun, PlanShape, ECS_OVERRIDE_LIMIT};
 use dbt_rerun_tests::{
     dbt_ls, executed_types, on_error_fixtures, selection_flags, vars_flag, Mismatches,
     ShopContainer,
@@ -120,7 +120,7 @@ fn the_planned_rerun_rebuilds_the_children_that_ran_on_stale_data_for_real() {
     let record = super::microbatch::decision_on(&build_continuing(), 1, &run.log);
     assert_eq!(
         record.decision,
-        dbt_rerun::record::DecisionKind::Rerun,
+        dbt_rerun_core::record::DecisionKind::Rerun,
         "{}",
         record.reason
     );
@@ -206,7 +206,7 @@ fn a_run_killed_after_its_children_ran_on_stale_data_resumes_them_for_real() {
     let record = super::microbatch::decision_on(&slow, 137, &run.log);
     assert_eq!(
         record.decision,
-        dbt_rerun::record::DecisionKind::Rerun,
+        dbt_rerun_core::record::DecisionKind::Rerun,
         "{}",
         record.reason
     );

@@ -1,9 +1,9 @@
 //! on-task-stopped against a real AWS API: moto's server, reached by the real SDK clients,
 //! with logs from real dbt runs. Each test starts its own moto.
 
-use dbt_rerun::decision::{ATTEMPT_VAR, ORIGIN_VAR};
-use dbt_rerun::event::EcsTask;
-use dbt_rerun::{DecisionKind, DecisionRecord};
+use dbt_rerun_core::decision::{ATTEMPT_VAR, ORIGIN_VAR};
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::{DecisionKind, DecisionRecord};
 use dbt_rerun_service::ServiceError;
 use dbt_rerun_tests::moto::{env_value, event_json, stopped_event, Moto, Stop};
 use dbt_rerun_tests::{fixture_argv, fixture_lines};
@@ -103,7 +103,7 @@ async fn a_transient_failure_is_rerun_once_exactly_and_the_chain_ends_at_the_bud
     );
     assert_eq!(
         second.launch_type,
-        Some(dbt_rerun::event::LaunchType::Fargate)
+        Some(dbt_rerun_core::event::LaunchType::Fargate)
     );
 
     // The same event again: nothing new.
@@ -431,8 +431,8 @@ async fn a_rerun_that_succeeds_is_logged_as_its_chains_recovery_and_starts_nothi
     assert_eq!(w.moto.reruns(&w.ecs).await.len(), 1, "nothing launched");
 
     // The line the function logs for it: EMF with Recovered 1, no work planned.
-    let line = dbt_rerun::metrics::decision_log_line(&record, "DbtRerun", 1_764_000_000_000);
-    dbt_rerun::metrics::check_emf(&line).unwrap();
+    let line = dbt_rerun_core::metrics::decision_log_line(&record, "DbtRerun", 1_764_000_000_000);
+    dbt_rerun_core::metrics::check_emf(&line).unwrap();
     let line: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(line["message"], "dbt-rerun decision");
     assert_eq!(

@@ -11,13 +11,13 @@
 //! exhaust, the re-run planned with `DBT_RERUN_RETRY_THREADS=1` run for real against that
 //! server.
 
-use dbt_rerun::classify::{classify, TaskOutcome};
-use dbt_rerun::config::decision_config;
-use dbt_rerun::decision::{DecisionConfig, DecisionInput};
-use dbt_rerun::log::{parse_reader, Limits, RunReport};
-use dbt_rerun::policy::RetryClass;
-use dbt_rerun::testing::{decide_record, TaskBuilder};
-use dbt_rerun::DecisionRecord;
+use dbt_rerun_core::classify::{classify, TaskOutcome};
+use dbt_rerun_core::config::decision_config;
+use dbt_rerun_core::decision::{DecisionConfig, DecisionInput};
+use dbt_rerun_core::log::{parse_reader, Limits, RunReport};
+use dbt_rerun_core::policy::RetryClass;
+use dbt_rerun_core::testing::{decide_record, TaskBuilder};
+use dbt_rerun_core::DecisionRecord;
 use dbt_rerun_tests::{name_of, repo_root, GeneratorSession, Mismatches};
 use serde::Deserialize;
 use std::collections::BTreeSet;

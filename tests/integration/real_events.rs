@@ -5,12 +5,14 @@
 //! ones, is refused with an error naming what is missing. The files are decided twice: by the
 //! core, and by on-task-stopped over the in-memory ports (dry run), which must agree.
 
-use dbt_rerun::config::{service_config, ServiceConfig};
-use dbt_rerun::decision::{DecisionConfig, DecisionInput};
-use dbt_rerun::event::{parse_task_event, EcsTask};
-use dbt_rerun::record::DecisionKind::{self, GiveUp, Ignore, Rerun};
-use dbt_rerun::task_definition::{AwsLogsOptions, ContainerDefinition, LogDriver, TaskDefinition};
-use dbt_rerun::testing::decide_record;
+use dbt_rerun_core::config::{service_config, ServiceConfig};
+use dbt_rerun_core::decision::{DecisionConfig, DecisionInput};
+use dbt_rerun_core::event::{parse_task_event, EcsTask};
+use dbt_rerun_core::record::DecisionKind::{self, GiveUp, Ignore, Rerun};
+use dbt_rerun_core::task_definition::{
+    AwsLogsOptions, ContainerDefinition, LogDriver, TaskDefinition,
+};
+use dbt_rerun_core::testing::decide_record;
 use dbt_rerun_service::memory::{MemoryAlerts, MemoryEcs, MemoryLogs, MemorySchedules, TestClock};
 use dbt_rerun_service::OnTaskStopped;
 use dbt_rerun_tests::repo_root;

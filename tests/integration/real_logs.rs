@@ -9,8 +9,8 @@
 //! dbt 0.x included, no node may be invented: each failed, skipped and finished name is one a
 //! dbt line of the log shows.
 
-use dbt_rerun::log::{parse_reader, Limits, LinePrefix};
-use dbt_rerun::RunReport;
+use dbt_rerun_core::log::{parse_reader, Limits, LinePrefix};
+use dbt_rerun_core::RunReport;
 use dbt_rerun_tests::repo_root;
 use std::path::PathBuf;
 
@@ -363,7 +363,7 @@ fn the_docker_prefixed_log_splits_into_its_invocations() {
         .into_iter()
         .find(|(n, _, _)| n == "09")
         .expect("log 09");
-    let split = dbt_rerun::log::split_reader(&bytes[..], Limits::default(), 64).unwrap();
+    let split = dbt_rerun_core::log::split_reader(&bytes[..], Limits::default(), 64).unwrap();
     assert_eq!(split.invocations.len(), 5, "{name}");
     let last = &split.invocations[4].report;
     assert_eq!(last.failed.len(), 10, "{name}");

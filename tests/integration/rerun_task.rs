@@ -1,8 +1,8 @@
 //! rerun-task against moto through the real SDK: by selection, by command, and "like
 //! on-task-stopped would" for a stopped task.
 
-use dbt_rerun::decision::ATTEMPT_VAR;
 use dbt_rerun_aws::{CloudWatchLogs, EcsClient};
+use dbt_rerun_core::decision::ATTEMPT_VAR;
 use dbt_rerun_service::{RerunRequest, RerunTask, ServiceError};
 use dbt_rerun_tests::moto::{env_value, Moto};
 use dbt_rerun_tests::{fixture_argv, fixture_lines};

@@ -3,10 +3,10 @@
 //! original selection minus those nodes; and a killed run resumed with dbt on the same
 //! database builds every node once.
 
-use dbt_rerun::command::DbtCommand;
-use dbt_rerun::log::{parse_reader, Limits};
-use dbt_rerun::plan::{plan_resume, PlanShape, ECS_OVERRIDE_LIMIT};
-use dbt_rerun::RunReport;
+use dbt_rerun_core::command::DbtCommand;
+use dbt_rerun_core::log::{parse_reader, Limits};
+use dbt_rerun_core::plan::{plan_resume, PlanShape, ECS_OVERRIDE_LIMIT};
+use dbt_rerun_core::RunReport;
 use dbt_rerun_tests::{
     dbt_ls, executed_types, finished_in_file_log, killed_fixtures, name_of, selection_flags,
     Fixture, Mismatches,
@@ -168,7 +168,7 @@ fn killed_run_resumed_with_dbt(version: &str) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("dbt starts");
-    let mut parser = dbt_rerun::LogParser::default();
+    let mut parser = dbt_rerun_core::LogParser::default();
     let mut finished = 0;
     let mut killed = false;
     let reader = std::io::BufReader::new(first.stdout.take().unwrap());

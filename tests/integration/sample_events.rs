@@ -2,7 +2,7 @@
 //! moto's CloudWatch: the decision is the one the file's name promises
 //! (`<decision>-<case>.json`).
 
-use dbt_rerun::event::EcsTask;
+use dbt_rerun_core::event::EcsTask;
 use dbt_rerun_tests::moto::Moto;
 use dbt_rerun_tests::repo_root;
 use std::time::Duration;

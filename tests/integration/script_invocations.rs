@@ -3,11 +3,11 @@
 //! invocation, each with its version, end of run, failed and finished nodes, and a verb
 //! `could_be` accepts while the verbs its nodes rule out are refused.
 
-use dbt_rerun::log::{
+use dbt_rerun_core::log::{
     parse_reader, split_reader, Invocation, Limits, LogFormat, SplitLog, DEFAULT_MAX_INVOCATIONS,
 };
-use dbt_rerun::script::{prints_no_marker, runs_again};
-use dbt_rerun::RunReport;
+use dbt_rerun_core::script::{prints_no_marker, runs_again};
+use dbt_rerun_core::RunReport;
 use dbt_rerun_tests::{name_of, script_fixtures, Mismatches, ScriptFixture, TruthInvocation};
 use std::collections::BTreeSet;
 

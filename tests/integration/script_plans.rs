@@ -3,14 +3,16 @@
 //! script each scenario calls for, and every narrowed step's new selection expanded by real
 //! `dbt ls` to exactly what did not succeed in that step.
 
-use dbt_rerun::command::DbtCommand;
-use dbt_rerun::config::decision_config;
-use dbt_rerun::decision::{decide, DecisionConfig, DecisionInput, ScriptStep};
-use dbt_rerun::launch_rules::{LaunchRules, OwnLaunch};
-use dbt_rerun::log::{parse_reader, split_reader, Limits, SplitLog, DEFAULT_MAX_INVOCATIONS};
-use dbt_rerun::record::{DecisionKind, DecisionRecord, LogFacts};
-use dbt_rerun::script::{read_script, runs_again, ScriptRun, StepKind, StepOutcome, TaskCommand};
-use dbt_rerun::testing::TaskBuilder;
+use dbt_rerun_core::command::DbtCommand;
+use dbt_rerun_core::config::decision_config;
+use dbt_rerun_core::decision::{decide, DecisionConfig, DecisionInput, ScriptStep};
+use dbt_rerun_core::launch_rules::{LaunchRules, OwnLaunch};
+use dbt_rerun_core::log::{parse_reader, split_reader, Limits, SplitLog, DEFAULT_MAX_INVOCATIONS};
+use dbt_rerun_core::record::{DecisionKind, DecisionRecord, LogFacts};
+use dbt_rerun_core::script::{
+    read_script, runs_again, ScriptRun, StepKind, StepOutcome, TaskCommand,
+};
+use dbt_rerun_core::testing::TaskBuilder;
 use dbt_rerun_tests::{
     dbt_ls, executed_types, script_fixtures, selection_flags, Mismatches, ScriptFixture,
 };
@@ -322,7 +324,7 @@ fn check_rerun_script(f: &ScriptFixture, record: &DecisionRecord, bad: &mut Mism
             format!("{}: the re-run is not a readable script", f.id)
         });
     };
-    let others = |s: &dbt_rerun::script::Script| -> Vec<String> {
+    let others = |s: &dbt_rerun_core::script::Script| -> Vec<String> {
         s.steps
             .iter()
             .filter(|st| !matches!(st.kind, StepKind::Dbt(_)))
@@ -333,7 +335,7 @@ fn check_rerun_script(f: &ScriptFixture, record: &DecisionRecord, bad: &mut Mism
         format!("{}: non-dbt steps changed:\n{}", f.id, rerun.script.text)
     });
     // A pipeline keeps what follows dbt's words (` 2>&1 | tee run.log`) as written.
-    let tails = |s: &dbt_rerun::script::Script, removed: &[bool]| -> Vec<String> {
+    let tails = |s: &dbt_rerun_core::script::Script, removed: &[bool]| -> Vec<String> {
         s.steps
             .iter()
             .filter_map(|st| match &st.kind {
@@ -394,7 +396,7 @@ fn every_narrowed_step_selects_exactly_what_did_not_succeed_in_it() {
         ) else {
             continue;
         };
-        let dbt_steps = |s: &dbt_rerun::script::Script| -> Vec<DbtCommand> {
+        let dbt_steps = |s: &dbt_rerun_core::script::Script| -> Vec<DbtCommand> {
             s.steps
                 .iter()
                 .filter_map(|st| match &st.kind {

@@ -8,13 +8,13 @@
 //! other steps and handlers must be there, byte for byte, and have run. An error handler's
 //! re-run, with the fault left in, runs the handler again.
 
-use dbt_rerun::config::decision_config;
-use dbt_rerun::decision::DecisionConfig;
-use dbt_rerun::decision::{decide, DecisionInput};
-use dbt_rerun::log::{parse_reader, split_reader, Limits, DEFAULT_MAX_INVOCATIONS};
-use dbt_rerun::record::{DecisionKind, DecisionRecord, LogFacts};
-use dbt_rerun::script::{StepKind, TaskCommand};
-use dbt_rerun::testing::TaskBuilder;
+use dbt_rerun_core::config::decision_config;
+use dbt_rerun_core::decision::DecisionConfig;
+use dbt_rerun_core::decision::{decide, DecisionInput};
+use dbt_rerun_core::log::{parse_reader, split_reader, Limits, DEFAULT_MAX_INVOCATIONS};
+use dbt_rerun_core::record::{DecisionKind, DecisionRecord, LogFacts};
+use dbt_rerun_core::script::{StepKind, TaskCommand};
+use dbt_rerun_core::testing::TaskBuilder;
 use dbt_rerun_tests::{
     copy_project, dbt_python, repo_root, script_fixtures, ScriptFixture, TruthInvocation,
 };

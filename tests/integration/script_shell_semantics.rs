@@ -10,9 +10,9 @@
 //! dbt append their name to the same trace. The mapping is then fed one invocation per dbt
 //! line of the trace, in order, and must say of every step what the trace shows.
 
-use dbt_rerun::log::{Invocation, RunReport};
-use dbt_rerun::node::{FailStatus, FailedNode, ResourceType};
-use dbt_rerun::script::{map_invocations, StepKind, StepOutcome, TaskCommand};
+use dbt_rerun_core::log::{Invocation, RunReport};
+use dbt_rerun_core::node::{FailStatus, FailedNode, ResourceType};
+use dbt_rerun_core::script::{map_invocations, StepKind, StepOutcome, TaskCommand};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -111,7 +111,7 @@ fn mapped(
     trace: &[String],
     fail: &[&str],
     markerless: &[&str],
-) -> Result<(dbt_rerun::script::ShellCommand, Vec<StepOutcome>), String> {
+) -> Result<(dbt_rerun_core::script::ShellCommand, Vec<StepOutcome>), String> {
     let argv: Vec<String> = [shell, "-c", script].map(str::to_owned).to_vec();
     let TaskCommand::Script(read) = TaskCommand::read(&[], &argv) else {
         panic!("{script:?} is not read as a script");
@@ -131,7 +131,7 @@ fn mapped(
 /// failed), a step that is not dbt ran when its marker is in the trace.
 fn check_against_trace(
     at: &str,
-    read: &dbt_rerun::script::ShellCommand,
+    read: &dbt_rerun_core::script::ShellCommand,
     outcomes: &[StepOutcome],
     trace: &[String],
     fail: &[&str],

@@ -2,8 +2,8 @@
 //! script fixture in the task's stream, the command as an override or as the task
 //! definition's `entryPoint` + `command`, and what RunTask was asked to start.
 
-use dbt_rerun::event::EcsTask;
-use dbt_rerun::{DecisionKind, DecisionRecord};
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::{DecisionKind, DecisionRecord};
 use dbt_rerun_tests::moto::{stopped_event, Moto, Options, Stop};
 use dbt_rerun_tests::{fixture_lines, script_fixtures, ScriptFixture};
 use std::time::Duration;

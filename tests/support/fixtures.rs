@@ -322,7 +322,7 @@ pub fn script_fixtures() -> Vec<ScriptFixture> {
 
 /// The node name dbt selects a unique_id by (`test.shop.not_null_x.abc123` -> `not_null_x`).
 pub fn name_of(unique_id: &str) -> String {
-    dbt_rerun::NodeName::from_unique_id(unique_id)
+    dbt_rerun_core::NodeName::from_unique_id(unique_id)
         .unwrap_or_else(|e| panic!("{unique_id}: {e}"))
         .to_string()
 }

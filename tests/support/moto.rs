@@ -4,8 +4,8 @@
 use crate::fixtures::{fixture_argv, fixture_lines};
 use crate::repo_root;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use dbt_rerun::event::{EcsTask, KeyValue};
 use dbt_rerun_aws::EcsClient;
+use dbt_rerun_core::event::{EcsTask, KeyValue};
 use dbt_rerun_service::Ecs;
 use serde::Deserialize;
 use std::io::{Read, Write};
@@ -216,7 +216,7 @@ impl Moto {
     }
 
     /// The service configuration the tests use: the moto network, a short log wait.
-    pub fn service_config(&self, log_wait: Duration) -> dbt_rerun::config::ServiceConfig {
+    pub fn service_config(&self, log_wait: Duration) -> dbt_rerun_core::config::ServiceConfig {
         self.service_config_with(log_wait, &[])
     }
 
@@ -226,8 +226,8 @@ impl Moto {
         &self,
         log_wait: Duration,
         vars: &[(&str, &str)],
-    ) -> dbt_rerun::config::ServiceConfig {
-        let mut config = dbt_rerun::config::service_config(|name| match name {
+    ) -> dbt_rerun_core::config::ServiceConfig {
+        let mut config = dbt_rerun_core::config::service_config(|name| match name {
             "DBT_RERUN_SECURITY_GROUPS" => Some(self.setup.security_group.clone()),
             "DBT_RERUN_SUBNETS" => Some(self.setup.subnet.clone()),
             _ => vars

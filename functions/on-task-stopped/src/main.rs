@@ -8,8 +8,8 @@
 // The handler's future nests the services' futures deeply (rustc's layout query).
 #![recursion_limit = "256"]
 
-use dbt_rerun::DecisionRecord;
 use dbt_rerun_aws::OnTaskStoppedService;
+use dbt_rerun_core::DecisionRecord;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 

@@ -3,7 +3,7 @@
 //! runs it with the deployed function's environment, against moto. A failed task of each
 //! family is re-run; one of a fourth family, in the same cluster, is not.
 
-use dbt_rerun::event::EcsTask;
+use dbt_rerun_core::event::EcsTask;
 use dbt_rerun_tests::moto::{stopped_event, Moto, Options, Stop};
 use dbt_rerun_tests::runtime_api::{Outcome, RuntimeApi};
 use dbt_rerun_tests::stack::Code;

@@ -114,7 +114,7 @@ async fn a_failed_alert_is_the_invocations_error_after_the_decision_is_logged() 
         .lines()
         .filter(|l| l.contains("\"_aws\""))
         .map(|l| {
-            dbt_rerun::metrics::check_emf(l).unwrap_or_else(|e| panic!("not EMF ({e}): {l}"));
+            dbt_rerun_core::metrics::check_emf(l).unwrap_or_else(|e| panic!("not EMF ({e}): {l}"));
             serde_json::from_str(l).unwrap()
         })
         .collect();
@@ -168,7 +168,7 @@ async fn a_rerun_that_succeeds_is_logged_as_a_recovered_decision_line() {
         .lines()
         .filter(|l| l.contains("\"_aws\""))
         .map(|l| {
-            dbt_rerun::metrics::check_emf(l).unwrap_or_else(|e| panic!("not EMF ({e}): {l}"));
+            dbt_rerun_core::metrics::check_emf(l).unwrap_or_else(|e| panic!("not EMF ({e}): {l}"));
             serde_json::from_str(l).unwrap()
         })
         .collect();

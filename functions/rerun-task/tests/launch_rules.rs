@@ -2,10 +2,10 @@
 //! against moto: it launches dbt, not whatever its caller asks for, unless the stack opts out
 //! with `AllowCustomCommands` (`DBT_RERUN_ALLOW_CUSTOM_COMMANDS`).
 
-use dbt_rerun::chain::Chain;
-use dbt_rerun::event::{ContainerOverride, KeyValue};
-use dbt_rerun::launch::{Launch, Network};
-use dbt_rerun::schedule::PlannedLaunch;
+use dbt_rerun_core::chain::Chain;
+use dbt_rerun_core::event::{ContainerOverride, KeyValue};
+use dbt_rerun_core::launch::{Launch, Network};
+use dbt_rerun_core::schedule::PlannedLaunch;
 use dbt_rerun_tests::moto::{Moto, Options};
 use dbt_rerun_tests::runtime_api::{Outcome, RuntimeApi};
 
@@ -66,7 +66,7 @@ fn planned_launch(
     let launch = Launch {
         cluster: moto.setup.cluster.clone(),
         task_definition: "dbt-models-building".into(),
-        launch_type: Some(dbt_rerun::event::LaunchType::Fargate),
+        launch_type: Some(dbt_rerun_core::event::LaunchType::Fargate),
         capacity_provider: None,
         platform_version: None,
         network: Some(Network {

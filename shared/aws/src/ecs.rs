@@ -1,12 +1,12 @@
 //! [`Ecs`] over `aws-sdk-ecs`.
 
 use aws_sdk_ecs::types;
-use dbt_rerun::doctor::DefinitionFacts;
-use dbt_rerun::event::{
+use dbt_rerun_core::doctor::DefinitionFacts;
+use dbt_rerun_core::event::{
     Attachment, ContainerOverride, EcsContainer, EcsTask, KeyValue, TaskOverrides,
 };
-use dbt_rerun::launch::{Launch, Network};
-use dbt_rerun::task_definition::{ContainerDefinition, LogDriver, TaskDefinition};
+use dbt_rerun_core::launch::{Launch, Network};
+use dbt_rerun_core::task_definition::{ContainerDefinition, LogDriver, TaskDefinition};
 use dbt_rerun_service::{AwsError, Ecs, EcsInventory};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -41,7 +41,7 @@ pub use sns::SnsAlerts;
 
 pub use dbt_rerun_service::AwsError;
 
-use dbt_rerun::config::{ConfigError, ServiceConfig};
+use dbt_rerun_core::config::{ConfigError, ServiceConfig};
 use dbt_rerun_service::{OnTaskStopped, RerunTask, SystemClock};
 
 /// How long one attempt of an AWS call may take before it is abandoned (and retried).
@@ -127,7 +127,7 @@ pub fn rerun_task(aws: &aws_config::SdkConfig, config: ServiceConfig) -> RerunTa
 /// A function's cold start: its configuration from the environment (an error names the
 /// variable) and the SDK configuration, each read once per process.
 pub async fn cold_start() -> Result<(ServiceConfig, aws_config::SdkConfig), ConfigError> {
-    let config = dbt_rerun::config::service_config(|name| std::env::var(name).ok())
+    let config = dbt_rerun_core::config::service_config(|name| std::env::var(name).ok())
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     Ok((config, load_config().await))
 }

@@ -1,7 +1,7 @@
 //! [`Logs`] and [`DecisionLog`] over `aws-sdk-cloudwatchlogs`.
 
-use dbt_rerun::history::LogEvent;
-use dbt_rerun::task_definition::LogLocation;
+use dbt_rerun_core::history::LogEvent;
+use dbt_rerun_core::task_definition::LogLocation;
 use dbt_rerun_service::{AwsError, DecisionLog, EventPage, LogPage, Logs};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
 };
-use dbt_rerun::schedule::ScheduleRequest;
+use dbt_rerun_core::schedule::ScheduleRequest;
 use dbt_rerun_service::{AwsError, Schedules};
 
 /// The real EventBridge Scheduler.

@@ -1,7 +1,7 @@
 //! [`Alerts`] over `aws-sdk-sns`.
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use dbt_rerun::alert::Alert;
+use dbt_rerun_core::alert::Alert;
 use dbt_rerun_service::{Alerts, AwsError};
 
 /// The real SNS.

@@ -15,7 +15,7 @@
 //! best of three each (the first pass also warms the page cache), the ratio of each path to
 //! grep, and the process's peak resident memory (VmHWM), which must not grow with the log.
 
-use dbt_rerun::log::{parse_reader, EventFormat, Limits, LineReader, LogParser, RunReport};
+use dbt_rerun_core::log::{parse_reader, EventFormat, Limits, LineReader, LogParser, RunReport};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;

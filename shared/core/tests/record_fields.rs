@@ -3,16 +3,16 @@
 //! code, or added without a line in the reference, fails here. The record below sets every
 //! optional field, so every path that can appear does.
 
-use dbt_rerun::classify::FailureKind;
-use dbt_rerun::decision::{Recovery, ScriptStep};
-use dbt_rerun::event::KeyValue;
-use dbt_rerun::log::batches::BatchStart;
-use dbt_rerun::microbatch::{BatchRerun, BatchWindow, ModelBatches};
-use dbt_rerun::node::FailStatus;
-use dbt_rerun::plan::PlanShape;
-use dbt_rerun::record::RerunRecord;
-use dbt_rerun::task_definition::{EventFormat, FireLensRecords, LogLocation};
-use dbt_rerun::{DecisionKind, DecisionRecord, FailedNode, ResourceType, SkippedNode};
+use dbt_rerun_core::classify::FailureKind;
+use dbt_rerun_core::decision::{Recovery, ScriptStep};
+use dbt_rerun_core::event::KeyValue;
+use dbt_rerun_core::log::batches::BatchStart;
+use dbt_rerun_core::microbatch::{BatchRerun, BatchWindow, ModelBatches};
+use dbt_rerun_core::node::FailStatus;
+use dbt_rerun_core::plan::PlanShape;
+use dbt_rerun_core::record::RerunRecord;
+use dbt_rerun_core::task_definition::{EventFormat, FireLensRecords, LogLocation};
+use dbt_rerun_core::{DecisionKind, DecisionRecord, FailedNode, ResourceType, SkippedNode};
 use serde_json::Value;
 use std::collections::BTreeSet;
 

@@ -15,12 +15,12 @@
 //! reports a missing BigQuery Read Session User role in the same words (dbt-core#15544), so
 //! it is arguable here, and not re-run.
 
-use dbt_rerun::classify::{classify, node_class, TaskOutcome};
-use dbt_rerun::config::decision_config;
-use dbt_rerun::decision::DecisionConfig;
-use dbt_rerun::log::RunReport;
-use dbt_rerun::node::{FailStatus, FailedNode, ResourceType};
-use dbt_rerun::policy::RetryClass;
+use dbt_rerun_core::classify::{classify, node_class, TaskOutcome};
+use dbt_rerun_core::config::decision_config;
+use dbt_rerun_core::decision::DecisionConfig;
+use dbt_rerun_core::log::RunReport;
+use dbt_rerun_core::node::{FailStatus, FailedNode, ResourceType};
+use dbt_rerun_core::policy::RetryClass;
 
 const SET: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -1,18 +1,18 @@
 //! `dbt-rerun doctor`: a deployment read through the ports into the core's
-//! [`Survey`](dbt_rerun::doctor::Survey), then checked by the core's
-//! [`diagnose`](dbt_rerun::doctor::diagnose). It only reads. A read that fails and that a check
+//! [`Survey`](dbt_rerun_core::doctor::Survey), then checked by the core's
+//! [`diagnose`](dbt_rerun_core::doctor::diagnose). It only reads. A read that fails and that a check
 //! can do without (the rule, the policies, a family's stopped tasks) becomes that check's
 //! warning; the stack itself must be readable.
 
 use crate::gather::gather_and_decide;
 use crate::ports::{AwsError, Ecs, EcsInventory, Logs, Network, Roles, Rules, Stacks};
-use dbt_rerun::config::{self, ConfigError, ServiceConfig};
-use dbt_rerun::doctor::{
+use dbt_rerun_core::config::{self, ConfigError, ServiceConfig};
+use dbt_rerun_core::doctor::{
     diagnose, function_environment, DoctorReport, FamilyFacts, NetworkFacts, Setup, SetupError,
     StackFacts, Survey,
 };
-use dbt_rerun::record::DecisionRecord;
-use dbt_rerun::scope::NameSet;
+use dbt_rerun_core::record::DecisionRecord;
+use dbt_rerun_core::scope::NameSet;
 use std::collections::BTreeMap;
 
 /// Why the doctor could not examine a deployment at all.
@@ -189,7 +189,7 @@ where
         Ok(records)
     }
 
-    async fn rule(&self, stack: &StackFacts) -> Result<dbt_rerun::doctor::RuleFacts, String> {
+    async fn rule(&self, stack: &StackFacts) -> Result<dbt_rerun_core::doctor::RuleFacts, String> {
         let name = stack
             .physical("OnTaskStoppedFunctionDbtTaskFailed")
             .ok_or("the stack has no rule OnTaskStoppedFunctionDbtTaskFailed")?;
@@ -200,7 +200,10 @@ where
             .ok_or_else(|| format!("rule {name} does not exist"))
     }
 
-    async fn policies(&self, stack: &StackFacts) -> Result<Vec<dbt_rerun::doctor::Policy>, String> {
+    async fn policies(
+        &self,
+        stack: &StackFacts,
+    ) -> Result<Vec<dbt_rerun_core::doctor::Policy>, String> {
         let role = stack
             .physical("OnTaskStoppedFunctionRole")
             .ok_or("the stack has no role OnTaskStoppedFunctionRole")?;
@@ -224,11 +227,11 @@ mod tests {
     use crate::memory::{
         MemoryEcs, MemoryLogs, MemoryNetwork, MemoryRoles, MemoryRules, MemoryStacks,
     };
-    use dbt_rerun::doctor::{Policy, RuleFacts, Status};
-    use dbt_rerun::task_definition::{
+    use dbt_rerun_core::doctor::{Policy, RuleFacts, Status};
+    use dbt_rerun_core::task_definition::{
         AwsLogsOptions, ContainerDefinition, LogDriver, LogLocation, TaskDefinition,
     };
-    use dbt_rerun::testing::TaskBuilder;
+    use dbt_rerun_core::testing::TaskBuilder;
 
     type MemoryDoctor =
         Doctor<MemoryStacks, MemoryRules, MemoryRoles, MemoryNetwork, MemoryEcs, MemoryLogs>;

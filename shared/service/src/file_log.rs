@@ -2,7 +2,7 @@
 //! functions read CloudWatch with, so both gather their inputs the same way.
 
 use crate::ports::{AwsError, LogPage, Logs};
-use dbt_rerun::task_definition::LogLocation;
+use dbt_rerun_core::task_definition::LogLocation;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 

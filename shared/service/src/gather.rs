@@ -4,13 +4,13 @@
 use crate::log_wait::{read_log, LogRead};
 use crate::ports::{Ecs, Logs};
 use crate::ServiceError;
-use dbt_rerun::classify::{LogNeed, TaskOutcome};
-use dbt_rerun::config::ServiceConfig;
-use dbt_rerun::decision::{decide, recovery, Decided, DecisionConfig, DecisionInput};
-use dbt_rerun::event::EcsTask;
-use dbt_rerun::record::LogFacts;
-use dbt_rerun::script::TaskCommand;
-use dbt_rerun::task_definition::LogLocation;
+use dbt_rerun_core::classify::{LogNeed, TaskOutcome};
+use dbt_rerun_core::config::ServiceConfig;
+use dbt_rerun_core::decision::{decide, recovery, Decided, DecisionConfig, DecisionInput};
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::record::LogFacts;
+use dbt_rerun_core::script::TaskCommand;
+use dbt_rerun_core::task_definition::LogLocation;
 
 /// A decision and what reading the log gave.
 #[derive(Debug, Clone)]

@@ -1,9 +1,9 @@
 //! `dbt-rerun history`'s reading: every page of the functions' log groups since a time,
 //! through the [`DecisionLog`] port; the chains are the core's
-//! ([`dbt_rerun::history::chains`]).
+//! ([`dbt_rerun_core::history::chains`]).
 
 use crate::ports::{AwsError, DecisionLog};
-use dbt_rerun::history::{chains, Filter, History, LogEvent, FILTER_PATTERN};
+use dbt_rerun_core::history::{chains, Filter, History, LogEvent, FILTER_PATTERN};
 
 /// Every event of `groups` from `start_ms` that the decision pattern lets through, page by
 /// page until the last. An error names the log group.

@@ -2,7 +2,7 @@
 //! definition, log), call the pure core, act on its answer.
 //!
 //! - [`OnTaskStopped`]: an ECS task state change in, a
-//!   [`DecisionRecord`](dbt_rerun::record::DecisionRecord) out, and at most one
+//!   [`DecisionRecord`](dbt_rerun_core::record::DecisionRecord) out, and at most one
 //!   RunTask (or one schedule, for a delayed re-run).
 //! - [`RerunTask`]: a person's request to re-run, or a delayed re-run's schedule firing; see
 //!   [`RerunRequest`].
@@ -40,7 +40,7 @@ pub use ports::{
 pub use request::{Manual, Mode, RequestError, RerunRequest, Terms};
 pub use rerun_task::{RerunResponse, RerunTask};
 
-use dbt_rerun::event::EventError;
+use dbt_rerun_core::event::EventError;
 
 /// Why an invocation failed (Lambda then retries it, and its failure destination gets it
 /// last). A decision that cannot be carried out is an error, never a silent success.

@@ -15,11 +15,11 @@
 //! account and Region), which a burst of failures spends first.
 
 use crate::ports::{AwsError, LogPage, Logs};
-use dbt_rerun::log::{
+use dbt_rerun_core::log::{
     EventFormat, Invocation, InvocationSplitter, Limits, LineReader, LogParser, ReadStats,
     RunReport,
 };
-use dbt_rerun::task_definition::LogLocation;
+use dbt_rerun_core::task_definition::LogLocation;
 use std::time::Duration;
 // tokio's clock, so tests can pause time and the wait costs them nothing.
 use tokio::time::Instant;

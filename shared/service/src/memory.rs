@@ -5,11 +5,11 @@
 //! the doctor's reads ([`doctor`]).
 
 use crate::ports::{Alerts, AwsError, Clock, Ecs, LogPage, Logs, Schedules};
-use dbt_rerun::alert::Alert;
-use dbt_rerun::event::{ContainerOverride, EcsTask, TaskOverrides};
-use dbt_rerun::launch::Launch;
-use dbt_rerun::schedule::ScheduleRequest;
-use dbt_rerun::task_definition::{LogLocation, TaskDefinition};
+use dbt_rerun_core::alert::Alert;
+use dbt_rerun_core::event::{ContainerOverride, EcsTask, TaskOverrides};
+use dbt_rerun_core::launch::Launch;
+use dbt_rerun_core::schedule::ScheduleRequest;
+use dbt_rerun_core::task_definition::{LogLocation, TaskDefinition};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -326,7 +326,7 @@ impl Clock for TestClock {
 /// only narrows; the reader checks every line).
 #[derive(Debug)]
 pub struct MemoryDecisionLog {
-    groups: Mutex<BTreeMap<String, Vec<dbt_rerun::history::LogEvent>>>,
+    groups: Mutex<BTreeMap<String, Vec<dbt_rerun_core::history::LogEvent>>>,
     page_size: usize,
     pages_read: Mutex<usize>,
     patterns: Mutex<Vec<String>>,
@@ -349,7 +349,7 @@ impl MemoryDecisionLog {
     }
 
     /// Adds `events` to `group` (created when new).
-    pub fn write(&self, group: &str, events: &[dbt_rerun::history::LogEvent]) {
+    pub fn write(&self, group: &str, events: &[dbt_rerun_core::history::LogEvent]) {
         lock(&self.groups)
             .entry(group.to_owned())
             .or_default()

@@ -5,15 +5,15 @@ use crate::gather::{gather_and_decide, Gathered};
 use crate::once::{launch_once, schedule_once};
 use crate::ports::{Alerts, Clock, Ecs, Logs, Schedules, SystemClock};
 use crate::ServiceError;
-use dbt_rerun::alert::alert_for;
-use dbt_rerun::config::ServiceConfig;
-use dbt_rerun::decision::PlannedRerun;
-use dbt_rerun::delay::jitter_draw;
-use dbt_rerun::event::{parse_task_event, EcsTask};
-use dbt_rerun::launch::Launch;
-use dbt_rerun::metrics::decision_log_line;
-use dbt_rerun::record::{DecisionRecord, Launched};
-use dbt_rerun::schedule::PlannedLaunch;
+use dbt_rerun_core::alert::alert_for;
+use dbt_rerun_core::config::ServiceConfig;
+use dbt_rerun_core::decision::PlannedRerun;
+use dbt_rerun_core::delay::jitter_draw;
+use dbt_rerun_core::event::{parse_task_event, EcsTask};
+use dbt_rerun_core::launch::Launch;
+use dbt_rerun_core::metrics::decision_log_line;
+use dbt_rerun_core::record::{DecisionRecord, Launched};
+use dbt_rerun_core::schedule::PlannedLaunch;
 
 /// Handles ECS task state changes: decides, launches the re-run, logs, alerts.
 pub struct OnTaskStopped<E, L, A, S, C = SystemClock> {

@@ -9,10 +9,10 @@
 
 use crate::ports::{Ecs, Schedules};
 use crate::ServiceError;
-use dbt_rerun::config::{OnOverlap, ServiceConfig};
-use dbt_rerun::delay::{at_expression, due, rfc3339};
-use dbt_rerun::record::Launched;
-use dbt_rerun::schedule::{PlannedLaunch, ScheduleRequest};
+use dbt_rerun_core::config::{OnOverlap, ServiceConfig};
+use dbt_rerun_core::delay::{at_expression, due, rfc3339};
+use dbt_rerun_core::record::Launched;
+use dbt_rerun_core::schedule::{PlannedLaunch, ScheduleRequest};
 
 /// Starts `planned` now, unless it already runs or a newer run supersedes it.
 pub async fn launch_once<E: Ecs>(

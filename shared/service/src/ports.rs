@@ -5,13 +5,13 @@
 //! has one real implementation (the AWS crate, [`SystemClock`]) and an in-memory one
 //! ([`crate::memory`]).
 
-use dbt_rerun::alert::Alert;
-use dbt_rerun::doctor::{DefinitionFacts, Policy, RuleFacts, StackFacts};
-use dbt_rerun::event::EcsTask;
-use dbt_rerun::history::LogEvent;
-use dbt_rerun::launch::Launch;
-use dbt_rerun::schedule::ScheduleRequest;
-use dbt_rerun::task_definition::{LogLocation, TaskDefinition};
+use dbt_rerun_core::alert::Alert;
+use dbt_rerun_core::doctor::{DefinitionFacts, Policy, RuleFacts, StackFacts};
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::history::LogEvent;
+use dbt_rerun_core::launch::Launch;
+use dbt_rerun_core::schedule::ScheduleRequest;
+use dbt_rerun_core::task_definition::{LogLocation, TaskDefinition};
 use std::future::Future;
 
 /// A failed call to an outside system: which call, the service's error code, and its message.

@@ -5,9 +5,9 @@
 //! `dbt-rerun invoke`'s flags); they are added to, never renamed or removed. The payload is
 //! read as given and then checked into one [`Mode`], so each mode sees only its own fields.
 
-use dbt_rerun::command::{is_selector_term, DbtCommand, Strip};
-use dbt_rerun::schedule::PlannedLaunch;
-use dbt_rerun::script::{with_step_selection, TaskCommand};
+use dbt_rerun_core::command::{is_selector_term, DbtCommand, Strip};
+use dbt_rerun_core::schedule::PlannedLaunch;
+use dbt_rerun_core::script::{with_step_selection, TaskCommand};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -79,12 +79,12 @@ pub enum RequestError {
     NothingToRun,
     /// What the payload asks for is not something rerun-task launches for its callers.
     #[error(transparent)]
-    Refused(#[from] dbt_rerun::launch_rules::Refusal),
+    Refused(#[from] dbt_rerun_core::launch_rules::Refusal),
     /// A planned launch the task definition does not account for, whose origin task ECS no
     /// longer lists (it keeps stopped tasks for about an hour).
     #[error("{refusal} (checked against the task definition: ECS no longer lists the origin task {origin}, whose own command and overrides could account for it)")]
     RefusedWithoutOrigin {
-        refusal: dbt_rerun::launch_rules::Refusal,
+        refusal: dbt_rerun_core::launch_rules::Refusal,
         origin: String,
     },
 }

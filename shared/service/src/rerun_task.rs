@@ -7,16 +7,16 @@ use crate::ports::{Ecs, Logs};
 use crate::request::{cluster_of_task_arn, field, with_terms, Manual, Mode};
 use crate::request::{RequestError, RerunRequest};
 use crate::ServiceError;
-use dbt_rerun::chain::LaunchIdentity;
-use dbt_rerun::config::ServiceConfig;
-use dbt_rerun::decision::PlannedRerun;
-use dbt_rerun::event::KeyValue;
-use dbt_rerun::launch::{ContainerRun, Launch, Placement};
-use dbt_rerun::launch_rules::{is_variable_name, OwnLaunch};
-use dbt_rerun::plan::ECS_OVERRIDE_LIMIT;
-use dbt_rerun::record::{DecisionRecord, Launched};
-use dbt_rerun::schedule::PlannedLaunch;
-use dbt_rerun::task_definition::TaskDefinition;
+use dbt_rerun_core::chain::LaunchIdentity;
+use dbt_rerun_core::config::ServiceConfig;
+use dbt_rerun_core::decision::PlannedRerun;
+use dbt_rerun_core::event::KeyValue;
+use dbt_rerun_core::launch::{ContainerRun, Launch, Placement};
+use dbt_rerun_core::launch_rules::{is_variable_name, OwnLaunch};
+use dbt_rerun_core::plan::ECS_OVERRIDE_LIMIT;
+use dbt_rerun_core::record::{DecisionRecord, Launched};
+use dbt_rerun_core::schedule::PlannedLaunch;
+use dbt_rerun_core::task_definition::TaskDefinition;
 use serde::Serialize;
 
 /// What rerun-task did.

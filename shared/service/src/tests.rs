@@ -4,14 +4,14 @@
 
 use crate::memory::{MemoryAlerts, MemoryEcs, MemoryLogs, MemorySchedules, TestClock};
 use crate::{OnTaskStopped, RerunRequest, RerunTask};
-use dbt_rerun::chain::ATTEMPT_VAR;
-use dbt_rerun::config::ServiceConfig;
-use dbt_rerun::event::{EcsContainer, EcsTask, LaunchType};
-use dbt_rerun::record::{DecisionKind, DecisionRecord};
-use dbt_rerun::task_definition::{
+use dbt_rerun_core::chain::ATTEMPT_VAR;
+use dbt_rerun_core::config::ServiceConfig;
+use dbt_rerun_core::event::{EcsContainer, EcsTask, LaunchType};
+use dbt_rerun_core::record::{DecisionKind, DecisionRecord};
+use dbt_rerun_core::task_definition::{
     AwsLogsOptions, ContainerDefinition, LogDriver, LogLocation, TaskDefinition,
 };
-use dbt_rerun::testing::TaskBuilder;
+use dbt_rerun_core::testing::TaskBuilder;
 use std::path::Path;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ fn config(extra: &[(&str, &str)]) -> ServiceConfig {
         ("DBT_RERUN_LOG_WAIT_SECONDS", "60"),
     ];
     vars.extend_from_slice(extra);
-    dbt_rerun::config::service_config(|name| {
+    dbt_rerun_core::config::service_config(|name| {
         vars.iter()
             .rev()
             .find(|(n, _)| *n == name)
@@ -630,7 +630,7 @@ async fn a_rerun_that_succeeds_closes_its_chain_reading_nothing_and_launching_no
     assert_eq!(record.log_wait_seconds, None);
     assert_eq!(started.elapsed(), Duration::ZERO, "no wait");
     assert_eq!(service.ecs.launches().len(), 1, "nothing launched");
-    let line = dbt_rerun::metrics::decision_log_line(&record, "DbtRerun", 0);
+    let line = dbt_rerun_core::metrics::decision_log_line(&record, "DbtRerun", 0);
     let line: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(
         (&line["Recovered"], &line["Ignored"]),

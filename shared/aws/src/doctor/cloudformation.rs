@@ -1,6 +1,6 @@
 //! [`Stacks`] over `aws-sdk-cloudformation`.
 
-use dbt_rerun::doctor::StackFacts;
+use dbt_rerun_core::doctor::StackFacts;
 use dbt_rerun_service::{AwsError, Stacks};
 
 #[derive(Clone)]

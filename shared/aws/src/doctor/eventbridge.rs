@@ -1,6 +1,6 @@
 //! [`Rules`] over `aws-sdk-eventbridge`.
 
-use dbt_rerun::doctor::RuleFacts;
+use dbt_rerun_core::doctor::RuleFacts;
 use dbt_rerun_service::{AwsError, Rules};
 
 #[derive(Clone)]

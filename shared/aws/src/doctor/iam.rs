@@ -1,6 +1,6 @@
 //! [`Roles`] over `aws-sdk-iam`.
 
-use dbt_rerun::doctor::Policy;
+use dbt_rerun_core::doctor::Policy;
 use dbt_rerun_service::{AwsError, Roles};
 
 #[derive(Clone)]

@@ -3,8 +3,8 @@
 
 use super::{lock, MemoryEcs};
 use crate::ports::{AwsError, EcsInventory, Network, Roles, Rules, Stacks};
-use dbt_rerun::doctor::{DefinitionFacts, Policy, RuleFacts, StackFacts};
-use dbt_rerun::event::EcsTask;
+use dbt_rerun_core::doctor::{DefinitionFacts, Policy, RuleFacts, StackFacts};
+use dbt_rerun_core::event::EcsTask;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
