@@ -6,7 +6,7 @@
 //! string continuation, no line breaks).
 
 use dbt_rerun_core::alert::compose;
-use dbt_rerun_core::decision::{decide, DecisionConfig, DecisionInput};
+use dbt_rerun_core::decision::{decide, DecisionConfig, DecisionInput, GiveUpReason};
 use dbt_rerun_core::log::{parse_reader, Limits};
 use dbt_rerun_core::metrics::decision_log_line;
 use dbt_rerun_core::record::{DecisionRecord, LogFacts};
@@ -136,8 +136,8 @@ fn decisions_on_fusion_logs_never_name_a_node() {
             });
             let what = format!("{} (exit {exit:?})", sample.title);
             assert!(
-                decided.findings.failed_nodes.is_empty()
-                    && decided.findings.skipped_nodes.is_empty(),
+                decided.findings.shown.failed_nodes.is_empty()
+                    && decided.findings.shown.skipped_nodes.is_empty(),
                 "{what}"
             );
             reason_is_one_clean_line(
@@ -145,16 +145,19 @@ fn decisions_on_fusion_logs_never_name_a_node() {
                 &what,
             );
             match (exit, &decided.decision) {
-                (Some(1 | 2), Decision::GiveUp(reason)) => {
-                    assert!(reason.contains("dbt Fusion"), "{what}: {reason}")
-                }
-                (Some(0), Decision::GiveUp(reason)) if fusion.shows_failures() => {
-                    assert!(reason.contains("dbt Fusion"), "{what}: {reason}")
-                }
+                (Some(1 | 2), Decision::GiveUp(why)) => assert!(
+                    matches!(why.reason, GiveUpReason::FusionLog { .. }),
+                    "{what}: {why}"
+                ),
+                (Some(0), Decision::GiveUp(why)) if fusion.shows_failures() => assert!(
+                    matches!(why.reason, GiveUpReason::FusionLog { .. }),
+                    "{what}: {why}"
+                ),
                 (Some(0), Decision::Ignore(_)) if !fusion.shows_failures() => {}
                 (Some(137), Decision::Rerun { rerun, reason }) => {
                     assert_eq!(rerun.command, command, "{what}: the whole command");
-                    assert!(reason.contains("dbt Fusion"), "{what}: {reason}");
+                    let note = reason.plan_note.as_deref().unwrap_or_default();
+                    assert!(note.contains("dbt Fusion"), "{what}: {reason}");
                 }
                 (_, other) => panic!("{what}: {other:?}"),
             }

@@ -55,6 +55,15 @@ pub struct ChainPosition {
 }
 
 impl ChainPosition {
+    /// The position of a task that ran `command`: the first run of a chain whose variables
+    /// name no original command is that chain's original.
+    pub fn ran(mut self, env: &[KeyValue], command: Option<&[String]>) -> Self {
+        if self.attempt == 1 && chain_var(env, ORIGIN_COMMAND_VAR).is_none() {
+            self.chain.original_command = command.map(<[String]>::to_vec);
+        }
+        self
+    }
+
     /// Whether `task` is a re-run dbt-rerun started for this position: attempt 2 or later,
     /// with the `startedBy` [`Chain::started_by`] gives that attempt. A chain's first run, a
     /// launch a person asked for (`dbt-rerun/manual/...`) and a `startedBy` that does not
@@ -63,6 +72,14 @@ impl ChainPosition {
         self.attempt >= 2
             && task.started_by.as_deref() == Some(self.chain.started_by(self.attempt).as_str())
     }
+}
+
+/// A chain variable's value in `env`; the last one wins, as in the container.
+fn chain_var<'a>(env: &'a [KeyValue], name: &str) -> Option<&'a str> {
+    env.iter()
+        .rev()
+        .find(|kv| kv.name == name)
+        .map(|kv| kv.value.trim())
 }
 
 /// How a launch names itself to ECS: `startedBy`, `clientToken` and tags.
@@ -89,14 +106,16 @@ impl Chain {
         env: &[KeyValue],
         command: Option<&[String]>,
     ) -> Result<ChainPosition, ChainError> {
-        // The last value wins, as in the container.
-        let get = |name| {
-            env.iter()
-                .rev()
-                .find(|kv| kv.name == name)
-                .map(|kv| kv.value.trim())
-        };
-        let attempt = match get(ATTEMPT_VAR) {
+        Ok(Self::locate_by_variables(task, env)?.ran(env, command))
+    }
+
+    /// Where `task` sits in its chain as its variables alone say (what the event shows): the
+    /// original command of a chain's first run is known once its command is ([`ChainPosition::ran`]).
+    pub fn locate_by_variables(
+        task: &EcsTask,
+        env: &[KeyValue],
+    ) -> Result<ChainPosition, ChainError> {
+        let attempt = match chain_var(env, ATTEMPT_VAR) {
             None => 1,
             Some(v) => match v.parse::<u32>() {
                 Ok(n) if n >= 1 => n,
@@ -107,16 +126,12 @@ impl Chain {
                 }
             },
         };
-        let origin_task_arn = get(ORIGIN_VAR)
+        let origin_task_arn = chain_var(env, ORIGIN_VAR)
             .filter(|v| !v.is_empty())
             .unwrap_or(&task.task_arn)
             .to_owned();
-        let original_command = match get(ORIGIN_COMMAND_VAR) {
-            Some(json) => serde_json::from_str(json).ok(),
-            // The first run of a chain: its own command is the original.
-            None if attempt == 1 => command.map(<[String]>::to_vec),
-            None => None,
-        };
+        let original_command =
+            chain_var(env, ORIGIN_COMMAND_VAR).and_then(|json| serde_json::from_str(json).ok());
         Ok(ChainPosition {
             chain: Chain {
                 origin_task_arn,

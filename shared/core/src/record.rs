@@ -9,7 +9,7 @@
 
 use crate::chain::is_chain_var;
 use crate::classify::FailureKind;
-use crate::decision::{Decided, Decision, PlannedRerun, Recovery, ScriptStep};
+use crate::decision::{Decided, Decision, FailureFacts, PlannedRerun, Recovery, ScriptStep};
 use crate::event::KeyValue;
 use crate::microbatch::BatchRerun;
 use crate::node::{FailedNode, SkippedNode};
@@ -222,8 +222,8 @@ struct Verdict {
 impl Verdict {
     fn of(decision: &Decision, launched: Option<&Launched>) -> Self {
         let (rerun, reason) = match decision {
-            Decision::Ignore(reason) => return Self::plain(DecisionKind::Ignore, reason),
-            Decision::GiveUp(reason) => return Self::plain(DecisionKind::GiveUp, reason),
+            Decision::Ignore(why) => return Self::plain(DecisionKind::Ignore, why.to_string()),
+            Decision::GiveUp(why) => return Self::plain(DecisionKind::GiveUp, why.to_string()),
             Decision::Rerun { rerun, reason } => (rerun, reason),
         };
         let mut view = RerunRecord::of(rerun);
@@ -234,7 +234,7 @@ impl Verdict {
             rerun: None,
             duplicate,
         };
-        let mut reason = reason.clone();
+        let mut reason = reason.to_string();
         match launched {
             None => {}
             Some(Launched::Started { task_arn }) => view.task_arn = Some(task_arn.clone()),
@@ -268,10 +268,10 @@ impl Verdict {
         }
     }
 
-    fn plain(kind: DecisionKind, reason: &str) -> Self {
+    fn plain(kind: DecisionKind, reason: String) -> Self {
         Self {
             kind,
-            reason: reason.to_owned(),
+            reason,
             rerun: None,
             duplicate: false,
         }
@@ -288,46 +288,58 @@ impl DecisionRecord {
     pub fn assemble(decided: &Decided, log: &LogFacts, launched: Option<&Launched>) -> Self {
         let verdict = Verdict::of(&decided.decision, launched);
         let f = decided.findings.clone();
+        let plan = f.plan.unwrap_or_default();
         // Only a re-run this decision plans does (or saves) work: a duplicate or superseded
         // one counts nothing, so the metrics add up over a chain.
         let work = match verdict.kind {
-            DecisionKind::Rerun => f.work.unwrap_or_default(),
+            DecisionKind::Rerun => plan.work.unwrap_or_default(),
             _ => Work::NONE,
         };
+        let failure = f.failure.unwrap_or(FailureFacts {
+            kind: FailureKind::Unknown,
+            transient: false,
+        });
+        let (container, exit_code) = f
+            .container
+            .map_or((None, None), |c| (Some(c.name), c.exit_code));
+        let (attempt, origin_task_arn) = f
+            .chain
+            .map_or((1, None), |c| (c.attempt, Some(c.origin_task_arn)));
+        let (task, shown) = (f.task, f.shown);
         Self {
             decision: verdict.kind,
             reason: verdict.reason,
-            failure_kind: f.failure_kind,
-            transient: f.transient,
-            task_arn: f.task_arn,
-            cluster: f.cluster,
-            task_family: f.task_family,
-            command: f.command,
-            entry_point: f.entry_point,
-            script_steps: f.script_steps,
+            failure_kind: failure.kind,
+            transient: failure.transient,
+            task_arn: task.task_arn,
+            cluster: task.cluster,
+            task_family: task.task_family,
+            command: shown.command,
+            entry_point: shown.entry_point,
+            script_steps: plan.steps,
             log_stream: log.location.clone(),
-            attempt: f.attempt,
-            origin_task_arn: f.origin_task_arn,
+            attempt,
+            origin_task_arn,
             max_attempts: f.max_attempts,
-            container: f.container,
-            exit_code: f.exit_code,
-            stop_code: f.stop_code,
-            failed_nodes: f.failed_nodes,
-            skipped_nodes: f.skipped_nodes,
-            rerun_command: f.rerun_command,
-            resume: f.plan_shape == Some(PlanShape::Resume),
-            plan_shape: f.plan_shape,
-            plan_note: f.plan_note,
-            finished_nodes: f.finished_nodes,
-            finished_node_names: f.finished_node_names,
-            log_complete: f.log_complete,
+            container,
+            exit_code,
+            stop_code: task.stop_code,
+            failed_nodes: shown.failed_nodes,
+            skipped_nodes: shown.skipped_nodes,
+            rerun_command: plan.argv,
+            resume: plan.shape == Some(PlanShape::Resume),
+            plan_shape: plan.shape,
+            plan_note: plan.note,
+            finished_nodes: shown.finished_nodes,
+            finished_node_names: shown.finished_node_names,
+            log_complete: shown.log_complete,
             log_wait_seconds: log.waited_seconds,
             rerun: verdict.rerun,
             duplicate: verdict.duplicate,
             rerun_nodes: work.rerun_nodes,
             nodes_saved: work.nodes_saved,
             recovered: f.recovered,
-            microbatch: f.microbatch,
+            microbatch: plan.microbatch,
         }
     }
 }

@@ -37,11 +37,9 @@ impl<E: Ecs, L: Logs, A: Alerts, S: Schedules, C: Clock> OnTaskStopped<E, L, A, 
         let gathered = gather_and_decide(&self.ecs, &self.logs, &self.config, task).await?;
         let launched = match gathered.decided.decision.rerun() {
             Some(rerun) if !self.config.dry_run => {
-                let container = gathered.decided.findings.container.as_deref();
-                Some(
-                    self.launch(task, rerun, container.unwrap_or_default())
-                        .await?,
-                )
+                let container = gathered.decided.findings.container.as_ref();
+                let name = container.map(|c| c.name.as_str()).unwrap_or_default();
+                Some(self.launch(task, rerun, name).await?)
             }
             _ => None,
         };

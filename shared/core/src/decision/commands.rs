@@ -1,7 +1,7 @@
 //! The re-run command a decision offers, whatever the task ran: a dbt command narrowed or
 //! resumed, a script re-run from its failed step, or the original command whole.
 
-use super::{DecisionConfig, DecisionInput};
+use super::{DecisionConfig, Gathered};
 use crate::classify::{Classification, FailureKind};
 use crate::command::DbtCommand;
 use crate::log::{Invocation, RunReport};
@@ -36,20 +36,17 @@ pub(super) struct Reading<'a> {
 }
 
 impl<'a> Reading<'a> {
-    pub fn of(input: &DecisionInput<'a>) -> Self {
-        let entry_point = input.entry_point.unwrap_or_default();
-        let command = input.command.map(|c| TaskCommand::read(entry_point, c));
-        let invocations = input.invocations;
+    /// The gathered command and log, read the way the command needs; `exit_code` is the dbt
+    /// container's (how a script's last invocation without an end-of-run marker ended).
+    pub fn of(gathered: &Gathered<'a>, exit_code: Option<i32>) -> Self {
+        let entry_point = gathered.entry_point.unwrap_or_default();
+        let command = match gathered.read {
+            Some(read) => Some(read.clone()),
+            None => gathered.command.map(|c| TaskCommand::read(entry_point, c)),
+        };
+        let invocations = gathered.invocations;
         match (&command, invocations) {
             (Some(TaskCommand::Script(shell)), Some(invocations)) => {
-                // The dbt container's exit code: how a last invocation without an end-of-run
-                // marker ended.
-                let exit_code = crate::classify::TaskOutcome::from_task(
-                    input.task,
-                    input.config.container.as_deref(),
-                )
-                .ok()
-                .and_then(|o| o.exit_code);
                 let run = ScriptRun::of(shell, invocations, exit_code);
                 let judged = match &run {
                     Ok(run) => run.root_report(invocations).map(Cow::Borrowed),
@@ -66,8 +63,8 @@ impl<'a> Reading<'a> {
                 script: Some(Err(Unreadable(
                     "the log was not read step by step".to_owned(),
                 ))),
-                judged: input.report.map(Cow::Borrowed),
-                shown: input.report.map(Cow::Borrowed),
+                judged: gathered.report.map(Cow::Borrowed),
+                shown: gathered.report.map(Cow::Borrowed),
                 command,
             },
             (Some(TaskCommand::Opaque(_)), Some(invocations)) => Self {
@@ -78,8 +75,8 @@ impl<'a> Reading<'a> {
             },
             _ => Self {
                 script: None,
-                judged: input.report.map(Cow::Borrowed),
-                shown: input.report.map(Cow::Borrowed),
+                judged: gathered.report.map(Cow::Borrowed),
+                shown: gathered.report.map(Cow::Borrowed),
                 command,
             },
         }
@@ -132,9 +129,10 @@ pub struct ScriptStep {
     pub rerun: &'static str,
 }
 
-/// The command a person (or we) would re-run, whatever the decision.
-#[derive(Debug, Default)]
-pub(super) struct CommandPlan {
+/// The plan stage's result: the command a person (or we) would re-run, whatever the
+/// decision.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommandPlan {
     /// The dbt container's command override (without the entry point).
     pub argv: Option<Vec<String>>,
     pub shape: Option<PlanShape>,
@@ -182,11 +180,12 @@ impl CommandPlan {
 
 pub(super) fn command_plan(
     classification: &Classification,
-    input: &DecisionInput<'_>,
+    gathered: &Gathered<'_>,
     reading: &Reading<'_>,
     budget: usize,
+    config: &DecisionConfig,
 ) -> CommandPlan {
-    let Some(command) = input.command else {
+    let Some(command) = gathered.command else {
         return CommandPlan::none_because(
             "the original command is not known (no override in the event and no task \
              definition command)"
@@ -205,7 +204,7 @@ pub(super) fn command_plan(
         }
         _ => {}
     }
-    if input.report.is_some_and(|r| r.fusion.is_some()) {
+    if gathered.report.is_some_and(|r| r.fusion.is_some()) {
         // What a Fusion run finished is not known for certain: all of it runs again.
         return CommandPlan::original(
             command,
@@ -217,7 +216,7 @@ pub(super) fn command_plan(
             ),
         );
     }
-    let entry_point_len = input.entry_point.map_or(0, <[String]>::len);
+    let entry_point_len = gathered.entry_point.map_or(0, <[String]>::len);
     match &reading.command {
         Some(TaskCommand::Dbt(dbt)) => {
             let plan = dbt_plan(
@@ -228,7 +227,7 @@ pub(super) fn command_plan(
                 entry_point_len,
                 command,
             );
-            match input.config.retry_threads {
+            match config.retry_threads {
                 Some(threads) if after_a_warehouse_error(classification) => {
                     with_fewer_threads(plan, threads)
                 }
@@ -236,10 +235,9 @@ pub(super) fn command_plan(
             }
         }
         Some(TaskCommand::Script(shell)) => {
-            let planned = match (&reading.script, input.invocations) {
+            let planned = match (&reading.script, gathered.invocations) {
                 (Some(Ok(run)), Some(invocations)) => {
-                    let threads = input
-                        .config
+                    let threads = config
                         .retry_threads
                         .filter(|_| after_a_warehouse_error(classification));
                     plan_script(shell, run, invocations, budget, threads).map(|plan| (plan, run))
@@ -249,10 +247,10 @@ pub(super) fn command_plan(
             };
             match planned {
                 Ok((plan, run)) => script_plan(shell, run, plan),
-                Err(why) => fallback(command, &why, input.config),
+                Err(why) => fallback(command, &why, config),
             }
         }
-        Some(TaskCommand::Opaque(why)) => fallback(command, why, input.config),
+        Some(TaskCommand::Opaque(why)) => fallback(command, why, config),
         None => CommandPlan::default(),
     }
 }

@@ -1,6 +1,8 @@
 use super::*;
 use crate::log::{FinishedNodes, RunStats};
 use crate::node::{FailStatus, ResourceType};
+use crate::plan::PlanShape;
+use crate::policy::RetryClass;
 use crate::record::{DecisionKind, DecisionRecord};
 use crate::scope::{NameSet, Scope};
 use crate::testing::{decide_record, TaskBuilder};

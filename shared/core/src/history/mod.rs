@@ -17,9 +17,8 @@
 //!
 //! A line of the same event again (`duplicate`, or a second line for a task already
 //! decided) adds nothing. The outcome, from the chain's last attempt: `recovered` when a
-//! line says the re-run succeeded (the `Recovered` metric, a reason that starts with
-//! "recovered", or an `ignore` of a re-run whose dbt container exited 0 with nothing
-//! failed); else a launch later than every decided attempt is `running` (a `rerun`
+//! line says the re-run succeeded (the `Recovered` metric, the record's `recovered` field,
+//! or an `ignore` of a re-run whose dbt container exited 0 with nothing failed); else a launch later than every decided attempt is `running` (a `rerun`
 //! whose task was started, or a delayed one whose schedule fired), `scheduled` (its
 //! schedule has not fired: with its time) or `not_launched` (a dry run); else `gave_up` or
 //! `ignored` as the last decision says. A re-run that succeeded before successful stops
@@ -336,9 +335,7 @@ fn decided(raw: RawLine, event_ms: i64) -> Option<Line> {
         .and_then(|a| a.get("Timestamp"))
         .and_then(Value::as_i64)
         .unwrap_or(event_ms);
-    let recovered = truthy(raw.recovered.as_ref())
-        || truthy(record.recovered.as_ref())
-        || record.reason.to_ascii_lowercase().starts_with("recovered");
+    let recovered = truthy(raw.recovered.as_ref()) || truthy(record.recovered.as_ref());
     Some(Line::Decided(Box::new(Decided {
         at_ms,
         rerun_nodes: count(record.rerun_nodes.as_ref()).or(count(raw.rerun_nodes.as_ref())),
