@@ -15,7 +15,7 @@
 
 use crate::chain::{Chain, ChainPosition};
 use crate::classify::FailureKind;
-use crate::event::{EcsTask, KeyValue};
+use crate::event::{ContainerOverride, EcsTask, KeyValue};
 use crate::fargate::TaskSize;
 use crate::log::RunReport;
 use crate::node::{FailedNode, SkippedNode};
@@ -280,7 +280,7 @@ pub fn recovery(task: &EcsTask, container: Option<&str>) -> Option<Recovery> {
         container: container.map(str::to_owned),
         ..DecisionConfig::default()
     };
-    Stopped::of(task, &config).ok()?.recovery()
+    Stopped::of(task, &config).ok()?.recovery
 }
 
 /// A decision and what it rests on.
@@ -309,10 +309,14 @@ impl Decided {
 /// The launch a `rerun` decision asks for: the next attempt of a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedRerun {
+    /// The dbt container.
+    pub container: String,
     pub command: Vec<String>,
     /// The re-run's environment: the original's plus the chain variables. It holds values
     /// that may be secret: only their names are ever shown.
     pub environment: Vec<KeyValue>,
+    /// The other containers' overrides, as the stopped task ran with them.
+    pub other_overrides: Vec<ContainerOverride>,
     /// Task-level size for an OOM re-run.
     pub cpu: Option<String>,
     pub memory: Option<String>,
@@ -322,17 +326,22 @@ pub struct PlannedRerun {
 }
 
 impl PlannedRerun {
-    /// The attempt after `position` with `command`, the stopped task's environment `env` and
-    /// an optional larger size.
+    /// The attempt after `position` with `command`: the stopped task's dbt container
+    /// `container` with its environment `env`, the other containers' overrides as the task
+    /// ran them, and an optional larger size.
     pub fn next(
         position: &ChainPosition,
+        container: &str,
         env: &[KeyValue],
+        other_overrides: Vec<ContainerOverride>,
         command: Vec<String>,
         size: Option<TaskSize>,
     ) -> Self {
         let attempt = position.attempt + 1;
         Self {
+            container: container.to_owned(),
             environment: position.chain.environment(env, attempt),
+            other_overrides,
             command,
             cpu: size.map(|s| s.cpu.to_string()),
             memory: size.map(|s| s.memory.to_string()),
@@ -351,7 +360,10 @@ impl PlannedRerun {
     ) -> Result<Self, crate::chain::ChainError> {
         let env = task.environment_of(container);
         let position = Chain::locate(task, &env, task_command)?;
-        Ok(Self::next(&position, &env, command, None))
+        let others = task.other_overrides(container);
+        Ok(Self::next(
+            &position, container, &env, others, command, None,
+        ))
     }
 
     pub fn started_by(&self) -> String {

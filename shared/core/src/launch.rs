@@ -157,18 +157,14 @@ impl Launch {
         }
     }
 
-    /// The launch of `rerun` for the stopped `task`, whose dbt container is `container`.
-    pub fn rerun_of(
-        task: &EcsTask,
-        rerun: &PlannedRerun,
-        network: &NetworkConfig,
-        container: &str,
-    ) -> Self {
+    /// The launch of `rerun` (its dbt container, command and the other overrides) for the
+    /// stopped `task`, placed as it was.
+    pub fn rerun_of(task: &EcsTask, rerun: &PlannedRerun, network: &NetworkConfig) -> Self {
         let run = ContainerRun {
-            container: container.to_owned(),
+            container: rerun.container.clone(),
             command: rerun.command.clone(),
             environment: rerun.environment.clone(),
-            other_overrides: task.other_overrides(container),
+            other_overrides: rerun.other_overrides.clone(),
             cpu: rerun.cpu.clone(),
             memory: rerun.memory.clone(),
         };

@@ -36,11 +36,7 @@ impl<E: Ecs, L: Logs, A: Alerts, S: Schedules, C: Clock> OnTaskStopped<E, L, A, 
         let task = &event.detail;
         let gathered = gather_and_decide(&self.ecs, &self.logs, &self.config, task).await?;
         let launched = match gathered.decided.decision.rerun() {
-            Some(rerun) if !self.config.dry_run => {
-                let container = gathered.decided.findings.container.as_ref();
-                let name = container.map(|c| c.name.as_str()).unwrap_or_default();
-                Some(self.launch(task, rerun, name).await?)
-            }
+            Some(rerun) if !self.config.dry_run => Some(self.launch(task, rerun).await?),
             _ => None,
         };
         let record = DecisionRecord::assemble(&gathered.decided, &gathered.log, launched.as_ref());
@@ -66,13 +62,8 @@ impl<E: Ecs, L: Logs, A: Alerts, S: Schedules, C: Clock> OnTaskStopped<E, L, A, 
     }
 
     /// Starts the planned re-run once, at once or as a schedule when a delay is set.
-    async fn launch(
-        &self,
-        task: &EcsTask,
-        rerun: &PlannedRerun,
-        container: &str,
-    ) -> Result<Launched, ServiceError> {
-        let launch = Launch::rerun_of(task, rerun, &self.config.network, container);
+    async fn launch(&self, task: &EcsTask, rerun: &PlannedRerun) -> Result<Launched, ServiceError> {
+        let launch = Launch::rerun_of(task, rerun, &self.config.network);
         let planned = PlannedLaunch::new(
             launch,
             task.family().to_owned(),

@@ -222,7 +222,7 @@ impl<E: Ecs, L: Logs> RerunTask<E, L> {
                 .into())
             }
         };
-        let launch = Launch::rerun_of(&task, &rerun, &self.config.network, &container);
+        let launch = Launch::rerun_of(&task, &rerun, &self.config.network);
         Ok((launch, record))
     }
 

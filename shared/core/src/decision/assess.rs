@@ -21,6 +21,8 @@ pub struct Stopped<'a> {
     /// Where the task sits in its chain by its variables; an error is decided on once the
     /// failure is known (the record then still says what failed).
     pub(super) position: Result<ChainPosition, ChainError>,
+    /// The chain's recovery, when this is the successful stop of one of our re-runs.
+    pub(super) recovery: Option<Recovery>,
 }
 
 /// What the decision on a [`Stopped`] task needs beyond the event.
@@ -75,7 +77,7 @@ pub fn assess<'a>(task: &'a EcsTask, config: &DecisionConfig) -> Assessed<'a> {
             return Assessed::Decided(Box::new(Decided::new(findings, *decision)));
         }
     };
-    if !config.inspect_success && stopped.recovery().is_some() {
+    if !config.inspect_success && stopped.recovery.is_some() {
         // The record shows the command its event carries.
         let command = stopped.override_command();
         let gathered = Gathered {
@@ -105,26 +107,19 @@ impl<'a> Stopped<'a> {
             .map_err(|e| Box::new(Decision::give_up(GiveUpReason::NoDbtContainer(e))))?;
         let env = task.environment_of(&outcome.container);
         let position = crate::chain::Chain::locate_by_variables(task, &env);
+        let recovery = recovery(task, &outcome, &position);
         Ok(Self {
             task,
             outcome,
             env,
             position,
+            recovery,
         })
     }
 
     /// The dbt container's name.
     pub fn container(&self) -> &str {
         &self.outcome.container
-    }
-
-    /// The chain's recovery, when this is the successful stop of one of our re-runs.
-    pub(super) fn recovery(&self) -> Option<Recovery> {
-        let position = self.position.as_ref().ok()?;
-        (self.outcome.succeeded() && position.is_rerun(self.task)).then(|| Recovery {
-            origin_task_arn: position.chain.origin_task_arn().to_owned(),
-            attempt: position.attempt,
-        })
     }
 
     /// The command the event's override gives the dbt container.
@@ -180,6 +175,20 @@ impl<'a> Stopped<'a> {
             )),
         }
     }
+}
+
+/// The recovery rule: a later attempt of a chain, with the `startedBy` that attempt gets,
+/// whose dbt container exited 0 and that no one stopped: the chain recovered.
+fn recovery(
+    task: &EcsTask,
+    outcome: &TaskOutcome,
+    position: &Result<ChainPosition, ChainError>,
+) -> Option<Recovery> {
+    let position = position.as_ref().ok()?;
+    (outcome.succeeded() && position.is_rerun(task)).then(|| Recovery {
+        origin_task_arn: position.chain.origin_task_arn().to_owned(),
+        attempt: position.attempt,
+    })
 }
 
 /// What the dbt container ran, read once.

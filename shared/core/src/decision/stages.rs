@@ -75,12 +75,14 @@ impl Stopped<'_> {
         });
         // A successful stop of the chain's own re-run (and no failure hidden in its log): the
         // chain recovered.
-        if let Some(recovery) = (!judged.masked).then(|| self.recovery()).flatten() {
+        if let Some(recovery) = self.recovery.clone().filter(|_| !judged.masked) {
             findings.recovered = Some(recovery.clone());
             return Err(Early::Ignore(IgnoreReason::Recovered(recovery)));
         }
         fusion_log(&judged, gathered)?;
-        let budget = command_budget(self.task, &self.outcome.container, &position, &self.env);
+        let container = &self.outcome.container;
+        let others = self.task.other_overrides(container);
+        let budget = command_budget(container, &position, &self.env, &others);
         let plan = command_plan(&judged.classification, gathered, reading, budget, config);
         let plan = findings.plan.insert(noted(plan, gathered)).clone();
         allowed(&judged, reading.judged(), config, position.attempt)?;
@@ -100,8 +102,8 @@ impl Stopped<'_> {
             })?),
             _ => None,
         };
-        let rerun = PlannedRerun::next(&position, &self.env, command, size);
-        fits_the_overrides(self.task, &self.outcome.container, &rerun, what)?;
+        let rerun = PlannedRerun::next(&position, container, &self.env, others, command, size);
+        fits_the_overrides(&rerun, what)?;
         let reason = RerunReason {
             what: what.clone(),
             attempt: rerun.attempt,
@@ -276,18 +278,17 @@ fn allowed(
 /// overrides hold besides the command (the environment with the chain's variables, the other
 /// containers, the largest size).
 fn command_budget(
-    task: &EcsTask,
     container: &str,
     position: &ChainPosition,
     env: &[crate::event::KeyValue],
+    others: &[crate::event::ContainerOverride],
 ) -> usize {
     let chain_env = position.chain.environment(env, position.attempt + 1);
-    let others = task.other_overrides(container);
     let rest = overrides_len(
         container,
         &[],
         &chain_env,
-        &others,
+        others,
         Some("16384"),
         Some("122880"),
     );
@@ -306,17 +307,12 @@ pub(super) fn no_command(gathered: &Gathered<'_>, note: Option<&str>) -> String 
 }
 
 /// The size stage's last check: the re-run's RunTask overrides fit ECS's limit.
-fn fits_the_overrides(
-    task: &EcsTask,
-    container: &str,
-    rerun: &PlannedRerun,
-    what: &str,
-) -> Result<(), Early> {
+fn fits_the_overrides(rerun: &PlannedRerun, what: &str) -> Result<(), Early> {
     let length = overrides_len(
-        container,
+        &rerun.container,
         &rerun.command,
         &rerun.environment,
-        &task.other_overrides(container),
+        &rerun.other_overrides,
         rerun.cpu.as_deref(),
         rerun.memory.as_deref(),
     );
