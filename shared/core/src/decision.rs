@@ -389,7 +389,7 @@ pub fn decide(input: DecisionInput<'_>) -> Decided {
     match Stopped::of(input.task, input.config) {
         Ok(stopped) => stopped.decide(&gathered, input.config),
         Err(early) => {
-            let reading = commands::Reading::of(&gathered, None);
+            let reading = commands::CommandReading::of(&gathered, None);
             let report = reading.shown.as_deref();
             let findings = Findings::shown(input.task, &gathered, report, input.config);
             Decided::new(findings, *early)

@@ -24,7 +24,7 @@ pub enum ScriptFallback {
 }
 
 /// The task's command and its log, read the way the command needs.
-pub(super) struct Reading<'a> {
+pub(super) struct CommandReading<'a> {
     pub command: Option<TaskCommand>,
     /// For a script: what happened to each step, or why that cannot be told.
     pub script: Option<Result<ScriptRun, Unreadable>>,
@@ -35,7 +35,7 @@ pub(super) struct Reading<'a> {
     pub shown: Option<Cow<'a, RunReport>>,
 }
 
-impl<'a> Reading<'a> {
+impl<'a> CommandReading<'a> {
     /// The gathered command and log, read the way the command needs; `exit_code` is the dbt
     /// container's (how a script's last invocation without an end-of-run marker ended).
     pub fn of(gathered: &Gathered<'a>, exit_code: Option<i32>) -> Self {
@@ -181,7 +181,7 @@ impl CommandPlan {
 pub(super) fn command_plan(
     classification: &Classification,
     gathered: &Gathered<'_>,
-    reading: &Reading<'_>,
+    reading: &CommandReading<'_>,
     budget: usize,
     config: &DecisionConfig,
 ) -> CommandPlan {

@@ -1,7 +1,7 @@
 //! The second phase: the stages a stopped task's decision runs once, in order — classify,
 //! plan, allow, size. Each either passes its result on or settles the decision (its `Err`).
 
-use super::commands::{command_plan, CommandPlan, Reading};
+use super::commands::{command_plan, CommandPlan, CommandReading};
 use super::{
     ChainFacts, ContainerFacts, Decided, Decision, DecisionConfig, FailureFacts, Findings,
     Gathered, GiveUpReason, IgnoreReason, PlannedRerun, RerunReason, Stopped,
@@ -43,7 +43,7 @@ impl From<Early> for Decision {
 impl Stopped<'_> {
     /// Decides on this stopped task with what was gathered.
     pub fn decide(&self, gathered: &Gathered<'_>, config: &DecisionConfig) -> Decided {
-        let reading = Reading::of(gathered, self.outcome.exit_code);
+        let reading = CommandReading::of(gathered, self.outcome.exit_code);
         let mut findings = Findings::shown(self.task, gathered, reading.shown.as_deref(), config);
         findings.container = Some(ContainerFacts {
             name: self.outcome.container.clone(),
@@ -59,7 +59,7 @@ impl Stopped<'_> {
     fn stages(
         &self,
         gathered: &Gathered<'_>,
-        reading: &Reading<'_>,
+        reading: &CommandReading<'_>,
         config: &DecisionConfig,
         findings: &mut Findings,
     ) -> Result<Decision, Early> {
@@ -119,7 +119,7 @@ impl Stopped<'_> {
     fn classify(
         &self,
         gathered: &Gathered<'_>,
-        reading: &Reading<'_>,
+        reading: &CommandReading<'_>,
         config: &DecisionConfig,
     ) -> Result<Classified, Early> {
         let mut outcome = self.outcome.clone();
@@ -155,7 +155,7 @@ impl Stopped<'_> {
 fn hidden_failure(
     outcome: &mut TaskOutcome,
     gathered: &Gathered<'_>,
-    reading: &Reading<'_>,
+    reading: &CommandReading<'_>,
     config: &DecisionConfig,
 ) -> bool {
     let failures = reading
@@ -204,7 +204,10 @@ fn fusion_log(judged: &Classified, gathered: &Gathered<'_>) -> Result<(), Early>
 
 /// A script that failed (exit 1 or 2) while every dbt step in it succeeded failed in a step
 /// dbt-rerun cannot judge.
-fn script_failed_outside_dbt(outcome: &TaskOutcome, reading: &Reading<'_>) -> Result<(), Early> {
+fn script_failed_outside_dbt(
+    outcome: &TaskOutcome,
+    reading: &CommandReading<'_>,
+) -> Result<(), Early> {
     match (outcome.exit_code, reading.script_run()) {
         (Some(code @ (1 | 2)), Some(run)) if run.root.is_none() => {
             Err(Early::GiveUp(GiveUpReason::ScriptFailedOutsideDbt { code }))
