@@ -1,4 +1,5 @@
 use super::*;
+use crate::classify::LogNeed;
 use crate::log::{FinishedNodes, RunStats};
 use crate::node::{FailStatus, ResourceType};
 use crate::plan::PlanShape;
@@ -1129,4 +1130,224 @@ fn retry_threads_lowers_the_threads_of_a_rerun_after_a_warehouse_error_only() {
         record.rerun.unwrap().command.join(" "),
         "dbt build --threads 8"
     );
+}
+
+/// The decision itself (not its record), as the two phases give it.
+fn decision_of(task: &EcsTask, report: Option<&RunReport>, config: &DecisionConfig) -> Decision {
+    let command = argv("dbt build");
+    decide(DecisionInput {
+        task,
+        report,
+        log_note: None,
+        command: Some(&command),
+        entry_point: None,
+        invocations: None,
+        config,
+    })
+    .decision
+}
+
+#[test]
+fn each_way_a_decision_ends_is_its_own_reason_variant() {
+    use GiveUpReason as G;
+    use IgnoreReason as I;
+    let default = DecisionConfig::default();
+    let ignored = |d: Decision| match d {
+        Decision::Ignore(why) => why.reason,
+        other => panic!("not ignored: {other:?}"),
+    };
+    let given_up = |d: Decision| match d {
+        Decision::GiveUp(why) => why.reason,
+        other => panic!("not given up: {other:?}"),
+    };
+
+    let mut running = task(None, "", None, &[]);
+    running.last_status = "RUNNING".into();
+    assert!(matches!(
+        ignored(decision_of(&running, None, &default)),
+        I::NotStopped { .. }
+    ));
+    let elsewhere = DecisionConfig {
+        scope: Scope {
+            clusters: NameSet::parse("etl").unwrap(),
+            ..Scope::default()
+        },
+        ..DecisionConfig::default()
+    };
+    let failed_task = task(Some(1), "EssentialContainerExited", None, &[]);
+    assert!(matches!(
+        ignored(decision_of(
+            &failed_task,
+            Some(&transient_report()),
+            &elsewhere
+        )),
+        I::NotServed { .. }
+    ));
+    let recovered = rerun_task(2, Some(0), "EssentialContainerExited");
+    assert!(matches!(
+        ignored(decision_of(&recovered, None, &default)),
+        I::Recovered(Recovery { attempt: 2, .. })
+    ));
+    let ok = task(Some(0), "EssentialContainerExited", None, &[]);
+    assert!(matches!(
+        ignored(decision_of(&ok, None, &default)),
+        I::Succeeded { .. }
+    ));
+    let stopped = task(Some(143), "UserInitiated", None, &[]);
+    assert!(matches!(
+        ignored(decision_of(&stopped, None, &default)),
+        I::StoppedFromOutside { .. }
+    ));
+
+    let mut empty = TaskBuilder::default().build();
+    empty.containers.clear();
+    assert!(matches!(
+        given_up(decision_of(&empty, None, &default)),
+        G::NoDbtContainer(_)
+    ));
+    let bad_attempt = task(
+        Some(1),
+        "EssentialContainerExited",
+        None,
+        &[(ATTEMPT_VAR, "x")],
+    );
+    assert!(matches!(
+        given_up(decision_of(
+            &bad_attempt,
+            Some(&transient_report()),
+            &default
+        )),
+        G::BadChain(_)
+    ));
+    let compile = report(
+        vec![failed(
+            "stg",
+            FailStatus::Error,
+            "Compilation Error in model stg",
+        )],
+        &[],
+    );
+    assert!(matches!(
+        given_up(decision_of(&failed_task, Some(&compile), &default)),
+        G::NotRerunnable { .. }
+    ));
+    let last = rerun_task(3, Some(1), "EssentialContainerExited");
+    assert!(matches!(
+        given_up(decision_of(&last, Some(&transient_report()), &default)),
+        G::BudgetSpent {
+            attempt: 3,
+            max_attempts: 3,
+            ..
+        }
+    ));
+    let big = "x".repeat(8000);
+    let crowded = task(Some(1), "EssentialContainerExited", None, &[("BLOB", &big)]);
+    assert!(matches!(
+        given_up(decision_of(&crowded, Some(&transient_report()), &default)),
+        G::OverridesTooLong { .. }
+    ));
+    let oom_at_ceiling = DecisionConfig {
+        max_memory_mib: 2048,
+        ..DecisionConfig::default()
+    };
+    let oom = task(
+        Some(137),
+        "EssentialContainerExited",
+        Some("OutOfMemoryError: Container killed due to memory usage"),
+        &[],
+    );
+    assert!(matches!(
+        given_up(decision_of(&oom, None, &oom_at_ceiling)),
+        G::NoLargerSize { .. }
+    ));
+
+    let rerun = decision_of(&failed_task, Some(&transient_report()), &default);
+    let Decision::Rerun { reason, .. } = rerun else {
+        panic!("not re-run: {rerun:?}");
+    };
+    assert_eq!(
+        (reason.attempt, reason.max_attempts, reason.memory),
+        (2, 3, None)
+    );
+}
+
+#[test]
+fn assess_answers_from_the_event_alone_or_says_what_it_needs() {
+    let config = DecisionConfig::default();
+    let mut running = task(None, "", None, &[]);
+    running.last_status = "RUNNING".into();
+    assert!(matches!(assess(&running, &config), Assessed::Decided(_)));
+    // A chain's re-run that succeeded: decided unread, and the record shows its command.
+    let recovered = rerun_task(2, Some(0), "EssentialContainerExited");
+    let Assessed::Decided(decided) = assess(&recovered, &config) else {
+        panic!("a recovery needs nothing");
+    };
+    assert!(decided.findings.recovered.is_some());
+    assert_eq!(
+        decided.findings.shown.command,
+        Some(argv("dbt build --select fct_orders"))
+    );
+    // ... unless DBT_RERUN_INSPECT_SUCCESS wants its whole log.
+    let inspecting = DecisionConfig {
+        inspect_success: true,
+        ..DecisionConfig::default()
+    };
+    let Assessed::Needs(_, needs) = assess(&recovered, &inspecting) else {
+        panic!("its log is needed");
+    };
+    assert_eq!(
+        (needs.log, needs.task_definition),
+        (LogNeed::ToTheEnd, true)
+    );
+    // A failure with the command in the event needs the log, hence the definition (where
+    // the log is); a success with it needs nothing more; a kill reads until the log is quiet.
+    let with_command = |exit| {
+        TaskBuilder::exited(Some(exit))
+            .overrides(Some(&["dbt", "build"]), &[])
+            .build()
+    };
+    let failed = with_command(1);
+    let Assessed::Needs(stopped, needs) = assess(&failed, &config) else {
+        panic!("a failure needs its log");
+    };
+    assert_eq!(
+        (needs.container.as_str(), needs.log, needs.task_definition),
+        ("dbt", LogNeed::ToTheEnd, true)
+    );
+    assert_eq!(stopped.container(), "dbt");
+    let ran = stopped.command(None);
+    assert_eq!(ran.command, Some(argv("dbt build")));
+    assert!(!ran.reads_log_by_invocation());
+    let killed = with_command(137);
+    let Assessed::Needs(_, needs) = assess(&killed, &config) else {
+        panic!("a kill needs its log");
+    };
+    assert_eq!(needs.log, LogNeed::UntilQuiet);
+    let ok = with_command(0);
+    let Assessed::Needs(_, needs) = assess(&ok, &config) else {
+        panic!("a first run's success is decided with what the event gives");
+    };
+    assert_eq!((needs.log, needs.task_definition), (LogNeed::None, false));
+    // Without a command in the event, the definition gives it, and a script's log is read
+    // step by step.
+    let bare = TaskBuilder::exited(Some(1)).build();
+    let Assessed::Needs(stopped, needs) = assess(&bare, &config) else {
+        panic!("a failure needs its log");
+    };
+    assert!(needs.task_definition);
+    let definition = crate::task_definition::TaskDefinition {
+        containers: vec![crate::task_definition::ContainerDefinition {
+            name: "dbt".into(),
+            command: Some(vec![
+                "sh".into(),
+                "-c".into(),
+                "dbt seed && dbt build".into(),
+            ]),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ran = stopped.command(Some(&definition));
+    assert_eq!(ran.command.as_ref().map(Vec::len), Some(3));
+    assert!(ran.reads_log_by_invocation());
 }
