@@ -327,12 +327,13 @@ pub struct PlannedRerun {
 
 impl PlannedRerun {
     /// The attempt after `position` with `command`: the stopped task's dbt container
-    /// `container` with its environment `env`, the other containers' overrides as the task
+    /// `container` with `environment` (the stopped task's with the chain variables of the
+    /// next attempt, [`Chain::environment`]), the other containers' overrides as the task
     /// ran them, and an optional larger size.
     pub fn next(
         position: &ChainPosition,
         container: &str,
-        env: &[KeyValue],
+        environment: Vec<KeyValue>,
         other_overrides: Vec<ContainerOverride>,
         command: Vec<String>,
         size: Option<TaskSize>,
@@ -340,7 +341,7 @@ impl PlannedRerun {
         let attempt = position.attempt + 1;
         Self {
             container: container.to_owned(),
-            environment: position.chain.environment(env, attempt),
+            environment,
             other_overrides,
             command,
             cpu: size.map(|s| s.cpu.to_string()),
@@ -361,8 +362,14 @@ impl PlannedRerun {
         let env = task.environment_of(container);
         let position = Chain::locate(task, &env, task_command)?;
         let others = task.other_overrides(container);
+        let environment = position.chain.environment(&env, position.attempt + 1);
         Ok(Self::next(
-            &position, container, &env, others, command, None,
+            &position,
+            container,
+            environment,
+            others,
+            command,
+            None,
         ))
     }
 

@@ -82,7 +82,8 @@ impl Stopped<'_> {
         fusion_log(&judged, gathered)?;
         let container = &self.outcome.container;
         let others = self.task.other_overrides(container);
-        let budget = command_budget(container, &position, &self.env, &others);
+        let environment = position.chain.environment(&self.env, position.attempt + 1);
+        let budget = command_budget(container, &environment, &others);
         let plan = command_plan(&judged.classification, gathered, reading, budget, config);
         let plan = findings.plan.insert(noted(plan, gathered)).clone();
         allowed(&judged, reading.judged(), config, position.attempt)?;
@@ -102,7 +103,7 @@ impl Stopped<'_> {
             })?),
             _ => None,
         };
-        let rerun = PlannedRerun::next(&position, container, &self.env, others, command, size);
+        let rerun = PlannedRerun::next(&position, container, environment, others, command, size);
         fits_the_overrides(&rerun, what)?;
         let reason = RerunReason {
             what: what.clone(),
@@ -278,19 +279,17 @@ fn allowed(
 }
 
 /// The longest the re-run's argv may be as JSON: ECS's override limit minus what the
-/// overrides hold besides the command (the environment with the chain's variables, the other
-/// containers, the largest size).
+/// overrides hold besides the command (`environment`, the re-run's with the chain's
+/// variables; the other containers; the largest size).
 fn command_budget(
     container: &str,
-    position: &ChainPosition,
-    env: &[crate::event::KeyValue],
+    environment: &[crate::event::KeyValue],
     others: &[crate::event::ContainerOverride],
 ) -> usize {
-    let chain_env = position.chain.environment(env, position.attempt + 1);
     let rest = overrides_len(
         container,
         &[],
-        &chain_env,
+        environment,
         others,
         Some("16384"),
         Some("122880"),
