@@ -51,7 +51,6 @@ pub mod record;
 pub mod schedule;
 pub mod scope;
 pub mod script;
-pub mod summary;
 pub mod task_definition;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
