@@ -122,7 +122,7 @@ pub fn plan(
     match format.unwrap_or(if terminal { Format::Text } else { Format::Json }) {
         Format::Text => {
             let colour = terminal && std::env::var_os("NO_COLOR").is_none();
-            Ok(dbt_rerun_core::summary::plan_summary(&record, colour)
+            Ok(crate::summary::plan_summary(&record, colour)
                 .trim_end()
                 .to_owned())
         }

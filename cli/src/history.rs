@@ -1,9 +1,11 @@
 //! `dbt-rerun history`: the functions' decision lines from their log groups, as chains.
 
+pub mod table;
+
 use crate::commands::CliError;
-use dbt_rerun_core::history::table::{render, Style};
 use dbt_rerun_core::history::{Filter, History};
 use std::io::IsTerminal;
+use table::{render, Style};
 
 /// The stack name when neither `--stack` nor `DBT_RERUN_STACK` says.
 pub const DEFAULT_STACK: &str = "dbt-rerun";

@@ -4,6 +4,7 @@ mod commands;
 mod doctor;
 mod history;
 mod offline;
+mod summary;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

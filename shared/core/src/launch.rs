@@ -8,7 +8,7 @@
 use crate::chain::LaunchIdentity;
 use crate::decision::PlannedRerun;
 use crate::event::{ContainerOverride, EcsTask, KeyValue, LaunchType};
-use crate::plan::overrides_len;
+use crate::overrides::overrides_len;
 use crate::task_definition::TaskDefinition;
 use serde::{Deserialize, Serialize};
 

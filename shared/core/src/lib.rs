@@ -20,6 +20,7 @@
 //! - [`decision`]: all of the above combined into a [`Decision`]; [`record`]: the record a
 //!   person or a program reads, assembled from it.
 //! - [`launch`], [`schedule`], [`task_definition`]: the plain types the ports speak;
+//!   [`overrides`]: ECS's limit on RunTask overrides and how they are measured;
 //!   [`launch_rules`]: what rerun-task may launch for whoever invokes it.
 //! - [`alert`] and [`metrics`]: what a person is told (SNS) and the decision log line (EMF).
 //! - [`doctor`]: a deployed setup checked, as a checklist, from what was read of it.
@@ -43,13 +44,13 @@ pub mod log;
 pub mod metrics;
 pub mod microbatch;
 pub mod node;
+pub mod overrides;
 pub mod plan;
 pub mod policy;
 pub mod record;
 pub mod schedule;
 pub mod scope;
 pub mod script;
-pub mod summary;
 pub mod task_definition;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -69,7 +69,7 @@ pub const QUIET: Duration = Duration::from_secs(6);
 const LONGEST_PAUSE: Duration = Duration::from_secs(4);
 
 /// A log being read: its parsers, where the next page starts, when a line last came.
-struct Reading {
+struct ArrivingLog {
     parsers: Parsers,
     lines: LineReader,
     token: Option<String>,
@@ -87,7 +87,7 @@ enum Next {
     Wait,
 }
 
-impl Reading {
+impl ArrivingLog {
     fn take(&mut self, page: LogPage, expect_end: bool, quiet: Duration) -> Next {
         self.stream_seen = true;
         let more = !page.lines.is_empty();
@@ -141,7 +141,7 @@ pub async fn read_log<L: Logs>(
     let settled = logs.complete();
     let wait = if settled { Duration::ZERO } else { wait };
     let quiet = QUIET.min(wait);
-    let mut reading = Reading {
+    let mut reading = ArrivingLog {
         parsers: Parsers {
             whole: LogParser::default(),
             split: by_invocation
@@ -173,7 +173,7 @@ pub async fn read_log<L: Logs>(
         pause = (pause * 2).min(LONGEST_PAUSE);
     }
     let waited = started.elapsed();
-    let Reading {
+    let ArrivingLog {
         parsers,
         lines,
         stream_seen,

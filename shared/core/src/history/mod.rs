@@ -2,7 +2,7 @@
 //! put together into chains (an original run and its re-runs), each with its outcome.
 //!
 //! Pure: it is handed the log events ([`LogEvent`], as CloudWatch Logs' `FilterLogEvents`
-//! returns them) and answers with plain data; [`table`] renders it for a terminal.
+//! returns them) and answers with plain data; the CLI renders it for a terminal.
 //!
 //! Which chain a decision line belongs to, first rule that applies:
 //!
@@ -23,8 +23,6 @@
 //! schedule has not fired: with its time) or `not_launched` (a dry run); else `gave_up` or
 //! `ignored` as the last decision says. A re-run that succeeded before successful stops
 //! reached the function stays `running`: nothing says otherwise.
-
-pub mod table;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

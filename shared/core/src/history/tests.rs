@@ -1,7 +1,6 @@
 //! Chains from real decision lines: records of real decisions (the core's `decide`), written
 //! by `decision_log_line` as on-task-stopped writes them.
 
-use super::table::{render, shorten, Style};
 use super::*;
 use crate::chain::{ATTEMPT_VAR, ORIGIN_VAR};
 use crate::decision::{decide, DecisionConfig, DecisionInput};
@@ -487,90 +486,6 @@ fn the_json_has_the_documented_fields() {
         assert!(json["attempts"][0].get(key).is_some(), "{key}");
     }
     assert_eq!(json["attempts"][0]["failed_nodes"][0], "fct_orders");
-}
-
-fn sample() -> Vec<ChainHistory> {
-    let mut long = decided(&run(T3, 1).build(), None);
-    let script = format!(
-        "set -e\ndbt deps\ndbt build --target prod {}",
-        "--vars '{a: 1}' ".repeat(20)
-    );
-    long.command = Some(vec!["sh".into(), "-c".into(), script]);
-    all(&[
-        event(&decided(&run(T1, 1).build(), started(T2)), NIGHT),
-        recovered(T2, 2, NIGHT + MINUTE),
-        event(&long, NIGHT + 2 * MINUTE),
-    ])
-    .chains
-}
-
-#[test]
-fn the_table_fits_the_width_and_shortens_long_commands() {
-    let chains = sample();
-    for width in [60, 80, 120, 200] {
-        let text = render(
-            &chains,
-            Style {
-                width,
-                colour: false,
-            },
-        );
-        for line in text.lines() {
-            assert!(line.chars().count() <= width, "{width}: {line}");
-        }
-        assert!(!text.contains('\x1b'), "no colour unless asked");
-        assert!(text.starts_with("STARTED (UTC)"), "{text}");
-    }
-    let text = render(
-        &chains,
-        Style {
-            width: 100,
-            colour: false,
-        },
-    );
-    let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[1].contains("not launched #2"), "{text}");
-    assert!(
-        lines[1].contains("sh -c 'set -e dbt deps dbt build"),
-        "{text}"
-    );
-    assert!(lines[1].ends_with('…'), "{text}");
-    assert!(text.contains("recovered #2"), "{text}");
-    assert!(
-        text.contains("  #1  rerun      11111111  failed: fct_orders (1 skipped)  1 failed node"),
-        "{text}"
-    );
-    assert!(
-        text.contains("  #2  recovered  22222222  recovered: attempt 2 succeeded"),
-        "{text}"
-    );
-    let coloured = render(
-        &chains,
-        Style {
-            width: 100,
-            colour: true,
-        },
-    );
-    assert!(
-        coloured.contains("\x1b[32mrecovered #2\x1b[0m"),
-        "{coloured}"
-    );
-    assert!(render(
-        &[],
-        Style {
-            width: 80,
-            colour: false
-        }
-    )
-    .is_empty());
-}
-
-#[test]
-fn shortening_counts_characters() {
-    assert_eq!(shorten("dbt build", 20), "dbt build");
-    assert_eq!(shorten("dbt build", 5), "dbt …");
-    assert_eq!(shorten("ééééé", 3), "éé…");
-    assert_eq!(shorten("x", 0), "");
 }
 
 #[test]

@@ -2,10 +2,10 @@
 //! in a few lines. The JSON record (`--format json`) has everything; this is what a person
 //! reads first.
 
-use crate::alert::shell_words;
 use crate::history::table::shorten;
-use crate::plan::PlanShape;
-use crate::record::{DecisionKind, DecisionRecord};
+use dbt_rerun_core::alert::shell_words;
+use dbt_rerun_core::plan::PlanShape;
+use dbt_rerun_core::record::{DecisionKind, DecisionRecord};
 use std::fmt::Write;
 
 /// Failed nodes listed; the rest are counted.
@@ -179,10 +179,10 @@ fn step_fate(rerun: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{DecisionConfig, DecisionInput};
-    use crate::log::RunReport;
-    use crate::node::{FailStatus, FailedNode, ResourceType, SkippedNode};
-    use crate::testing::{decide_record, TaskBuilder};
+    use dbt_rerun_core::decision::{DecisionConfig, DecisionInput};
+    use dbt_rerun_core::log::RunReport;
+    use dbt_rerun_core::node::{FailStatus, FailedNode, ResourceType, SkippedNode};
+    use dbt_rerun_core::testing::{decide_record, TaskBuilder};
 
     fn record(exit: i32, stop_code: &str, message: &str) -> DecisionRecord {
         let task = TaskBuilder::exited(Some(exit)).stop_code(stop_code).build();
@@ -202,11 +202,11 @@ mod tests {
                     unique_id: None,
                 })
                 .to_vec(),
-            stats: Some(crate::log::RunStats {
+            stats: Some(dbt_rerun_core::log::RunStats {
                 skip: 2,
                 ..Default::default()
             }),
-            finished: crate::log::FinishedNodes {
+            finished: dbt_rerun_core::log::FinishedNodes {
                 count: 12,
                 ..Default::default()
             },

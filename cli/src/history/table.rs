@@ -3,7 +3,7 @@
 //! failed nodes, reason) and one for a re-run still running or scheduled. Every line is cut
 //! to the width (a cut ends in `…`); colour only when asked.
 
-use super::{AttemptHistory, ChainHistory, Outcome};
+use dbt_rerun_core::history::{AttemptHistory, ChainHistory, Outcome};
 
 /// How to draw the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +142,7 @@ fn command_text(chain: &ChainHistory) -> String {
         .command
         .as_deref()
         .map(|argv| {
-            crate::alert::shell_words(argv)
+            dbt_rerun_core::alert::shell_words(argv)
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ")
@@ -281,4 +281,215 @@ pub fn render(chains: &[ChainHistory], style: Style) -> String {
     let mut text = out.join("\n");
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    //! The table of chains read from real decision lines: records of real decisions (the
+    //! core's `decide`), written by `decision_log_line` as on-task-stopped writes them.
+
+    use super::*;
+    use dbt_rerun_core::chain::{ATTEMPT_VAR, ORIGIN_VAR};
+    use dbt_rerun_core::decision::{decide, DecisionConfig, DecisionInput};
+    use dbt_rerun_core::event::EcsTask;
+    use dbt_rerun_core::history::{chains, Filter, History, LogEvent};
+    use dbt_rerun_core::log::RunReport;
+    use dbt_rerun_core::metrics::decision_log_line;
+    use dbt_rerun_core::node::{FailStatus, FailedNode, ResourceType, SkippedNode};
+    use dbt_rerun_core::record::{DecisionKind, DecisionRecord, Launched, LogFacts};
+    use dbt_rerun_core::testing::TaskBuilder;
+    use serde_json::Value;
+
+    const T1: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/11111111111111111111111111111111";
+    const T2: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/22222222222222222222222222222222";
+    const T3: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/33333333333333333333333333333333";
+    const NIGHT: i64 = 1_795_000_000_000;
+    const MINUTE: i64 = 60_000;
+
+    fn transient() -> RunReport {
+        RunReport {
+            failed: vec![FailedNode {
+                name: "fct_orders".into(),
+                resource_type: ResourceType::Model,
+                unique_id: None,
+                status: FailStatus::Error,
+                message: "SSL SYSCALL error: EOF detected".into(),
+                detail: "SSL SYSCALL error: EOF detected".into(),
+            }],
+            skipped: vec![SkippedNode {
+                name: "agg_daily".into(),
+                resource_type: ResourceType::Model,
+                unique_id: None,
+            }],
+            end_of_run: true,
+            lines: 40,
+            ..Default::default()
+        }
+    }
+
+    /// Attempt `attempt` of the chain of `T1`, run as task `arn`.
+    fn run(arn: &str, attempt: u32) -> TaskBuilder {
+        let attempt_s = attempt.to_string();
+        let chain: Vec<(&str, &str)> = if attempt == 1 {
+            vec![]
+        } else {
+            vec![(ATTEMPT_VAR, attempt_s.as_str()), (ORIGIN_VAR, T1)]
+        };
+        let mut b = TaskBuilder::exited(Some(1))
+            .arn(arn)
+            .overrides(None, &chain);
+        if attempt > 1 {
+            b = b.started_by(&format!(
+                "dbt-rerun/11111111111111111111111111111111/{attempt}"
+            ));
+        }
+        b
+    }
+
+    /// The record of a real decision on `task` with a transient failure in its log.
+    fn decided(task: &EcsTask, launched: Option<Launched>) -> DecisionRecord {
+        decided_with(
+            task,
+            launched,
+            Some(&transient()),
+            &DecisionConfig::default(),
+        )
+    }
+
+    fn decided_with(
+        task: &EcsTask,
+        launched: Option<Launched>,
+        report: Option<&RunReport>,
+        config: &DecisionConfig,
+    ) -> DecisionRecord {
+        let command = ["dbt", "build", "--target", "prod"].map(str::to_owned);
+        let decided = decide(DecisionInput {
+            task,
+            report,
+            log_note: None,
+            command: Some(&command),
+            entry_point: None,
+            invocations: None,
+            config,
+        });
+        DecisionRecord::assemble(&decided, &LogFacts::default(), launched.as_ref())
+    }
+
+    fn started(arn: &str) -> Option<Launched> {
+        Some(Launched::Started {
+            task_arn: arn.into(),
+        })
+    }
+
+    fn event(record: &DecisionRecord, at: i64) -> LogEvent {
+        LogEvent {
+            timestamp_ms: at,
+            message: decision_log_line(record, "DbtRerun", at as u64),
+        }
+    }
+
+    /// The line of a successful re-run's stop, as closing the loop writes it: `ignore`, a reason
+    /// that says so, a `Recovered` metric.
+    fn recovered(arn: &str, attempt: u32, at: i64) -> LogEvent {
+        let task = run(arn, attempt).exit_code(Some(0)).build();
+        let record = decided_with(&task, None, None, &DecisionConfig::default());
+        assert_eq!(record.decision, DecisionKind::Ignore, "{}", record.reason);
+        let mut v: Value = serde_json::from_str(&event(&record, at).message).unwrap();
+        v["Recovered"] = 1.into();
+        v["record"]["reason"] = format!("recovered: attempt {attempt} succeeded").into();
+        LogEvent {
+            timestamp_ms: at,
+            message: v.to_string(),
+        }
+    }
+
+    fn all(events: &[LogEvent]) -> History {
+        chains(events, &Filter::default())
+    }
+
+    fn sample() -> Vec<ChainHistory> {
+        let mut long = decided(&run(T3, 1).build(), None);
+        let script = format!(
+            "set -e\ndbt deps\ndbt build --target prod {}",
+            "--vars '{a: 1}' ".repeat(20)
+        );
+        long.command = Some(vec!["sh".into(), "-c".into(), script]);
+        all(&[
+            event(&decided(&run(T1, 1).build(), started(T2)), NIGHT),
+            recovered(T2, 2, NIGHT + MINUTE),
+            event(&long, NIGHT + 2 * MINUTE),
+        ])
+        .chains
+    }
+
+    #[test]
+    fn the_table_fits_the_width_and_shortens_long_commands() {
+        let chains = sample();
+        for width in [60, 80, 120, 200] {
+            let text = render(
+                &chains,
+                Style {
+                    width,
+                    colour: false,
+                },
+            );
+            for line in text.lines() {
+                assert!(line.chars().count() <= width, "{width}: {line}");
+            }
+            assert!(!text.contains('\x1b'), "no colour unless asked");
+            assert!(text.starts_with("STARTED (UTC)"), "{text}");
+        }
+        let text = render(
+            &chains,
+            Style {
+                width: 100,
+                colour: false,
+            },
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].contains("not launched #2"), "{text}");
+        assert!(
+            lines[1].contains("sh -c 'set -e dbt deps dbt build"),
+            "{text}"
+        );
+        assert!(lines[1].ends_with('…'), "{text}");
+        assert!(text.contains("recovered #2"), "{text}");
+        assert!(
+            text.contains(
+                "  #1  rerun      11111111  failed: fct_orders (1 skipped)  1 failed node"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  #2  recovered  22222222  recovered: attempt 2 succeeded"),
+            "{text}"
+        );
+        let coloured = render(
+            &chains,
+            Style {
+                width: 100,
+                colour: true,
+            },
+        );
+        assert!(
+            coloured.contains("\x1b[32mrecovered #2\x1b[0m"),
+            "{coloured}"
+        );
+        assert!(render(
+            &[],
+            Style {
+                width: 80,
+                colour: false
+            }
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn shortening_counts_characters() {
+        assert_eq!(shorten("dbt build", 20), "dbt build");
+        assert_eq!(shorten("dbt build", 5), "dbt …");
+        assert_eq!(shorten("ééééé", 3), "éé…");
+        assert_eq!(shorten("x", 0), "");
+    }
 }
