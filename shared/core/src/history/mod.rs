@@ -223,7 +223,7 @@ struct LaunchResponse {
 
 /// A decision line, read.
 #[derive(Debug)]
-struct Decided {
+struct DecisionLine {
     at_ms: i64,
     record: LineRecord,
     recovered: bool,
@@ -231,7 +231,7 @@ struct Decided {
     nodes_saved: Option<u64>,
 }
 
-impl Decided {
+impl DecisionLine {
     fn attempt(&self) -> u32 {
         self.record.attempt.unwrap_or(1).max(1)
     }
@@ -258,7 +258,7 @@ impl Decided {
 
 /// A launch line, read: the task it started as attempt `attempt` of the chain `key`.
 #[derive(Debug)]
-struct Launch {
+struct LaunchLine {
     key: String,
     origin: Option<String>,
     attempt: u32,
@@ -266,8 +266,8 @@ struct Launch {
 }
 
 enum Line {
-    Decided(Box<Decided>),
-    Launch(Launch),
+    Decision(Box<DecisionLine>),
+    Launch(LaunchLine),
 }
 
 /// A number a line carries as a JSON number (whole, not negative).
@@ -334,7 +334,7 @@ fn decided(raw: RawLine, event_ms: i64) -> Option<Line> {
         .and_then(Value::as_i64)
         .unwrap_or(event_ms);
     let recovered = truthy(raw.recovered.as_ref()) || truthy(record.recovered.as_ref());
-    Some(Line::Decided(Box::new(Decided {
+    Some(Line::Decision(Box::new(DecisionLine {
         at_ms,
         rerun_nodes: count(record.rerun_nodes.as_ref()).or(count(raw.rerun_nodes.as_ref())),
         nodes_saved: count(record.nodes_saved.as_ref()).or(count(raw.nodes_saved.as_ref())),
@@ -358,7 +358,7 @@ fn launch(raw: RawLine) -> Option<Line> {
     let (id, attempt) = (parts.next()?, parts.next());
     if id != "manual" {
         let attempt = attempt?.parse().ok()?;
-        return Some(Line::Launch(Launch {
+        return Some(Line::Launch(LaunchLine {
             key: id.to_owned(),
             origin: None,
             attempt,
@@ -378,7 +378,7 @@ fn launch(raw: RawLine) -> Option<Line> {
         .as_ref()
         .and_then(|r| r.attempt)
         .unwrap_or(record.attempt.unwrap_or(1) + 1);
-    Some(Line::Launch(Launch {
+    Some(Line::Launch(LaunchLine {
         key: key_of(&origin),
         origin: Some(origin),
         attempt,
@@ -408,7 +408,7 @@ impl Links {
         let mut links = Links::default();
         for line in lines {
             match line {
-                Line::Decided(d) => {
+                Line::Decision(d) => {
                     let Some(origin) = d.named_origin() else {
                         continue;
                     };
@@ -447,7 +447,7 @@ impl Links {
     }
 
     /// The chain of a decision line (the rules of the module's docs).
-    fn chain_of(&self, d: &Decided) -> String {
+    fn chain_of(&self, d: &DecisionLine) -> String {
         if let Some(origin) = d.named_origin() {
             return key_of(origin);
         }
@@ -475,13 +475,13 @@ pub fn chains(events: &[LogEvent], filter: &Filter) -> History {
         }
     }
     lines.sort_by_key(|l| match l {
-        Line::Decided(d) => d.at_ms,
+        Line::Decision(d) => d.at_ms,
         Line::Launch(_) => i64::MIN,
     });
     let links = Links::of(&lines);
-    let mut grouped: BTreeMap<String, Vec<Decided>> = BTreeMap::new();
+    let mut grouped: BTreeMap<String, Vec<DecisionLine>> = BTreeMap::new();
     for line in lines {
-        if let Line::Decided(mut d) = line {
+        if let Line::Decision(mut d) = line {
             if d.record.duplicate {
                 continue;
             }
@@ -514,7 +514,7 @@ pub fn chains(events: &[LogEvent], filter: &Filter) -> History {
     History { chains, unreadable }
 }
 
-fn assemble(key: &str, mut decided: Vec<Decided>, links: &Links) -> Option<ChainHistory> {
+fn assemble(key: &str, mut decided: Vec<DecisionLine>, links: &Links) -> Option<ChainHistory> {
     decided.sort_by_key(|d| (d.attempt(), d.at_ms));
     let first = decided.iter().min_by_key(|d| d.at_ms)?;
     let started_ms = first.at_ms;
@@ -567,7 +567,7 @@ struct State {
 }
 
 /// The chain's outcome from its last decided attempt and its launches.
-fn outcome(last: &Decided, launches: Option<&BTreeMap<u32, String>>) -> State {
+fn outcome(last: &DecisionLine, launches: Option<&BTreeMap<u32, String>>) -> State {
     let state = |outcome, attempt| State {
         outcome,
         attempt,
@@ -609,7 +609,7 @@ fn outcome(last: &Decided, launches: Option<&BTreeMap<u32, String>>) -> State {
     }
 }
 
-fn attempt_of(d: &Decided) -> AttemptHistory {
+fn attempt_of(d: &DecisionLine) -> AttemptHistory {
     AttemptHistory {
         attempt: d.attempt(),
         decision: d.record.decision.clone(),
