@@ -1,6 +1,8 @@
 //! Builders for the tests of this crate and the others (feature `testing`): a stopped task as
 //! ECS describes it, and a decision's record without a launch.
 
+pub mod history;
+
 use crate::decision::{decide, DecisionInput};
 use crate::event::{ContainerOverride, EcsContainer, EcsTask, KeyValue, LaunchType, TaskOverrides};
 use crate::record::{DecisionRecord, LogFacts};

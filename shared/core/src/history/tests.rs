@@ -2,102 +2,13 @@
 //! by `decision_log_line` as on-task-stopped writes them.
 
 use super::*;
-use crate::chain::{ATTEMPT_VAR, ORIGIN_VAR};
-use crate::decision::{decide, DecisionConfig, DecisionInput};
-use crate::event::EcsTask;
-use crate::log::RunReport;
-use crate::metrics::decision_log_line;
-use crate::node::{FailStatus, FailedNode, ResourceType, SkippedNode};
-use crate::record::{DecisionKind, DecisionRecord, Launched, LogFacts};
+use crate::decision::DecisionConfig;
+use crate::record::{DecisionKind, Launched};
+use crate::testing::history::{
+    all, decided, decided_with, event, recovered, run, started, transient, MINUTE, NIGHT, T1, T2,
+    T3,
+};
 use crate::testing::TaskBuilder;
-
-const T1: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/11111111111111111111111111111111";
-const T2: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/22222222222222222222222222222222";
-const T3: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/33333333333333333333333333333333";
-const NIGHT: i64 = 1_795_000_000_000;
-const MINUTE: i64 = 60_000;
-
-fn transient() -> RunReport {
-    RunReport {
-        failed: vec![FailedNode {
-            name: "fct_orders".into(),
-            resource_type: ResourceType::Model,
-            unique_id: None,
-            status: FailStatus::Error,
-            message: "SSL SYSCALL error: EOF detected".into(),
-            detail: "SSL SYSCALL error: EOF detected".into(),
-        }],
-        skipped: vec![SkippedNode {
-            name: "agg_daily".into(),
-            resource_type: ResourceType::Model,
-            unique_id: None,
-        }],
-        end_of_run: true,
-        lines: 40,
-        ..Default::default()
-    }
-}
-
-/// Attempt `attempt` of the chain of `T1`, run as task `arn`.
-fn run(arn: &str, attempt: u32) -> TaskBuilder {
-    let attempt_s = attempt.to_string();
-    let chain: Vec<(&str, &str)> = if attempt == 1 {
-        vec![]
-    } else {
-        vec![(ATTEMPT_VAR, attempt_s.as_str()), (ORIGIN_VAR, T1)]
-    };
-    let mut b = TaskBuilder::exited(Some(1))
-        .arn(arn)
-        .overrides(None, &chain);
-    if attempt > 1 {
-        b = b.started_by(&format!(
-            "dbt-rerun/11111111111111111111111111111111/{attempt}"
-        ));
-    }
-    b
-}
-
-/// The record of a real decision on `task` with a transient failure in its log.
-fn decided(task: &EcsTask, launched: Option<Launched>) -> DecisionRecord {
-    decided_with(
-        task,
-        launched,
-        Some(&transient()),
-        &DecisionConfig::default(),
-    )
-}
-
-fn decided_with(
-    task: &EcsTask,
-    launched: Option<Launched>,
-    report: Option<&RunReport>,
-    config: &DecisionConfig,
-) -> DecisionRecord {
-    let command = ["dbt", "build", "--target", "prod"].map(str::to_owned);
-    let decided = decide(DecisionInput {
-        task,
-        report,
-        log_note: None,
-        command: Some(&command),
-        entry_point: None,
-        invocations: None,
-        config,
-    });
-    DecisionRecord::assemble(&decided, &LogFacts::default(), launched.as_ref())
-}
-
-fn started(arn: &str) -> Option<Launched> {
-    Some(Launched::Started {
-        task_arn: arn.into(),
-    })
-}
-
-fn event(record: &DecisionRecord, at: i64) -> LogEvent {
-    LogEvent {
-        timestamp_ms: at,
-        message: decision_log_line(record, "DbtRerun", at as u64),
-    }
-}
 
 /// The line as the version before `origin_task_arn` wrote it.
 fn without_origin(mut e: LogEvent) -> LogEvent {
@@ -108,21 +19,6 @@ fn without_origin(mut e: LogEvent) -> LogEvent {
         .remove("origin_task_arn");
     e.message = v.to_string();
     e
-}
-
-/// The line of a successful re-run's stop, as closing the loop writes it: `ignore`, a reason
-/// that says so, a `Recovered` metric.
-fn recovered(arn: &str, attempt: u32, at: i64) -> LogEvent {
-    let task = run(arn, attempt).exit_code(Some(0)).build();
-    let record = decided_with(&task, None, None, &DecisionConfig::default());
-    assert_eq!(record.decision, DecisionKind::Ignore, "{}", record.reason);
-    let mut v: Value = serde_json::from_str(&event(&record, at).message).unwrap();
-    v["Recovered"] = 1.into();
-    v["record"]["reason"] = format!("recovered: attempt {attempt} succeeded").into();
-    LogEvent {
-        timestamp_ms: at,
-        message: v.to_string(),
-    }
 }
 
 fn launch_line(task_arn: &str, started_by: &str) -> LogEvent {
@@ -136,10 +32,6 @@ fn launch_line(task_arn: &str, started_by: &str) -> LogEvent {
         })
         .to_string(),
     }
-}
-
-fn all(events: &[LogEvent]) -> History {
-    chains(events, &Filter::default())
 }
 
 fn only(events: &[LogEvent]) -> ChainHistory {
