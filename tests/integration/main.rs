@@ -12,7 +12,6 @@ mod dbt_ls_selection;
 mod delayed_reruns;
 mod history;
 mod log_sources;
-mod microbatch;
 mod microbatch_postgres;
 mod microbatch_rerun;
 mod on_error;

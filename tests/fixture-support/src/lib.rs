@@ -5,6 +5,10 @@
 //! the integration tests (`tests/`, re-exported by `dbt-rerun-tests`) both read the corpus
 //! through this crate, without the AWS SDK or an async runtime.
 
+mod decision;
+
+pub use decision::decision_on;
+
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,6 +11,7 @@
 mod fixture_reports;
 mod fusion_logs;
 mod hostile_logs;
+mod microbatch;
 mod real_logs;
 mod script_invocations;
 mod script_shell_semantics;
