@@ -8,6 +8,7 @@
 //! `../shared/real-world/dbt-logs/`; `scripts/test` skips it by its module path
 //! (`--skip real_logs::`) when that folder is missing, so it stays a module of its own.
 
+mod dbt_features;
 mod fixture_reports;
 mod fusion_logs;
 mod hostile_logs;
