@@ -14,5 +14,6 @@ mod fusion_logs;
 mod hostile_logs;
 mod microbatch;
 mod real_logs;
+mod resume;
 mod script_invocations;
 mod script_shell_semantics;
