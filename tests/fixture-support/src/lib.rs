@@ -7,7 +7,7 @@
 
 mod decision;
 
-pub use decision::decision_on;
+pub use decision::{decision_on, expected_rerun, script_decision};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -305,6 +305,14 @@ impl ScriptFixture {
                     .unwrap_or_else(|e| panic!("{}: bad {file}: {e}", self.id))
             })
             .collect()
+    }
+}
+
+/// The entry point and the command, as the task definition and the override give them.
+pub fn entry_and_command(f: &ScriptFixture) -> (Vec<String>, Vec<String>) {
+    match (&f.meta.entry_point, &f.meta.command) {
+        (Some(entry), Some(command)) => (entry.clone(), command.clone()),
+        _ => (vec![], f.meta.argv.clone()),
     }
 }
 

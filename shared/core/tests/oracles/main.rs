@@ -16,4 +16,5 @@ mod microbatch;
 mod real_logs;
 mod resume;
 mod script_invocations;
+mod script_plans;
 mod script_shell_semantics;
