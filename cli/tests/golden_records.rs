@@ -171,10 +171,8 @@ fn plan(case: &Case, scratch: &Path, index: usize) -> String {
 
 /// What `cases` print, as the golden file holds it: `=== name` then the output.
 fn render(file: &str, cases: &[Case]) -> String {
-    let scratch = std::env::temp_dir().join(format!(
-        "dbt-rerun-golden-{}-{file}",
-        std::process::id()
-    ));
+    let scratch =
+        std::env::temp_dir().join(format!("dbt-rerun-golden-{}-{file}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     // Two at a time (the machine's cores); each part keeps its cases' order.
     let half = cases.len().div_ceil(2).max(1);
@@ -198,7 +196,9 @@ fn render(file: &str, cases: &[Case]) -> String {
     });
     let _ = std::fs::remove_dir_all(&scratch);
     // An error names the event's file: where it was written is not part of the answer.
-    parts.concat().replace(&scratch.display().to_string(), "$SCRATCH")
+    parts
+        .concat()
+        .replace(&scratch.display().to_string(), "$SCRATCH")
 }
 
 /// Compares what `cases` print with `golden/<file>`, or writes it under `DBT_RERUN_BLESS=1`.
@@ -277,7 +277,11 @@ fn every_recorded_dbt_runs_record_is_unchanged() {
 fn every_sample_events_record_is_unchanged() {
     let events = repo().join("events");
     let cases = event_cases(&events, Some(&events.join("logs")), "events");
-    assert!(cases.len() >= 12, "only {} sample events found", cases.len());
+    assert!(
+        cases.len() >= 12,
+        "only {} sample events found",
+        cases.len()
+    );
     check("sample_events.txt", &cases);
 }
 
