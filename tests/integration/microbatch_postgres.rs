@@ -8,11 +8,10 @@
 //! same re-run without its window (a bare selection), on another copy, exits 0 and leaves a
 //! day empty.
 
-use super::microbatch::decision_on;
 use super::microbatch_rerun::{day, without_window};
 use dbt_rerun_core::microbatch::EVENT_TIME_START;
 use dbt_rerun_core::record::{DecisionKind, DecisionRecord};
-use dbt_rerun_tests::{GeneratorSession, MicrobatchMeta};
+use dbt_rerun_tests::{decision_on, GeneratorSession, MicrobatchMeta};
 use std::collections::BTreeMap;
 use std::path::Path;
 

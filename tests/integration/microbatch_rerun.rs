@@ -6,10 +6,9 @@
 //! re-run without its window (a bare selection, what dbt-rerun planned before) exits 0 and
 //! leaves days empty.
 
-use super::microbatch::decision_on;
 use dbt_rerun_core::microbatch::{EVENT_TIME_END, EVENT_TIME_START};
 use dbt_rerun_core::record::{DecisionKind, DecisionRecord};
-use dbt_rerun_tests::{DbtRun, ShopContainer};
+use dbt_rerun_tests::{decision_on, DbtRun, ShopContainer};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 

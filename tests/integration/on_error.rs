@@ -117,7 +117,7 @@ fn the_planned_rerun_rebuilds_the_children_that_ran_on_stale_data_for_real() {
         failed.table("agg_daily_revenue"),
         clean.table("agg_daily_revenue")
     );
-    let record = super::microbatch::decision_on(&build_continuing(), 1, &run.log);
+    let record = dbt_rerun_tests::decision_on(&build_continuing(), 1, &run.log);
     assert_eq!(
         record.decision,
         dbt_rerun_core::record::DecisionKind::Rerun,
@@ -203,7 +203,7 @@ fn a_run_killed_after_its_children_ran_on_stale_data_resumes_them_for_real() {
         "{:?}",
         report.finished.nodes
     );
-    let record = super::microbatch::decision_on(&slow, 137, &run.log);
+    let record = dbt_rerun_tests::decision_on(&slow, 137, &run.log);
     assert_eq!(
         record.decision,
         dbt_rerun_core::record::DecisionKind::Rerun,

@@ -510,7 +510,7 @@ impl Shape {
             "{id}: {}",
             record.reason
         );
-        let expected = crate::script_plans::expected_rerun(scenario).expect("a planned re-run");
+        let expected = dbt_rerun_tests::expected_rerun(scenario).expect("a planned re-run");
         let got: Vec<(&str, &str)> = record
             .script_steps
             .iter()

@@ -3,8 +3,7 @@
 
 use crate::repo_root;
 use serde::Deserialize;
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The python of the dbt-core `version` venv that `tests/fixtures/dbt_venv.py` creates.
 /// Panics with what to run when it is missing: a test needing dbt never passes without it.
@@ -142,27 +141,4 @@ pub fn executed_types(verb: &str) -> &'static [&'static str] {
         "snapshot" => &["snapshot"],
         _ => &["model", "seed", "snapshot", "test", "unit_test", "function"],
     }
-}
-
-/// unique_ids with a NodeFinished event of status success, pass or warn in a dbt JSON file
-/// log (`logs/dbt.log` with `--log-format-file json`, or the events kept from one).
-pub fn finished_in_file_log(path: &Path) -> BTreeSet<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("\"name\": \"NodeFinished\""))
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| {
-            matches!(
-                e["data"]["node_info"]["node_status"].as_str(),
-                Some("success" | "pass" | "warn")
-            )
-        })
-        .map(|e| {
-            e["data"]["node_info"]["unique_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect()
 }

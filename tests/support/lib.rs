@@ -1,4 +1,5 @@
-//! Test support, by what it stands for: the recorded dbt fixtures ([`fixtures`]), real dbt
+//! Test support, by what it stands for: the recorded dbt fixtures (the `dbt-rerun-fixtures`
+//! crate, `tests/fixture-support`, re-exported here: the core's own tests read them too), real dbt
 //! ([`dbt`]), moto as the local AWS ([`moto`], [`fault_proxy`]), the template deployed in
 //! moto's CloudFormation ([`stack`]) and a Lambda Runtime API for the binaries
 //! ([`runtime_api`]), a fixture generator kept running to run dbt on its run's warehouse
@@ -6,7 +7,6 @@
 
 pub mod dbt;
 pub mod fault_proxy;
-pub mod fixtures;
 pub mod generator;
 pub mod moto;
 pub mod runtime_api;
@@ -14,6 +14,6 @@ pub mod stack;
 pub mod warehouse;
 
 pub use dbt::*;
-pub use fixtures::*;
+pub use dbt_rerun_fixtures::*;
 pub use generator::*;
 pub use warehouse::*;

@@ -1,8 +1,8 @@
 //! A moto server per test, the dbt task's AWS resources in it, and helpers to play ECS and
 //! the awslogs driver: start the "original" task, write its log, build the STOPPED event.
 
-use crate::fixtures::{fixture_argv, fixture_lines};
 use crate::repo_root;
+use crate::{fixture_argv, fixture_lines};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use dbt_rerun_aws::EcsClient;
 use dbt_rerun_core::event::{EcsTask, KeyValue};

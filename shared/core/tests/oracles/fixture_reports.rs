@@ -10,7 +10,7 @@
 use dbt_rerun_core::log::{parse_reader, Limits, LogFormat};
 use dbt_rerun_core::node::{version_parts, FailStatus, FailedNode, ResourceType};
 use dbt_rerun_core::RunReport;
-use dbt_rerun_tests::{fixtures, name_of, Fixture, Mismatches};
+use dbt_rerun_fixtures::{fixtures, name_of, Fixture, Mismatches};
 use std::collections::BTreeSet;
 
 fn report(f: &Fixture) -> RunReport {

@@ -1,8 +1,14 @@
 //! The recorded dbt fixtures (`tests/fixtures/runs`, `tests/fixtures/killed`,
-//! `tests/fixtures/scripts`) and dbt's own verdict on each (`run_results.json`, the file log's
-//! NodeFinished events, per invocation for scripts).
+//! `tests/fixtures/scripts`, `tests/fixtures/microbatch`, `tests/fixtures/on_error`) and dbt's
+//! own verdict on each (`run_results.json`, the file log's NodeFinished events, per invocation
+//! for scripts). Plain files and the core only: the core's own tests (`shared/core/tests`) and
+//! the integration tests (`tests/`, re-exported by `dbt-rerun-tests`) both read the corpus
+//! through this crate, without the AWS SDK or an async runtime.
 
-use crate::dbt::finished_in_file_log;
+mod decision;
+
+pub use decision::{decision_on, expected_rerun, script_decision};
+
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,8 +17,9 @@ use std::path::{Path, PathBuf};
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the repository root")
+        .ancestors()
+        .nth(2)
+        .expect("tests/fixture-support lives in the repository root")
         .to_path_buf()
 }
 
@@ -301,6 +308,14 @@ impl ScriptFixture {
     }
 }
 
+/// The entry point and the command, as the task definition and the override give them.
+pub fn entry_and_command(f: &ScriptFixture) -> (Vec<String>, Vec<String>) {
+    match (&f.meta.entry_point, &f.meta.command) {
+        (Some(entry), Some(command)) => (entry.clone(), command.clone()),
+        _ => (vec![], f.meta.argv.clone()),
+    }
+}
+
 /// Every script fixture of every version, sorted; panics if the corpus is missing.
 pub fn script_fixtures() -> Vec<ScriptFixture> {
     let out: Vec<ScriptFixture> = scenarios_in("scripts")
@@ -541,4 +556,27 @@ pub fn microbatch_fixtures() -> Vec<MicrobatchFixture> {
         postgres.len()
     );
     [duckdb, postgres].concat()
+}
+
+/// unique_ids with a NodeFinished event of status success, pass or warn in a dbt JSON file
+/// log (`logs/dbt.log` with `--log-format-file json`, or the events kept from one).
+pub fn finished_in_file_log(path: &Path) -> BTreeSet<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"name\": \"NodeFinished\""))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| {
+            matches!(
+                e["data"]["node_info"]["node_status"].as_str(),
+                Some("success" | "pass" | "warn")
+            )
+        })
+        .map(|e| {
+            e["data"]["node_info"]["unique_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
 }

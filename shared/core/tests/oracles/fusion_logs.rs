@@ -12,7 +12,7 @@ use dbt_rerun_core::metrics::decision_log_line;
 use dbt_rerun_core::record::{DecisionRecord, LogFacts};
 use dbt_rerun_core::testing::TaskBuilder;
 use dbt_rerun_core::Decision;
-use dbt_rerun_tests::repo_root;
+use dbt_rerun_fixtures::repo_root;
 
 struct Sample {
     title: String,

@@ -5,15 +5,12 @@
 
 use dbt_rerun_core::alert::compose;
 use dbt_rerun_core::command::DbtCommand;
-use dbt_rerun_core::config::decision_config;
-use dbt_rerun_core::decision::{decide, DecisionInput};
 use dbt_rerun_core::log::{parse_reader, BatchStatus, Limits};
 use dbt_rerun_core::microbatch::parse_flag_value;
 use dbt_rerun_core::plan::{plan_rerun, plan_resume, PlanShape, RerunCommand, ECS_OVERRIDE_LIMIT};
-use dbt_rerun_core::record::{DecisionKind, DecisionRecord, LogFacts};
-use dbt_rerun_core::testing::TaskBuilder;
+use dbt_rerun_core::record::{DecisionKind, DecisionRecord};
 use dbt_rerun_core::RunReport;
-use dbt_rerun_tests::{microbatch_fixtures, MicrobatchFixture, Mismatches};
+use dbt_rerun_fixtures::{decision_on, microbatch_fixtures, MicrobatchFixture, Mismatches};
 use std::collections::BTreeSet;
 
 fn report(f: &MicrobatchFixture) -> RunReport {
@@ -189,37 +186,6 @@ fn every_batch_not_built_is_inside_the_planned_window_and_the_window_inside_the_
 /// The decision on a fixture's stopped task, from its log alone.
 fn decided(f: &MicrobatchFixture) -> DecisionRecord {
     decision_on(&f.meta.argv, f.meta.exit_code, &f.log_path())
-}
-
-/// The decision on a stopped task that ran `argv` and exited `exit_code` (137: killed by a
-/// Spot interruption), from its log at `log` alone, with the default configuration.
-pub(crate) fn decision_on(
-    argv: &[String],
-    exit_code: i32,
-    log: &std::path::Path,
-) -> DecisionRecord {
-    let words: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let stop_code = if exit_code == 137 {
-        "SpotInterruption"
-    } else {
-        "EssentialContainerExited"
-    };
-    let task = TaskBuilder::exited(Some(exit_code))
-        .stop_code(stop_code)
-        .overrides(Some(&words), &[])
-        .build();
-    let report = parse_reader(std::fs::File::open(log).unwrap(), Limits::default()).unwrap();
-    let config = decision_config(|_| None).unwrap();
-    let decided = decide(DecisionInput {
-        task: &task,
-        report: Some(&report),
-        log_note: None,
-        command: Some(argv),
-        entry_point: None,
-        invocations: None,
-        config: &config,
-    });
-    DecisionRecord::assemble(&decided, &LogFacts::default(), None)
 }
 
 #[test]

@@ -11,7 +11,7 @@
 
 use dbt_rerun_core::log::{parse_reader, Limits, LinePrefix};
 use dbt_rerun_core::RunReport;
-use dbt_rerun_tests::repo_root;
+use dbt_rerun_fixtures::repo_root;
 use std::path::PathBuf;
 
 /// A log of dbt 1.0 or later: its number, the failed nodes it names (`type name`), and the

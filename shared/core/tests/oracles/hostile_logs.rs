@@ -5,7 +5,7 @@
 use dbt_rerun_core::command::DbtCommand;
 use dbt_rerun_core::log::{parse_reader, Limits, LogParser};
 use dbt_rerun_core::plan::{plan_rerun, plan_resume, PlanShape, ECS_OVERRIDE_LIMIT};
-use dbt_rerun_tests::fixture_lines;
+use dbt_rerun_fixtures::fixture_lines;
 
 fn parse(lines: &[String]) -> dbt_rerun_core::RunReport {
     let mut parser = LogParser::default();

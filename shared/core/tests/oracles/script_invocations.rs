@@ -8,7 +8,7 @@ use dbt_rerun_core::log::{
 };
 use dbt_rerun_core::script::{prints_no_marker, runs_again};
 use dbt_rerun_core::RunReport;
-use dbt_rerun_tests::{name_of, script_fixtures, Mismatches, ScriptFixture, TruthInvocation};
+use dbt_rerun_fixtures::{name_of, script_fixtures, Mismatches, ScriptFixture, TruthInvocation};
 use std::collections::BTreeSet;
 
 fn split(f: &ScriptFixture) -> SplitLog {
