@@ -12,13 +12,13 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// SNS rejects subjects of 100 characters or more.
-pub const MAX_SUBJECT: usize = 99;
+pub(crate) const MAX_SUBJECT: usize = 99;
 /// Failed nodes listed in a message; the rest are counted.
-pub const MAX_NODES_LISTED: usize = 25;
+pub(crate) const MAX_NODES_LISTED: usize = 25;
 /// Script steps listed in a message.
-pub const MAX_STEPS_LISTED: usize = 30;
+pub(crate) const MAX_STEPS_LISTED: usize = 30;
 /// Characters of each node's message in an alert.
-pub const MAX_NODE_MESSAGE: usize = 240;
+pub(crate) const MAX_NODE_MESSAGE: usize = 240;
 
 /// Where and when to alert (`DBT_RERUN_ALERT_TOPIC_ARN`, `DBT_RERUN_ALERT_ON`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -345,7 +345,7 @@ fn write_rerun(t: &mut String, record: &DecisionRecord) {
 }
 
 /// The CloudWatch console page of the task's log stream.
-pub fn log_link(record: &DecisionRecord) -> Option<String> {
+pub(crate) fn log_link(record: &DecisionRecord) -> Option<String> {
     let at = record.log_stream.as_ref()?;
     let region = at
         .region

@@ -18,15 +18,15 @@ pub const ORIGIN_VAR: &str = "DBT_RERUN_ORIGIN_TASK";
 pub const ORIGIN_COMMAND_VAR: &str = "DBT_RERUN_ORIGIN_COMMAND";
 
 /// Every `startedBy` dbt-rerun sets begins so; EventBridge can match it as a prefix.
-pub const STARTED_BY_PREFIX: &str = "dbt-rerun/";
+pub(crate) const STARTED_BY_PREFIX: &str = "dbt-rerun/";
 /// Tag keys put on every re-run, so a person can find a chain in the console.
-pub const ORIGIN_TAG: &str = "dbt-rerun:origin-task";
-pub const ATTEMPT_TAG: &str = "dbt-rerun:attempt";
+pub(crate) const ORIGIN_TAG: &str = "dbt-rerun:origin-task";
+pub(crate) const ATTEMPT_TAG: &str = "dbt-rerun:attempt";
 /// Tag of a launch a person asked for (rerun-task, `dbt-rerun invoke`).
-pub const MANUAL_TAG: &str = "dbt-rerun:manual";
+pub(crate) const MANUAL_TAG: &str = "dbt-rerun:manual";
 
 /// The variables of a chain, which a record may show (they hold no secret).
-pub fn is_chain_var(name: &str) -> bool {
+pub(crate) fn is_chain_var(name: &str) -> bool {
     name == ATTEMPT_VAR || name == ORIGIN_VAR || name == ORIGIN_COMMAND_VAR
 }
 
@@ -68,7 +68,7 @@ impl ChainPosition {
     /// with the `startedBy` [`Chain::started_by`] gives that attempt. A chain's first run, a
     /// launch a person asked for (`dbt-rerun/manual/...`) and a `startedBy` that does not
     /// match the task's own chain variables are not.
-    pub fn is_rerun(&self, task: &EcsTask) -> bool {
+    pub(crate) fn is_rerun(&self, task: &EcsTask) -> bool {
         self.attempt >= 2
             && task.started_by.as_deref() == Some(self.chain.started_by(self.attempt).as_str())
     }
@@ -101,7 +101,7 @@ impl Chain {
 
     /// Where `task` (whose dbt container has environment `env` and ran `command`) sits in its
     /// chain, from the chain variables; a task without them is the first run of a new chain.
-    pub fn locate(
+    pub(crate) fn locate(
         task: &EcsTask,
         env: &[KeyValue],
         command: Option<&[String]>,
@@ -111,7 +111,7 @@ impl Chain {
 
     /// Where `task` sits in its chain as its variables alone say (what the event shows): the
     /// original command of a chain's first run is known once its command is ([`ChainPosition::ran`]).
-    pub fn locate_by_variables(
+    pub(crate) fn locate_by_variables(
         task: &EcsTask,
         env: &[KeyValue],
     ) -> Result<ChainPosition, ChainError> {
@@ -151,7 +151,7 @@ impl Chain {
     }
 
     /// The origin task's id, the last part of its ARN.
-    pub fn origin_id(&self) -> &str {
+    pub(crate) fn origin_id(&self) -> &str {
         self.origin_task_arn
             .rsplit('/')
             .next()

@@ -133,7 +133,7 @@ impl TaskOutcome {
     /// any signal) needs it to say what had finished. A task stopped from outside (a person,
     /// the service scheduler: never re-run), one that never ran dbt (no exit code) and a
     /// success need none.
-    pub fn log_need(&self) -> LogNeed {
+    pub(crate) fn log_need(&self) -> LogNeed {
         if self.stopped_by().is_some() {
             return LogNeed::None;
         }
@@ -146,7 +146,7 @@ impl TaskOutcome {
 
     /// Who stopped the task from outside, if someone did: the stop code, else (no stop code,
     /// as before 2019, or one this version does not know) ECS's reason.
-    pub fn stopped_by(&self) -> Option<StoppedBy> {
+    pub(crate) fn stopped_by(&self) -> Option<StoppedBy> {
         let by_reason = || {
             if self.stopped_reason_starts_with(HEALTH_CHECK_STOPS) {
                 Some(StoppedBy::HealthCheck)

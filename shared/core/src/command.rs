@@ -93,7 +93,7 @@ pub struct ThreadsFlag {
 
 impl ThreadsFlag {
     /// The command already runs `threads` dbt threads or fewer.
-    pub fn at_most(&self, threads: u32) -> bool {
+    pub(crate) fn at_most(&self, threads: u32) -> bool {
         self.count.is_some_and(|n| n <= threads)
     }
 }
@@ -199,7 +199,7 @@ impl DbtCommand {
 
     /// The same command with its selection flags (`--select` and synonyms, `--selector`,
     /// `--indirect-selection`, and `--exclude` unless `keep_exclude`) removed.
-    pub fn without_selection(&self, keep_exclude: bool) -> DbtCommand {
+    pub(crate) fn without_selection(&self, keep_exclude: bool) -> DbtCommand {
         self.without_flags(Strip {
             select: true,
             exclude: !keep_exclude,
@@ -269,7 +269,7 @@ impl DbtCommand {
     /// `--threads=N`) above it, or that is not a number, set to `threads`; `--threads threads`
     /// added after the arguments when there is none (the profile's count is not known here).
     /// None when the command already runs `threads` or fewer.
-    pub fn with_threads_at_most(&self, threads: u32) -> Option<DbtCommand> {
+    pub(crate) fn with_threads_at_most(&self, threads: u32) -> Option<DbtCommand> {
         let mut argv = self.to_argv();
         match self.threads_flag() {
             Some(flag) if flag.at_most(threads) => return None,
@@ -287,7 +287,7 @@ impl DbtCommand {
     }
 
     /// What a plan's note says of [`DbtCommand::with_threads_at_most`].
-    pub fn fewer_threads_note(threads: u32) -> String {
+    pub(crate) fn fewer_threads_note(threads: u32) -> String {
         format!(
             "with at most {threads} dbt threads after a warehouse error (DBT_RERUN_RETRY_THREADS)"
         )
@@ -302,7 +302,7 @@ impl DbtCommand {
     /// The positions in [`DbtCommand::to_argv`] of the words that only choose what runs and
     /// with how many threads (selection, `--selector`, `--exclude`, `--indirect-selection`,
     /// `--threads`, `--event-time-start`/`--event-time-end`): the words a re-run may replace.
-    pub fn reselection_positions(&self) -> Vec<usize> {
+    pub(crate) fn reselection_positions(&self) -> Vec<usize> {
         let (global_start, args_start) = self.starts();
         let of = |args: &[String], start: usize| -> Vec<usize> {
             flag_words(args)
@@ -327,7 +327,7 @@ impl DbtCommand {
 
     /// The value of a flag that takes one (`--flag value` or `--flag=value`), the last one
     /// given; None when the command does not have it.
-    pub fn flag_value(&self, name: &str) -> Option<String> {
+    pub(crate) fn flag_value(&self, name: &str) -> Option<String> {
         [&self.global_args, &self.args]
             .into_iter()
             .flat_map(|args| {
@@ -344,7 +344,7 @@ impl DbtCommand {
     }
 
     /// Whether a flag (boolean) is present, e.g. `--fail-fast`.
-    pub fn has_flag(&self, names: &[&str]) -> bool {
+    pub(crate) fn has_flag(&self, names: &[&str]) -> bool {
         self.global_args
             .iter()
             .chain(&self.args)
@@ -407,7 +407,7 @@ fn is_reselection_flag(flag: &str) -> bool {
 /// Whether `words` are only flags a re-run adds to choose what runs, as dbt-rerun writes
 /// them: `--select`/`-s`/`--exclude` with selector terms, `--indirect-selection MODE`,
 /// `--threads N`, `--event-time-start TIME`/`--event-time-end TIME`.
-pub fn are_reselection_words(words: &[String]) -> bool {
+pub(crate) fn are_reselection_words(words: &[String]) -> bool {
     let mut i = 0;
     while i < words.len() {
         let flag = words[i].as_str();
@@ -489,13 +489,13 @@ pub struct Selection {
 
 /// Whether `arg` is a flag that takes the next argument as its value (`--target prod`), so
 /// that argument is neither a verb, a flag nor a selector.
-pub fn takes_value_flag(arg: &str) -> bool {
+pub(crate) fn takes_value_flag(arg: &str) -> bool {
     takes_value(arg)
 }
 
 /// Whether `arg` is part of a node selection: `--select` and its synonyms, `--exclude`,
 /// `--selector`, `--indirect-selection`, resource type filters (inline `=VALUE` included).
-pub fn is_selection_flag(arg: &str) -> bool {
+pub(crate) fn is_selection_flag(arg: &str) -> bool {
     let flag = split_inline(arg).0;
     is_multi(flag) || matches!(flag, "--selector" | "--indirect-selection")
 }

@@ -167,7 +167,7 @@ pub enum OnOverlap {
 }
 
 /// The longest log wait accepted: it must fit in the function's timeout (at most 900 s).
-pub const MAX_LOG_WAIT_SECONDS: u64 = 600;
+pub(crate) const MAX_LOG_WAIT_SECONDS: u64 = 600;
 
 /// Reads the whole service configuration through `lookup`.
 pub fn service_config(
@@ -338,7 +338,7 @@ fn on_overlap(get: &impl Fn(&str) -> Option<String>) -> Result<OnOverlap, Config
 }
 
 /// The longest delay accepted, and the longest maximum delay: a day.
-pub const MAX_DELAY_SECONDS: u64 = 86_400;
+pub(crate) const MAX_DELAY_SECONDS: u64 = 86_400;
 
 fn delay_config(
     get: &impl Fn(&str) -> Option<String>,
@@ -469,7 +469,7 @@ fn parse_patterns(value: &str) -> Result<Vec<String>, String> {
 }
 
 /// Parses a boolean variable: `true`/`false`, `1`/`0`, `yes`/`no`.
-pub fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+pub(crate) fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" | "" => Ok(false),

@@ -34,7 +34,7 @@ pub mod reasons;
 mod stages;
 
 /// The record names finished nodes when there are at most this many.
-pub const MAX_FINISHED_NAMES: usize = 20;
+pub(crate) const MAX_FINISHED_NAMES: usize = 20;
 
 /// What to do about a stopped task.
 #[derive(Debug, Clone, PartialEq, Eq)]

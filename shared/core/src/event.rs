@@ -7,7 +7,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The detail-type EventBridge gives ECS task state changes.
-pub const TASK_STATE_CHANGE: &str = "ECS Task State Change";
+pub(crate) const TASK_STATE_CHANGE: &str = "ECS Task State Change";
 
 /// An EventBridge event carrying an ECS task: the envelope fields dbt-rerun checks, and the
 /// task. Other envelope fields (`id`, `time` of any precision, `resources`, ...) are ignored.
@@ -213,7 +213,7 @@ impl EcsTask {
 
     /// The task runs on Fargate: its launch type, or a Fargate capacity provider
     /// (`FARGATE`, `FARGATE_SPOT`).
-    pub fn on_fargate(&self) -> bool {
+    pub(crate) fn on_fargate(&self) -> bool {
         self.launch_type == Some(LaunchType::Fargate)
             || self
                 .capacity_provider_name
@@ -222,7 +222,7 @@ impl EcsTask {
     }
 
     /// The task has its own network interface (awsvpc mode; every Fargate task has).
-    pub fn uses_awsvpc(&self) -> bool {
+    pub(crate) fn uses_awsvpc(&self) -> bool {
         self.on_fargate() || self.attachments.iter().any(Attachment::is_eni)
     }
 
@@ -237,7 +237,7 @@ impl EcsTask {
     }
 
     /// The environment override of `container` (empty when it has none).
-    pub fn environment_of(&self, container: &str) -> Vec<KeyValue> {
+    pub(crate) fn environment_of(&self, container: &str) -> Vec<KeyValue> {
         self.container_override(container)
             .map(|o| o.environment.clone())
             .unwrap_or_default()
@@ -296,7 +296,7 @@ impl EcsTask {
 
 impl Attachment {
     /// A network interface (`eni` in events, `ElasticNetworkInterface` in DescribeTasks).
-    pub fn is_eni(&self) -> bool {
+    pub(crate) fn is_eni(&self) -> bool {
         self.kind == "eni" || self.kind == "ElasticNetworkInterface"
     }
 }

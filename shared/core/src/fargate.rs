@@ -30,7 +30,7 @@ const FARGATE_CPUS: [u32; 7] = [256, 512, 1024, 2048, 4096, 8192, 16384];
 /// `ceiling` MiB. On Fargate it is a valid cpu/memory pair, at the same CPU when that CPU
 /// allows it, else at the smallest larger CPU that does; elsewhere (EC2) only memory grows.
 /// None when the task is already at the ceiling.
-pub fn next_size(current: TaskSize, ceiling: u32, fargate: bool) -> Option<TaskSize> {
+pub(crate) fn next_size(current: TaskSize, ceiling: u32, fargate: bool) -> Option<TaskSize> {
     let target = current.memory.saturating_mul(2);
     if !fargate {
         let memory = target.min(ceiling);

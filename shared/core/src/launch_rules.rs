@@ -146,7 +146,7 @@ pub fn is_variable_name(name: &str) -> bool {
 /// `GLIBC_TUNABLES`, ...), the shell's start-up and function imports, Python's, Git's (dbt
 /// deps runs git), other runtimes' option variables, `PATH` and `HOME` (Python's user
 /// site-packages), and `DBT_PACKAGE_HUB_URL` (where `dbt deps` fetches packages' code).
-pub fn never_allowed(name: &str) -> bool {
+pub(crate) fn never_allowed(name: &str) -> bool {
     const NAMES: &[&str] = &[
         "PATH",
         "HOME",

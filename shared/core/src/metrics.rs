@@ -10,7 +10,7 @@
 use crate::record::{DecisionKind, DecisionRecord};
 
 /// The metrics namespace when `DBT_RERUN_METRICS_NAMESPACE` is not set.
-pub const DEFAULT_NAMESPACE: &str = "DbtRerun";
+pub(crate) const DEFAULT_NAMESPACE: &str = "DbtRerun";
 
 /// The log line of `record`, stamped `timestamp_ms` (milliseconds since the Unix epoch).
 /// The record serialises environment variable names only, never their values.

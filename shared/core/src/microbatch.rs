@@ -119,7 +119,7 @@ pub struct ModelBatches {
 }
 
 /// The most batch labels a [`ModelBatches`] lists.
-pub const MAX_LABELS: usize = 50;
+pub(crate) const MAX_LABELS: usize = 50;
 
 /// The microbatch part of a re-run: the window and what it builds again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -135,7 +135,7 @@ pub struct BatchRerun {
 
 /// What the re-run must do about microbatch models.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Coverage {
+pub(crate) enum Coverage {
     /// No microbatch model has batches to build again.
     Nothing,
     /// The re-run carries this window.
@@ -155,7 +155,7 @@ pub enum Rerun {
 
 /// The window that builds again every batch `report` shows was not built, for the re-run of
 /// `command` (see the module documentation).
-pub fn coverage(report: &RunReport, command: &DbtCommand, rerun: Rerun) -> Coverage {
+pub(crate) fn coverage(report: &RunReport, command: &DbtCommand, rerun: Rerun) -> Coverage {
     let needing: Vec<&MicrobatchRun> = report
         .microbatch
         .iter()

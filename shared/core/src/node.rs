@@ -20,7 +20,7 @@ pub enum ResourceType {
 
 impl ResourceType {
     /// Maps dbt's own spelling (`model`, `test`, `unit_test`, ...) to a resource type.
-    pub fn from_dbt(word: &str) -> Self {
+    pub(crate) fn from_dbt(word: &str) -> Self {
         match word {
             "model" => Self::Model,
             "test" => Self::Test,
@@ -33,14 +33,14 @@ impl ResourceType {
     }
 
     /// Data tests and unit tests: leaves of the DAG that dbt selects indirectly with their model.
-    pub fn is_test(self) -> bool {
+    pub(crate) fn is_test(self) -> bool {
         matches!(self, Self::Test | Self::UnitTest)
     }
 
     /// Models, seeds, snapshots and functions: text result lines (START, OK, ERROR) name them
     /// by the relation they build (`schema.alias`), which is not their node name when the
     /// project sets an alias.
-    pub fn named_by_relation(self) -> bool {
+    pub(crate) fn named_by_relation(self) -> bool {
         matches!(
             self,
             Self::Model | Self::Seed | Self::Snapshot | Self::Function
@@ -105,7 +105,7 @@ pub struct SkippedNode {
 pub struct NodeName(String);
 
 /// The longest name accepted; dbt truncates long generated test names well below this.
-pub const MAX_NODE_NAME_LEN: usize = 256;
+pub(crate) const MAX_NODE_NAME_LEN: usize = 256;
 
 /// Why a string from a log is not usable as a node name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,7 +177,7 @@ fn is_version(part: &str) -> bool {
 /// The name dbt selects one version of a versioned model by, `name.vN`, from its unique_id
 /// (`model.shop.dim_customers.v2`); None for any other unique_id. dbt's JSON events give a
 /// version's bare model name as its `node_name`, and selecting that selects every version.
-pub fn versioned_name(unique_id: &str) -> Option<String> {
+pub(crate) fn versioned_name(unique_id: &str) -> Option<String> {
     let mut parts = unique_id.split('.');
     let (Some("model"), Some(_), Some(name), Some(version), None) = (
         parts.next(),

@@ -25,7 +25,7 @@ pub enum RetryClass {
 }
 
 impl RetryClass {
-    pub const ALL: [RetryClass; 6] = [
+    pub(crate) const ALL: [RetryClass; 6] = [
         Self::Infra,
         Self::Oom,
         Self::Transient,
@@ -54,7 +54,7 @@ impl fmt::Display for RetryClass {
 
 /// A value of `DBT_RERUN_RETRY_ON` or `DBT_RERUN_MAX_ATTEMPTS` that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PolicyError {
+pub(crate) enum PolicyError {
     #[error("unknown retry class `{0}` (known: infra, oom, transient, timeout, model_error, test_failure)")]
     UnknownClass(String),
     #[error("the attempt budget must be a whole number from 1 to {MAX_ATTEMPTS_LIMIT}, got `{0}`")]
@@ -62,7 +62,7 @@ pub enum PolicyError {
 }
 
 /// The most runs a chain may be given; a guard against a budget typed with an extra zero.
-pub const MAX_ATTEMPTS_LIMIT: u32 = 20;
+pub(crate) const MAX_ATTEMPTS_LIMIT: u32 = 20;
 
 /// What may be re-run, and how often.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -84,7 +84,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// Parses a comma-separated list such as `infra,oom,transient` (spaces allowed; empty
     /// means re-run nothing).
-    pub fn parse_retry_on(value: &str) -> Result<BTreeSet<RetryClass>, PolicyError> {
+    pub(crate) fn parse_retry_on(value: &str) -> Result<BTreeSet<RetryClass>, PolicyError> {
         value
             .split(',')
             .map(str::trim)
@@ -98,7 +98,7 @@ impl RetryPolicy {
             .collect()
     }
 
-    pub fn parse_max_attempts(value: &str) -> Result<u32, PolicyError> {
+    pub(crate) fn parse_max_attempts(value: &str) -> Result<u32, PolicyError> {
         match value.trim().parse::<u32>() {
             Ok(n) if (1..=MAX_ATTEMPTS_LIMIT).contains(&n) => Ok(n),
             _ => Err(PolicyError::BadBudget(value.to_owned())),
@@ -110,7 +110,7 @@ impl RetryPolicy {
     }
 
     /// Whether a run that was attempt `attempt` of its chain may be followed by another.
-    pub fn budget_left(&self, attempt: u32) -> bool {
+    pub(crate) fn budget_left(&self, attempt: u32) -> bool {
         attempt < self.max_attempts
     }
 }

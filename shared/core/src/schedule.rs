@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// The schedule input shape this version writes. Inputs without a version were written
 /// before versions existed and have the same shape as version 1.
-pub const PLANNED_LAUNCH_VERSION: u32 = 1;
+pub(crate) const PLANNED_LAUNCH_VERSION: u32 = 1;
 
 fn first_version() -> u32 {
     1

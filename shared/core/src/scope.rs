@@ -57,7 +57,7 @@ impl NameSet {
     }
 
     /// Whether `name` is one of these.
-    pub fn admits(&self, name: &str) -> bool {
+    pub(crate) fn admits(&self, name: &str) -> bool {
         match self {
             NameSet::Any => true,
             NameSet::Listed(names) => names.iter().any(|n| n == name),
@@ -148,7 +148,7 @@ pub fn cluster_name(cluster: &str) -> &str {
 
 /// The family of a task definition given as `FAMILY`, `FAMILY:REV` or its ARN
 /// (`arn:aws:ecs:r:a:task-definition/FAMILY:REV`).
-pub fn family_name(task_definition: &str) -> &str {
+pub(crate) fn family_name(task_definition: &str) -> &str {
     let tail = task_definition
         .rsplit('/')
         .next()

@@ -366,7 +366,7 @@ pub struct ErrorMatch {
 
 impl TransientPatterns {
     /// The built-in patterns plus `extra` (case-insensitive substrings; empty ones ignored).
-    pub fn with_extra<I, S>(extra: I) -> Self
+    pub(crate) fn with_extra<I, S>(extra: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,

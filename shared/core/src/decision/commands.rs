@@ -87,7 +87,7 @@ impl<'a> CommandReading<'a> {
     }
 
     /// The script's run, when the command is a script whose steps the log maps.
-    pub fn script_run(&self) -> Option<&ScriptRun> {
+    pub(crate) fn script_run(&self) -> Option<&ScriptRun> {
         self.script.as_ref()?.as_ref().ok()
     }
 }

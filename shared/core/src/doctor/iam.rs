@@ -83,7 +83,7 @@ impl std::fmt::Display for Grant {
 }
 
 /// IAM's wildcard match: `*` any run of characters, `?` any one.
-pub fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
@@ -146,7 +146,7 @@ fn conditions_met(condition: &Value, context: &[(&str, &str)]) -> bool {
 }
 
 /// The statement that allows `request`, unless a Deny covers it; None when nothing allows it.
-pub fn allowing(policies: &[Policy], request: &Request<'_>) -> Option<Grant> {
+pub(crate) fn allowing(policies: &[Policy], request: &Request<'_>) -> Option<Grant> {
     let all = || {
         policies
             .iter()

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// Whether the alternatives of a pattern field (`["a", {"prefix": "b"}]`) match `value`; a
 /// field the pattern does not name matches anything. Err names an operator it cannot read.
-pub fn field_matches(alternatives: Option<&Value>, value: &str) -> Result<bool, String> {
+pub(crate) fn field_matches(alternatives: Option<&Value>, value: &str) -> Result<bool, String> {
     let Some(alternatives) = alternatives else {
         return Ok(true);
     };
@@ -71,7 +71,7 @@ fn wildcard(pattern: &str, value: &str) -> bool {
 }
 
 /// Whether `pattern` lets through a STOPPED task of `family` in the cluster `cluster_arn`.
-pub fn admits(pattern: &Value, cluster_arn: &str, family: &str) -> Result<bool, String> {
+pub(crate) fn admits(pattern: &Value, cluster_arn: &str, family: &str) -> Result<bool, String> {
     let detail = pattern.get("detail");
     let source = field_matches(pattern.get("source"), "aws.ecs")?;
     let kind = field_matches(pattern.get("detail-type"), "ECS Task State Change")?;

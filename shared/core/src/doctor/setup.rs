@@ -47,7 +47,7 @@ impl LogGroups {
         ))
     }
 
-    pub fn admits(&self, group: &str) -> bool {
+    pub(crate) fn admits(&self, group: &str) -> bool {
         match self {
             LogGroups::Listed(groups) => groups.iter().any(|g| g == group),
             LogGroups::Prefix(prefix) => group.starts_with(prefix.as_str()),

@@ -34,9 +34,9 @@ pub const FILTER_PATTERN: &str =
     r#"{ ($.message = "dbt-rerun decision") || ($.message = "dbt-rerun launch") }"#;
 
 /// The `message` of on-task-stopped's decision line (see [`crate::metrics`]).
-pub const DECISION_MESSAGE: &str = "dbt-rerun decision";
+pub(crate) const DECISION_MESSAGE: &str = "dbt-rerun decision";
 /// The `message` of rerun-task's line for each launch.
-pub const LAUNCH_MESSAGE: &str = "dbt-rerun launch";
+pub(crate) const LAUNCH_MESSAGE: &str = "dbt-rerun launch";
 
 /// One log event as CloudWatch Logs stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -88,7 +88,7 @@ impl Work {
     }
 
     /// Nothing to run (a step that runs no node) and nothing saved.
-    pub const NONE: Self = Self {
+    pub(crate) const NONE: Self = Self {
         rerun_nodes: Some(0),
         nodes_saved: 0,
     };
@@ -119,7 +119,7 @@ pub struct ArgvEdit {
 impl RerunCommand {
     /// The edit that turns `command` into this plan's argv; None when the plan is not
     /// `command` with its selection replaced (never the case for the shapes of this module).
-    pub fn edit_of(&self, command: &DbtCommand) -> Option<ArgvEdit> {
+    pub(crate) fn edit_of(&self, command: &DbtCommand) -> Option<ArgvEdit> {
         let original = command.to_argv();
         let narrowed = self.shape != PlanShape::Original;
         let removed = command.flag_positions(crate::command::Strip {

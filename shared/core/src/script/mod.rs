@@ -44,7 +44,7 @@ use crate::plan::{json_len, plan_rerun, plan_resume, PlanShape, RerunCommand, Wo
 
 /// dbt verbs (first words) run again as written whatever they did: they prepare the container
 /// or check something, and build nothing in the warehouse (see the module docs).
-pub const RUN_AGAIN_VERBS: &[&str] = &[
+pub(crate) const RUN_AGAIN_VERBS: &[&str] = &[
     "deps", "clean", "debug", "parse", "compile", "ls", "list", "docs", "source", "show",
 ];
 
@@ -174,7 +174,7 @@ impl ScriptRun {
     }
 
     /// The invocation of the root step.
-    pub fn root_report<'a>(&self, invocations: &'a [Invocation]) -> Option<&'a RunReport> {
+    pub(crate) fn root_report<'a>(&self, invocations: &'a [Invocation]) -> Option<&'a RunReport> {
         let index = self.outcomes.get(self.root?)?.invocation()?;
         invocations.get(index).map(|i| &i.report)
     }

@@ -20,7 +20,7 @@ pub enum StepAction {
 }
 
 /// The script with `actions` (one per step) applied.
-pub fn rewrite(script: &Script, actions: &[StepAction]) -> Result<String, Unreadable> {
+pub(crate) fn rewrite(script: &Script, actions: &[StepAction]) -> Result<String, Unreadable> {
     let text = script.text.as_str();
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
     for statement in &script.statements {

@@ -88,7 +88,7 @@ pub struct Step {
 impl Step {
     /// Its exit status says nothing of dbt's: a pipeline without `pipefail` has its last
     /// command's status, which the script sees as success.
-    pub fn status_hidden(&self) -> bool {
+    pub(crate) fn status_hidden(&self) -> bool {
         self.piped && !self.pipefail
     }
 }
@@ -175,7 +175,7 @@ pub fn read_script_with(text: &str, options: ShellOptions) -> Result<Script, Unr
 /// The deepest nesting of `$(` and `${` (and the most left open) a script may have.
 /// shuck-parser 0.2.8 rescans unclosed nested substitutions: its time grows about 1.5× per
 /// opener (found by fuzzing: 15 s at 32). Real scripts nest two or three.
-pub const MAX_SUBSTITUTION_DEPTH: usize = 12;
+pub(crate) const MAX_SUBSTITUTION_DEPTH: usize = 12;
 
 /// Whether `text` nests (or leaves open) more `$(`/`${` than [`MAX_SUBSTITUTION_DEPTH`],
 /// counted without regard to quoting: a cheap bound checked before parsing.
@@ -725,7 +725,7 @@ fn compound_name(compound: &CompoundCommand) -> &'static str {
 
 impl ShellOptions {
     /// `-o NAME` / `+o NAME` (`on`: `-o`).
-    pub fn set_named(&mut self, name: Option<&str>, on: bool) {
+    pub(crate) fn set_named(&mut self, name: Option<&str>, on: bool) {
         match name {
             Some("errexit") => self.errexit = on,
             Some("pipefail") => self.pipefail = on,
