@@ -27,33 +27,59 @@
 //! - [`config`]: environment variables to typed settings; [`scope`]: the clusters and task
 //!   families a deployment serves.
 
+#![warn(missing_docs)]
+
+#[allow(missing_docs)] // still to document
 pub mod alert;
+#[allow(missing_docs)] // still to document
 pub mod chain;
+#[allow(missing_docs)] // still to document
 pub mod classify;
+#[allow(missing_docs)] // still to document
 pub mod command;
+#[allow(missing_docs)] // still to document
 pub mod config;
+#[allow(missing_docs)] // still to document
 pub mod decision;
+#[allow(missing_docs)] // still to document
 pub mod delay;
+#[allow(missing_docs)] // still to document
 pub mod doctor;
+#[allow(missing_docs)] // still to document
 pub mod event;
+#[allow(missing_docs)] // still to document
 pub mod fargate;
+#[allow(missing_docs)] // still to document
 pub mod history;
+#[allow(missing_docs)] // still to document
 pub mod launch;
+#[allow(missing_docs)] // still to document
 pub mod launch_rules;
+#[allow(missing_docs)] // documented once the parser's rework lands
 pub mod log;
 pub mod metrics;
+#[allow(missing_docs)] // still to document
 pub mod microbatch;
+#[allow(missing_docs)] // still to document
 pub mod node;
 pub mod overrides;
+#[allow(missing_docs)] // still to document
 pub mod plan;
+#[allow(missing_docs)] // still to document
 pub mod policy;
+#[allow(missing_docs)] // still to document
 pub mod record;
+#[allow(missing_docs)] // still to document
 pub mod schedule;
 pub mod scope;
+#[allow(missing_docs)] // still to document
 pub mod script;
+#[allow(missing_docs)] // still to document
 pub mod task_definition;
 #[cfg(any(test, feature = "testing"))]
+#[allow(missing_docs)] // still to document
 pub mod testing;
+#[allow(missing_docs)] // still to document
 pub mod transient;
 
 pub use decision::{decide, Decided, Decision, DecisionConfig, DecisionInput, PlannedRerun};
