@@ -15,12 +15,16 @@ pub(crate) const TASK_STATE_CHANGE: &str = "ECS Task State Change";
 /// it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct TaskStateChangeEvent {
+    /// EventBridge's `detail-type`; `parse_task_event` wants `ECS Task State Change`.
     #[serde(rename = "detail-type", default)]
     pub detail_type: String,
+    /// EventBridge's `source`; `parse_task_event` wants `aws.ecs`.
     #[serde(default)]
     pub source: String,
+    /// The AWS region EventBridge says the event comes from, when it says.
     #[serde(default)]
     pub region: Option<String>,
+    /// The task whose state changed: the event's `detail`.
     pub detail: EcsTask,
 }
 
@@ -28,52 +32,76 @@ pub struct TaskStateChangeEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct EcsTask {
+    /// ECS's `clusterArn`: the cluster the task ran in, matched against the deployment's scope.
     pub cluster_arn: String,
+    /// ECS's `taskArn`; a chain's origin and the record's key.
     pub task_arn: String,
+    /// ECS's `taskDefinitionArn`, revision included: a re-run launches this revision.
     pub task_definition_arn: String,
+    /// ECS's `lastStatus`; only [`STOPPED`] is decided on.
     pub last_status: String,
+    /// ECS's `desiredStatus`; STOPPED before the task has finished stopping.
     pub desired_status: Option<String>,
     /// AWS adds codes the SDK does not know (`InfrastructureHealth`): they are kept as
     /// [`StopCode::Other`].
     pub stop_code: Option<StopCode>,
+    /// ECS's `stoppedReason`, free text (`Essential container in task exited`, a person's note).
     pub stopped_reason: Option<String>,
+    /// The task's containers, with their exit codes and stop reasons.
     pub containers: Vec<EcsContainer>,
+    /// What RunTask overrode when it started the task (command, environment, size).
     pub overrides: TaskOverrides,
     /// Task-level size, strings in the event (`"1024"`); `"null"` (as AWS writes it for a
     /// sidecar it adds) reads as none.
     #[serde(deserialize_with = "string_or_number")]
     pub cpu: Option<String>,
+    /// Task-level memory in MiB, as a string like `cpu`.
     #[serde(deserialize_with = "string_or_number")]
     pub memory: Option<String>,
+    /// ECS's `launchType`; a task a capacity provider placed may carry it too.
     pub launch_type: Option<LaunchType>,
+    /// ECS's `capacityProviderName` (`FARGATE_SPOT`, ...), when one placed the task.
     pub capacity_provider_name: Option<String>,
+    /// ECS's `platformVersion` (Fargate only), passed on to a re-run.
     pub platform_version: Option<String>,
     /// `family:<task definition family>` for standalone tasks.
     pub group: Option<String>,
+    /// ECS's `startedBy`: dbt-rerun's own re-runs carry their chain in it.
     pub started_by: Option<String>,
     /// Increases with every state change of the task; duplicates share it.
     pub version: Option<u64>,
+    /// The task's attachments; its network interface holds the subnets a re-run reuses.
     pub attachments: Vec<Attachment>,
 }
 
+/// A container of the task, as the event describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct EcsContainer {
+    /// The container's name in the task definition.
     pub name: String,
+    /// ECS's `containerArn`.
     pub container_arn: Option<String>,
+    /// ECS's `lastStatus` for the container.
     pub last_status: Option<String>,
+    /// The process's exit code; none when the container never ran or was killed without one.
     pub exit_code: Option<i32>,
     /// Why the container stopped, e.g. `OutOfMemoryError: Container killed due to memory usage`.
     pub reason: Option<String>,
+    /// The container's image, as ECS resolved it.
     pub image: Option<String>,
 }
 
+/// RunTask's overrides, as the event echoes them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TaskOverrides {
+    /// One entry per container RunTask overrode.
     pub container_overrides: Vec<ContainerOverride>,
+    /// Task-level CPU override in CPU units, a string as ECS writes it.
     #[serde(deserialize_with = "string_or_number")]
     pub cpu: Option<String>,
+    /// Task-level memory override in MiB, a string as ECS writes it.
     #[serde(deserialize_with = "string_or_number")]
     pub memory: Option<String>,
 }
@@ -82,23 +110,32 @@ pub struct TaskOverrides {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ContainerOverride {
+    /// The container the override applies to.
     pub name: String,
+    /// The command that replaced the image's; none when RunTask left it alone.
     pub command: Option<Vec<String>>,
+    /// Environment variables added to the container's.
     pub environment: Vec<KeyValue>,
 }
 
+/// A `name`/`value` pair, as ECS writes environment variables and attachment details.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct KeyValue {
+    /// The variable's or detail's name.
     pub name: String,
+    /// The variable's or detail's value.
     pub value: String,
 }
 
+/// Something ECS attached to the task; dbt-rerun reads only network interfaces.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Attachment {
+    /// ECS's `type` (`eni`, or `ElasticNetworkInterface` in DescribeTasks).
     #[serde(rename = "type")]
     pub kind: String,
+    /// The attachment's details (`subnetId`, `networkInterfaceId`, ...).
     pub details: Vec<KeyValue>,
 }
 
@@ -106,18 +143,24 @@ pub struct Attachment {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(from = "String", into = "String")]
 pub enum StopCode {
+    /// The task never got its containers running (image pull, ENI, secrets, capacity).
     TaskFailedToStart,
+    /// The essential container exited: dbt ended by itself, failed or not.
     EssentialContainerExited,
     /// A person (or a program acting for one) stopped the task.
     UserInitiated,
+    /// A service's scheduler stopped the task (scaling, deployment).
     ServiceSchedulerInitiated,
+    /// Fargate Spot reclaimed the capacity.
     SpotInterruption,
+    /// The instance or capacity under the task was going away.
     TerminationNotice,
     /// A code this version does not know, as ECS wrote it.
     Other(String),
 }
 
 impl StopCode {
+    /// The code as ECS writes it.
     pub fn as_str(&self) -> &str {
         match self {
             Self::TaskFailedToStart => "TaskFailedToStart",
@@ -164,13 +207,18 @@ impl From<StopCode> for String {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(from = "String", into = "String")]
 pub enum LaunchType {
+    /// AWS Fargate.
     Fargate,
+    /// EC2 instances of the cluster.
     Ec2,
+    /// ECS Anywhere's external instances.
     External,
+    /// A launch type this version does not know, as ECS wrote it.
     Other(String),
 }
 
 impl LaunchType {
+    /// The launch type as ECS writes it (`FARGATE`, `EC2`, ...).
     pub fn as_str(&self) -> &str {
         match self {
             Self::Fargate => "FARGATE",
@@ -321,10 +369,13 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
 /// Why an event cannot be handled at all.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
+    /// The event is not JSON, or not in the shape of a task state change.
     #[error("the event is not JSON an ECS task state change can be read from: {0}")]
     Malformed(String),
+    /// The event is another kind of EventBridge event.
     #[error("the event's detail-type is `{0}`, expected `ECS Task State Change`")]
     WrongDetailType(String),
+    /// The event comes from a source other than ECS.
     #[error("the event's source is `{0}`, expected `aws.ecs`")]
     WrongSource(String),
     /// An envelope field every EventBridge event carries is missing.

@@ -17,36 +17,57 @@ use serde::{Deserialize, Serialize};
 pub struct NetworkConfig {
     /// Empty: the subnet the stopped task ran in (from the event).
     pub subnets: Vec<String>,
+    /// Security groups of the re-run's network interface (`DBT_RERUN_SECURITY_GROUPS`).
     pub security_groups: Vec<String>,
+    /// Whether the re-run's interface gets a public IP (`DBT_RERUN_ASSIGN_PUBLIC_IP`).
     pub assign_public_ip: bool,
 }
 
 /// A RunTask request. It carries environment values: never log it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Launch {
+    /// The cluster to run in, as an ARN or a name.
     pub cluster: String,
+    /// The task definition's ARN: the stopped task's revision, or the one a person named.
     pub task_definition: String,
+    /// RunTask's `launchType`; none when a capacity provider places the task, or the cluster's
+    /// default strategy does.
     pub launch_type: Option<LaunchType>,
+    /// The capacity provider the task goes to (RunTask's strategy, one provider).
     pub capacity_provider: Option<String>,
+    /// Fargate's platform version, passed on from the stopped task.
     pub platform_version: Option<String>,
+    /// The awsvpc network configuration; none when the task definition's mode needs none.
     pub network: Option<Network>,
+    /// The container whose command and environment are overridden: dbt's.
     pub container: String,
+    /// The dbt container's command, the re-run's argv.
     pub command: Vec<String>,
+    /// The dbt container's environment: the original's plus the chain variables.
     pub environment: Vec<KeyValue>,
     /// Other containers' overrides of the original task, passed on unchanged.
     pub other_overrides: Vec<ContainerOverride>,
+    /// Task-level CPU units; none keeps the task definition's (an OOM re-run sets both sizes).
     pub cpu: Option<String>,
+    /// Task-level memory in MiB; none keeps the task definition's.
     pub memory: Option<String>,
+    /// RunTask's `startedBy`: `dbt-rerun/<origin-task-id>/<attempt>`, or a manual launch's.
     pub started_by: String,
+    /// RunTask's `clientToken`: the same for the same chain and attempt, so a retry cannot
+    /// launch twice.
     pub client_token: String,
+    /// Tags put on the task (origin and attempt, or `manual`).
     pub tags: Vec<(String, String)>,
 }
 
 /// awsvpc network configuration of a launch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
+    /// Subnets of the task's network interface.
     pub subnets: Vec<String>,
+    /// Its security groups.
     pub security_groups: Vec<String>,
+    /// Whether it gets a public IP.
     pub assign_public_ip: bool,
 }
 
@@ -54,10 +75,15 @@ pub struct Network {
 /// configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
+    /// The cluster to run in: the stopped task's ARN, or the name a person gave.
     pub cluster: String,
+    /// The task definition's ARN.
     pub task_definition: String,
+    /// As [`Launch::launch_type`].
     pub launch_type: Option<LaunchType>,
+    /// As [`Launch::capacity_provider`].
     pub capacity_provider: Option<String>,
+    /// As [`Launch::platform_version`].
     pub platform_version: Option<String>,
     /// awsvpc mode: the launch takes subnets and security groups.
     pub awsvpc: bool,
@@ -68,11 +94,17 @@ pub struct Placement {
 /// What the dbt container of a launch runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerRun {
+    /// The container the overrides are for: dbt's.
     pub container: String,
+    /// The argv it runs.
     pub command: Vec<String>,
+    /// Its environment overrides.
     pub environment: Vec<KeyValue>,
+    /// Other containers' overrides, passed on unchanged.
     pub other_overrides: Vec<ContainerOverride>,
+    /// Task-level CPU units; none keeps the task definition's.
     pub cpu: Option<String>,
+    /// Task-level memory in MiB; none keeps the task definition's.
     pub memory: Option<String>,
 }
 

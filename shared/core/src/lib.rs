@@ -45,13 +45,11 @@ pub mod decision;
 pub mod delay;
 #[allow(missing_docs)] // still to document
 pub mod doctor;
-#[allow(missing_docs)] // still to document
 pub mod event;
 #[allow(missing_docs)] // still to document
 pub mod fargate;
 #[allow(missing_docs)] // still to document
 pub mod history;
-#[allow(missing_docs)] // still to document
 pub mod launch;
 #[allow(missing_docs)] // still to document
 pub mod launch_rules;
