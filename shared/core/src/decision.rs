@@ -41,7 +41,9 @@ pub(crate) const MAX_FINISHED_NAMES: usize = 20;
 pub enum Decision {
     /// Start the next attempt of the chain; `reason` says why.
     Rerun {
+        /// The launch the re-run needs.
         rerun: PlannedRerun,
+        /// Why the failure is worth a re-run (the record's `reason`).
         reason: RerunReason,
     },
     /// Nothing to do (success, a person or the service scheduler stopped it, not stopped yet,
@@ -61,6 +63,7 @@ impl Decision {
         }
     }
 
+    /// The planned re-run, for a `rerun` decision.
     pub fn rerun(&self) -> Option<&PlannedRerun> {
         match self {
             Self::Rerun { rerun, .. } => Some(rerun),
@@ -82,7 +85,9 @@ impl Decision {
 pub struct DecisionConfig {
     /// The dbt container's name (`DBT_RERUN_CONTAINER`), else found from the event.
     pub container: Option<String>,
+    /// Which failures are re-run and how often (`DBT_RERUN_RETRY_ON`, `DBT_RERUN_MAX_ATTEMPTS`).
     pub policy: RetryPolicy,
+    /// Warehouse errors that go away: the built-in ones and `DBT_RERUN_TRANSIENT_PATTERNS`.
     pub transient: TransientPatterns,
     /// The most memory an OOM re-run may get, MiB (`DBT_RERUN_MAX_MEMORY_MIB`).
     pub max_memory_mib: u32,
@@ -119,6 +124,7 @@ impl Default for DecisionConfig {
 /// Everything a decision is made from.
 #[derive(Debug, Clone, Copy)]
 pub struct DecisionInput<'a> {
+    /// The stopped task, as the event describes it.
     pub task: &'a EcsTask,
     /// The parsed log; None when it could not be read.
     pub report: Option<&'a RunReport>,
@@ -131,6 +137,7 @@ pub struct DecisionInput<'a> {
     pub entry_point: Option<&'a [String]>,
     /// The log split by dbt invocation, for a command that runs a shell script.
     pub invocations: Option<&'a [crate::log::Invocation]>,
+    /// The settings the decision depends on.
     pub config: &'a DecisionConfig,
 }
 
@@ -160,20 +167,28 @@ pub struct Findings {
 /// What the event says of the task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskFacts {
+    /// The stopped task's ARN.
     pub task_arn: String,
+    /// The cluster's name, from its ARN.
     pub cluster: String,
+    /// The task definition family, from `group` or the definition's ARN.
     pub task_family: String,
+    /// ECS's `stopCode`, as ECS wrote it.
     pub stop_code: Option<String>,
 }
 
 /// What the gathered command and log show.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShownFacts {
+    /// The command the dbt container ran, when it was found (override or task definition).
     pub command: Option<Vec<String>>,
     /// The task definition's entry point, when it has one.
     pub entry_point: Option<Vec<String>>,
+    /// The nodes the log shows failed.
     pub failed_nodes: Vec<FailedNode>,
+    /// The nodes dbt skipped because of them.
     pub skipped_nodes: Vec<SkippedNode>,
+    /// How many nodes the log shows finished (what a resume leaves out).
     pub finished_nodes: u64,
     /// Their names, when there are at most [`MAX_FINISHED_NAMES`].
     pub finished_node_names: Vec<String>,
@@ -185,14 +200,18 @@ pub struct ShownFacts {
 /// taken into account).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerFacts {
+    /// The dbt container's name.
     pub name: String,
+    /// Its exit code; none when ECS gives none (the container never ran or was killed).
     pub exit_code: Option<i32>,
 }
 
 /// What kind of failure the classify stage found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailureFacts {
+    /// What kind of failure stopped the task.
     pub kind: FailureKind,
+    /// The failure is a warehouse or network error known to go away.
     pub transient: bool,
 }
 
@@ -286,7 +305,9 @@ pub fn recovery(task: &EcsTask, container: Option<&str>) -> Option<Recovery> {
 /// A decision and what it rests on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decided {
+    /// What the decision found, whichever it was: the record's facts.
     pub findings: Findings,
+    /// What to do.
     pub decision: Decision,
 }
 
@@ -311,6 +332,7 @@ impl Decided {
 pub struct PlannedRerun {
     /// The dbt container.
     pub container: String,
+    /// The argv the re-run's dbt container runs.
     pub command: Vec<String>,
     /// The re-run's environment: the original's plus the chain variables. It holds values
     /// that may be secret: only their names are ever shown.
@@ -319,9 +341,11 @@ pub struct PlannedRerun {
     pub other_overrides: Vec<ContainerOverride>,
     /// Task-level size for an OOM re-run.
     pub cpu: Option<String>,
+    /// Task-level memory (MiB) for an OOM re-run; with `cpu`, a Fargate size.
     pub memory: Option<String>,
     /// The attempt number the re-run will be.
     pub attempt: u32,
+    /// The chain the re-run continues.
     pub chain: Chain,
 }
 
@@ -373,10 +397,12 @@ impl PlannedRerun {
         ))
     }
 
+    /// The re-run's `startedBy`, from its chain and attempt.
     pub fn started_by(&self) -> String {
         self.chain.started_by(self.attempt)
     }
 
+    /// The re-run's RunTask `clientToken`, from its chain and attempt.
     pub fn client_token(&self) -> String {
         self.chain.client_token(self.attempt)
     }

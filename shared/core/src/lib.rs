@@ -39,7 +39,6 @@ pub mod classify;
 pub mod command;
 #[allow(missing_docs)] // still to document
 pub mod config;
-#[allow(missing_docs)] // still to document
 pub mod decision;
 #[allow(missing_docs)] // still to document
 pub mod delay;
@@ -65,7 +64,6 @@ pub mod overrides;
 pub mod plan;
 #[allow(missing_docs)] // still to document
 pub mod policy;
-#[allow(missing_docs)] // still to document
 pub mod record;
 #[allow(missing_docs)] // still to document
 pub mod schedule;

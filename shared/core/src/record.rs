@@ -21,12 +21,16 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionKind {
+    /// A re-run is launched (or scheduled, or printed on a dry run).
     Rerun,
+    /// Nothing to do: the task succeeded, is not ours to judge, or its re-run already runs.
     Ignore,
+    /// A re-run could not help or is not allowed (permanent error, budget spent): a person is told.
     GiveUp,
 }
 
 impl DecisionKind {
+    /// The name the record, the metrics and `DBT_RERUN_ALERT_ON` use.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Rerun => "rerun",
@@ -39,25 +43,33 @@ impl DecisionKind {
 /// What became of a re-run's launch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Launched {
+    /// RunTask started the re-run.
     Started {
+        /// The started task's ARN.
         task_arn: String,
     },
     /// A delayed re-run, scheduled now: due at `due` (RFC 3339), `seconds` from now.
     Scheduled {
+        /// The EventBridge Scheduler schedule's name, from the chain and attempt.
         name: String,
+        /// When it is due, RFC 3339 UTC.
         due: String,
+        /// Seconds from the decision to `due`.
         seconds: u64,
     },
     /// The re-run of this chain and attempt was started before (a repeated event).
     AlreadyStarted {
+        /// How it was found started (RunTask's idempotency conflict, or the task seen running).
         why: String,
     },
     /// The re-run of this chain and attempt is already scheduled (a repeated event).
     AlreadyScheduled {
+        /// The schedule's name.
         name: String,
     },
     /// A newer run of the same command is running: it does the work.
     Superseded {
+        /// The newer task's ARN.
         by: String,
     },
 }
@@ -75,14 +87,19 @@ pub struct LogFacts {
 /// [`DecisionRecord::assemble`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DecisionRecord {
+    /// What dbt-rerun decided, after the launch (a repeated or superseded launch reads `ignore`).
     pub decision: DecisionKind,
     /// One sentence a person understands.
     pub reason: String,
+    /// What kind of failure stopped the task; `unknown` when the decision came before judging it.
     pub failure_kind: FailureKind,
+    /// The failure is a warehouse or network error known to go away on its own.
     pub transient: bool,
+    /// The stopped task's ARN, as the event names it.
     pub task_arn: String,
     /// The cluster's name and the task definition family, for people and metrics.
     pub cluster: String,
+    /// The task definition's family, from the task's `group` or its definition's ARN.
     pub task_family: String,
     /// The command the dbt container ran, when known.
     pub command: Option<Vec<String>>,
@@ -101,14 +118,21 @@ pub struct DecisionRecord {
     /// `dbt-rerun history` groups decisions by it. Null when the decision came first (a task
     /// of another cluster, a task still running).
     pub origin_task_arn: Option<String>,
+    /// The chain's attempt budget (`DBT_RERUN_MAX_ATTEMPTS`), the original run included.
     pub max_attempts: u32,
+    /// The dbt container's name, once found in the task; null when the decision came first.
     pub container: Option<String>,
+    /// The dbt container's exit code; null when it has none (never ran, killed) or is unknown.
     pub exit_code: Option<i32>,
+    /// ECS's `stopCode` for the task, as ECS wrote it.
     pub stop_code: Option<String>,
+    /// The nodes the log shows failed (models, tests, ...), with dbt's message.
     pub failed_nodes: Vec<FailedNode>,
+    /// The nodes dbt skipped because something upstream failed.
     pub skipped_nodes: Vec<SkippedNode>,
     /// The command that re-runs what can be re-run, for a person too; null when nothing can.
     pub rerun_command: Option<Vec<String>>,
+    /// How the re-run command was built from the original (`null` when there is none).
     pub plan_shape: Option<PlanShape>,
     /// Why the re-run command has its shape (what it could not narrow, what the log did not
     /// say), or why there is none.
@@ -153,6 +177,7 @@ pub struct DecisionRecord {
 /// The re-run of a `rerun` record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RerunRecord {
+    /// The argv the re-run's dbt container runs.
     pub command: Vec<String>,
     /// The re-run's environment: the original's plus the chain variables. Values are not
     /// serialised (they may hold secrets); names are.
@@ -160,9 +185,11 @@ pub struct RerunRecord {
     pub environment: Vec<KeyValue>,
     /// Task-level size for an OOM re-run.
     pub cpu: Option<String>,
+    /// Task-level memory (MiB) for an OOM re-run.
     pub memory: Option<String>,
     /// The attempt number the re-run will be.
     pub attempt: u32,
+    /// The chain's original task, which the re-run continues.
     pub origin_task_arn: String,
     /// `dbt-rerun/<origin-task-id>/<attempt>`.
     pub started_by: String,
@@ -174,6 +201,7 @@ pub struct RerunRecord {
     pub original_command: Option<Vec<String>>,
     /// For a delayed re-run: when it is due (RFC 3339, UTC) and its schedule's name.
     pub scheduled_at: Option<String>,
+    /// The EventBridge Scheduler schedule that launches it, for a delayed re-run.
     pub schedule_name: Option<String>,
 }
 

@@ -135,6 +135,7 @@ pub struct ScriptStep {
 pub struct CommandPlan {
     /// The dbt container's command override (without the entry point).
     pub argv: Option<Vec<String>>,
+    /// How the command was built from the original; None without a command.
     pub shape: Option<PlanShape>,
     /// Why this shape, or why there is no command.
     pub note: Option<String>,

@@ -11,15 +11,29 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IgnoreReason {
     /// The task has not stopped yet (`stopping`: what ECS says of its coming stop, if any).
-    NotStopped { status: String, stopping: String },
+    NotStopped {
+        /// The event's `lastStatus` (`RUNNING`, ...), bounded; `in an unknown state` if empty.
+        status: String,
+        /// ` (ECS is stopping it: stopCode ..., its reason; ...)` once it is, else empty.
+        stopping: String,
+    },
     /// The task's cluster or family is not this deployment's.
-    NotServed { why: String },
+    NotServed {
+        /// Which of the two, from the deployment's scope.
+        why: String,
+    },
     /// A chain's re-run succeeded: the chain recovered.
     Recovered(Recovery),
     /// dbt succeeded.
-    Succeeded { what: String },
+    Succeeded {
+        /// The outcome as the classification describes it (with the log's note, if any).
+        what: String,
+    },
     /// A person, the service scheduler or a health check stopped the task.
-    StoppedFromOutside { what: String },
+    StoppedFromOutside {
+        /// Who stopped it, as the classification describes it.
+        what: String,
+    },
 }
 
 /// Why a stopped task is not re-run although it failed: a person has to look.
@@ -31,33 +45,65 @@ pub enum GiveUpReason {
     BadChain(ChainError),
     /// The log is dbt Fusion's, which does not say for certain what failed.
     FusionLog {
+        /// How the container ended (`dbt exited 1`, `dbt failed`).
         exited: String,
+        /// Fusion's version and what it says failed, in one clause.
         fusion: String,
+        /// Why the log is missing or partial, when it is.
         log_note: Option<String>,
     },
     /// A script failed in a step that is not dbt.
-    ScriptFailedOutsideDbt { code: i32 },
+    ScriptFailedOutsideDbt {
+        /// The script's exit code.
+        code: i32,
+    },
     /// The policy does not re-run this failure.
-    NotRerunnable { what: String, why: String },
+    NotRerunnable {
+        /// The failure, as the classification describes it.
+        what: String,
+        /// Why: nothing a re-run fixes, or its class is not in `DBT_RERUN_RETRY_ON`.
+        why: String,
+    },
     /// The attempt budget is spent.
     BudgetSpent {
+        /// The failure, as the classification describes it.
         what: String,
+        /// The stopped task's attempt: the chain's last.
         attempt: u32,
+        /// The budget (`DBT_RERUN_MAX_ATTEMPTS`).
         max_attempts: u32,
     },
     /// No re-run command could be planned.
-    NoCommand { what: String, why: String },
+    NoCommand {
+        /// The failure, as the classification describes it.
+        what: String,
+        /// Why the plan stage found no command.
+        why: String,
+    },
     /// An OOM re-run cannot be given more memory.
-    NoLargerSize { what: String, why: String },
+    NoLargerSize {
+        /// The failure, as the classification describes it.
+        what: String,
+        /// Why: the event gives no size, or none larger fits `DBT_RERUN_MAX_MEMORY_MIB`.
+        why: String,
+    },
     /// The re-run's RunTask overrides would exceed ECS's limit.
-    OverridesTooLong { what: String, length: usize },
+    OverridesTooLong {
+        /// The failure, as the classification describes it.
+        what: String,
+        /// The overrides' length in characters, as ECS counts them.
+        length: usize,
+    },
 }
 
 /// Why a stopped task is re-run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RerunReason {
+    /// The failure, as the classification describes it.
     pub what: String,
+    /// The attempt the re-run will be (2 = the first re-run).
     pub attempt: u32,
+    /// The budget (`DBT_RERUN_MAX_ATTEMPTS`).
     pub max_attempts: u32,
     /// The memory an OOM re-run gets, MiB.
     pub memory: Option<u32>,
@@ -70,11 +116,14 @@ pub struct RerunReason {
 /// planned), unless the reason says it already.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Why<R> {
+    /// The reason itself.
     pub reason: R,
+    /// Why the plan stage found no command, when nodes failed and it found none.
     pub no_command: Option<String>,
 }
 
 impl<R> Why<R> {
+    /// `reason`, with nothing to add about the command.
     pub fn of(reason: R) -> Self {
         Self {
             reason,
