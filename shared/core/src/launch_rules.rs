@@ -108,27 +108,73 @@ impl OwnLaunch {
 /// Why rerun-task refuses to launch something; the message names the field and what allows it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// The command is neither dbt nor the task's own script.
     #[error("{field}: `{shown}` is not a dbt command: rerun-task launches dbt only (a dbt command, or the task definition's own command with `select`, `exclude` or `step`); the stack parameter AllowCustomCommands=true lets it launch other commands")]
-    NotDbt { field: String, shown: String },
+    NotDbt {
+        /// The request's field (`command`, `planned_launch.launch.command`, ...).
+        field: String,
+        /// The command as asked, joined, at most 120 characters.
+        shown: String,
+    },
+    /// A dbt command run by a program none of the task's own commands uses.
     #[error("{field}: `{shown}` runs dbt as `{program}`, which the task does not (it runs {known}); the stack parameter AllowCustomCommands=true lets rerun-task launch other programs")]
     OtherProgram {
+        /// The request's field (`command`, `planned_launch.launch.command`, ...).
         field: String,
+        /// The command as asked, joined, at most 120 characters.
         shown: String,
+        /// The program that runs dbt in it, joined (`uv run dbt`).
         program: String,
+        /// The programs the task's own commands use, listed.
         known: String,
     },
+    /// The task's own script with more changed than the words that choose what runs.
     #[error("{field}: the script is not the task's own with only the words that choose what runs changed: rerun-task launches the task's own script with `select`, `exclude` and `step`; the stack parameter AllowCustomCommands=true lets it launch other scripts")]
-    ScriptChanged { field: String },
+    ScriptChanged {
+        /// The request's field (`command`, `planned_launch.launch.command`, ...).
+        field: String,
+    },
+    /// A variable that changes what a process loads or runs.
     #[error("{field}: `{name}` changes what a process loads or runs, and rerun-task never sets it (AllowedEnvironment cannot list it)")]
-    NeverAllowed { field: String, name: String },
+    NeverAllowed {
+        /// The request's field (`environment`, `planned_launch.launch.environment`).
+        field: String,
+        /// The variable's name.
+        name: String,
+    },
+    /// One of dbt-rerun's own variables (a chain variable or `DBT_RERUN_*`).
     #[error("{field}: `{name}` is dbt-rerun's own (it numbers a chain's attempts) and is set by dbt-rerun only")]
-    ChainVariable { field: String, name: String },
+    ChainVariable {
+        /// The request's field (`environment`, `planned_launch.launch.environment`).
+        field: String,
+        /// The variable's name.
+        name: String,
+    },
+    /// A variable the task definition sets, which AllowedEnvironment does not list.
     #[error("{field}: `{name}` is set by the task definition; a request may replace it only when the stack parameter AllowedEnvironment lists it")]
-    ReplacesTaskDefinition { field: String, name: String },
+    ReplacesTaskDefinition {
+        /// The request's field (`environment`, `planned_launch.launch.environment`).
+        field: String,
+        /// The variable's name.
+        name: String,
+    },
+    /// A variable neither `DBT_*` nor listed in AllowedEnvironment.
     #[error("{field}: `{name}` is not a variable dbt reads (DBT_*); the stack parameter AllowedEnvironment lists the others a request may set")]
-    NotListed { field: String, name: String },
+    NotListed {
+        /// The request's field (`environment`, `planned_launch.launch.environment`).
+        field: String,
+        /// The variable's name.
+        name: String,
+    },
+    /// A planned launch's chain variable other than its chain gives that attempt.
     #[error("{field}: `{name}` does not match the chain the planned launch continues")]
-    ChainMismatch { field: String, name: String },
+    ChainMismatch {
+        /// The request's field (`environment`, `planned_launch.launch.environment`).
+        field: String,
+        /// The variable's name.
+        name: String,
+    },
+    /// A planned launch's overrides of other containers are not its origin's.
     #[error("planned_launch.launch.other_overrides: overrides of other containers that the origin task did not run with")]
     OtherContainers,
 }

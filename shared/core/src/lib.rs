@@ -50,7 +50,6 @@ pub mod fargate;
 #[allow(missing_docs)] // still to document
 pub mod history;
 pub mod launch;
-#[allow(missing_docs)] // still to document
 pub mod launch_rules;
 #[allow(missing_docs)] // documented once the parser's rework lands
 pub mod log;
@@ -70,7 +69,6 @@ pub mod schedule;
 pub mod scope;
 #[allow(missing_docs)] // still to document
 pub mod script;
-#[allow(missing_docs)] // still to document
 pub mod task_definition;
 #[cfg(any(test, feature = "testing"))]
 #[allow(missing_docs)] // still to document

@@ -14,8 +14,11 @@ use serde::Serialize;
 /// A task definition revision (DescribeTaskDefinition), as far as dbt-rerun reads it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskDefinition {
+    /// The revision's ARN (`.../task-definition/dbt:7`).
     pub arn: String,
+    /// The family, which every revision shares.
     pub family: String,
+    /// The container definitions.
     pub containers: Vec<ContainerDefinition>,
     /// `requiresCompatibilities`: where the definition may run; empty when it names none.
     pub requires: Vec<LaunchType>,
@@ -24,12 +27,16 @@ pub struct TaskDefinition {
     pub network_mode: Option<String>,
 }
 
+/// A container of a task definition, as far as dbt-rerun reads it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerDefinition {
+    /// The container's name, which overrides and the log stream use.
     pub name: String,
     /// ECS runs `entryPoint` followed by `command` (an override replaces `command` only).
     pub entry_point: Option<Vec<String>>,
+    /// ECS's `command`, which a RunTask override replaces; None when the image's applies.
     pub command: Option<Vec<String>>,
+    /// Whether the task stops when this container does (`essential`).
     pub essential: bool,
     /// The container's `logConfiguration`; None when it has none.
     pub log: Option<LogDriver>,
@@ -40,7 +47,9 @@ pub struct ContainerDefinition {
 /// A container's log driver and its options, as far as they say where the log is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogDriver {
+    /// `awslogs`: the log is in CloudWatch Logs.
     AwsLogs(AwsLogsOptions),
+    /// `awsfirelens`: Fluent Bit routes the log, to CloudWatch Logs or elsewhere.
     FireLens(FireLensOptions),
     /// Any other driver (`splunk`, `fluentd`, `json-file`, ...), by name: its log is not in
     /// CloudWatch Logs.
@@ -50,8 +59,11 @@ pub enum LogDriver {
 /// The options of the `awslogs` log driver.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AwsLogsOptions {
+    /// `awslogs-group`.
     pub group: String,
+    /// `awslogs-stream-prefix`: the stream is `<prefix>/<container>/<task id>`, else the task id.
     pub stream_prefix: Option<String>,
+    /// `awslogs-region`; None when it is the function's own region.
     pub region: Option<String>,
     /// `awslogs-multiline-pattern`: the driver joins the lines up to the next match into one
     /// event.
@@ -66,9 +78,11 @@ pub struct AwsLogsOptions {
 pub struct FireLensOptions {
     /// The output plugin (`Name`): `cloudwatch_logs` or `cloudwatch` write to CloudWatch Logs.
     pub output: Option<String>,
+    /// `region` of the output; None: the function's own.
     pub region: Option<String>,
     /// `log_group_name`, and the C plugin's `log_group_template`, which overrides it.
     pub group: Option<String>,
+    /// `log_group_template`, rendered for the task when set.
     pub group_template: Option<String>,
     /// `log_stream_prefix`: the stream is the prefix and the Fluent Bit tag, which FireLens sets
     /// to `<container>-firelens-<task id>`.
@@ -87,8 +101,11 @@ pub struct FireLensOptions {
 /// function's own, and how each event holds the container's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogLocation {
+    /// The log group.
     pub group: String,
+    /// The log stream.
     pub stream: String,
+    /// The log's region, when it is not the function's own.
     pub region: Option<String>,
     /// How each event is read (absent: text, as the awslogs driver writes it).
     #[serde(skip_serializing_if = "EventFormat::is_text")]
@@ -112,6 +129,7 @@ impl LogLocation {
 }
 
 impl TaskDefinition {
+    /// The container definition named `name`.
     pub fn container(&self, name: &str) -> Option<&ContainerDefinition> {
         self.containers.iter().find(|c| c.name == name)
     }
