@@ -42,7 +42,6 @@ pub mod config;
 pub mod decision;
 #[allow(missing_docs)] // still to document
 pub mod delay;
-#[allow(missing_docs)] // still to document
 pub mod doctor;
 pub mod event;
 #[allow(missing_docs)] // still to document

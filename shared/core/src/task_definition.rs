@@ -18,7 +18,7 @@ pub struct TaskDefinition {
     pub arn: String,
     /// The family, which every revision shares.
     pub family: String,
-    /// The container definitions.
+    /// Its containers: dbt's, and any sidecars (a FireLens router, an agent).
     pub containers: Vec<ContainerDefinition>,
     /// `requiresCompatibilities`: where the definition may run; empty when it names none.
     pub requires: Vec<LaunchType>,
@@ -101,9 +101,9 @@ pub struct FireLensOptions {
 /// function's own, and how each event holds the container's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogLocation {
-    /// The log group.
+    /// The CloudWatch Logs group, from the driver's options (a template rendered).
     pub group: String,
-    /// The log stream.
+    /// The stream in it, made of the options and the task's id.
     pub stream: String,
     /// The log's region, when it is not the function's own.
     pub region: Option<String>,

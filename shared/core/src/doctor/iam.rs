@@ -9,15 +9,22 @@ use serde_json::Value;
 /// A policy attached to the functions' role, by name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Policy {
+    /// The policy's name, as the report names it.
     pub name: String,
+    /// Its statements, in document order.
     pub statements: Vec<Statement>,
 }
 
+/// One statement of a policy document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Statement {
+    /// `Sid`, when the statement has one.
     pub sid: Option<String>,
+    /// `Effect` is `Allow` (else `Deny`).
     pub allow: bool,
+    /// `Action`: action names, IAM's wildcards allowed.
     pub actions: Vec<String>,
+    /// `Resource`: ARNs, IAM's wildcards allowed.
     pub resources: Vec<String>,
     /// The `Condition` block as written (an object of operator -> key -> value(s)).
     pub condition: Value,
@@ -64,15 +71,20 @@ impl Policy {
 /// A request to authorise: the action, the resource's ARN and the condition keys known.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
+    /// The IAM action (`ecs:RunTask`).
     pub action: &'a str,
+    /// The ARN of the resource it acts on.
     pub resource: &'a str,
+    /// Condition keys the doctor knows, with their values (`iam:PassedToService`, ...).
     pub context: &'a [(&'a str, &'a str)],
 }
 
 /// Who allows a request: the policy and the statement (its Sid, else its position).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// The policy's name.
     pub policy: String,
+    /// The statement's Sid, else its place in the policy (`#2`).
     pub statement: String,
 }
 

@@ -28,11 +28,15 @@ pub use setup::{function_environment, LogGroups, Setup, SetupError};
 /// A CloudFormation stack, as DescribeStacks and ListStackResources show it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StackFacts {
+    /// The stack's name (`StackName`).
     pub name: String,
     /// The stack's ARN (its region and account).
     pub id: String,
+    /// `StackStatus` (`CREATE_COMPLETE`, `UPDATE_ROLLBACK_COMPLETE`, ...).
     pub status: String,
+    /// `StackStatusReason`, when CloudFormation gives one.
     pub status_reason: Option<String>,
+    /// The deployed parameters, by key: what [`Setup`] is read from.
     pub parameters: BTreeMap<String, String>,
     /// Logical id -> (type, physical id).
     pub resources: BTreeMap<String, (String, Option<String>)>,
@@ -48,9 +52,11 @@ impl StackFacts {
 /// An EventBridge rule (DescribeRule, ListTargetsByRule).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RuleFacts {
+    /// The rule's name.
     pub name: String,
     /// `ENABLED`, `DISABLED`, ...
     pub state: String,
+    /// The rule's event pattern; None when it has none.
     pub pattern: Option<serde_json::Value>,
     /// The targets' ARNs.
     pub targets: Vec<String>,
@@ -59,14 +65,18 @@ pub struct RuleFacts {
 /// A family's latest ACTIVE task definition and its roles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DefinitionFacts {
+    /// The revision, as DescribeTaskDefinition gives it.
     pub definition: TaskDefinition,
+    /// `taskRoleArn`: the role dbt runs as, which rerun-task must be allowed to pass.
     pub task_role_arn: Option<String>,
+    /// `executionRoleArn`: the role ECS pulls the image and writes the log with, passed too.
     pub execution_role_arn: Option<String>,
 }
 
 /// What ECS said of one family the setup names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FamilyFacts {
+    /// The family's name.
     pub family: String,
     /// None: ECS has no ACTIVE task definition of this family. Err: it could not be read.
     pub definition: Result<Option<DefinitionFacts>, String>,
@@ -79,7 +89,9 @@ pub struct FamilyFacts {
 /// asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkFacts {
+    /// The setup's subnets that EC2 lists.
     pub subnets: Result<Vec<String>, String>,
+    /// The setup's security groups that EC2 lists.
     pub security_groups: Result<Vec<String>, String>,
 }
 
@@ -98,6 +110,7 @@ impl Default for FamilyFacts {
 pub struct Survey {
     /// The stack (None when the parameters were given instead).
     pub stack: Option<StackFacts>,
+    /// The deployment's parameters, read.
     pub setup: Setup,
     /// The region the stack (and so the functions) runs in.
     pub region: String,
@@ -109,6 +122,7 @@ pub struct Survey {
     pub rule: Option<Result<RuleFacts, String>>,
     /// The policies of the functions' role (None without a stack).
     pub policies: Option<Result<Vec<Policy>, String>>,
+    /// Which of the setup's subnets and security groups exist.
     pub network: NetworkFacts,
 }
 
@@ -116,6 +130,7 @@ pub struct Survey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// The check passed.
     Ok,
     /// Re-runs work, less well than they could.
     Warn,
@@ -135,6 +150,7 @@ pub struct Check {
     /// The family it is about, when it is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
+    /// How it came out.
     pub status: Status,
     /// What was found, in a sentence.
     pub summary: String,
@@ -150,6 +166,7 @@ pub struct DoctorReport {
     pub stack: Option<String>,
     /// No check failed.
     pub ok: bool,
+    /// The checks, in the order they ran.
     pub checks: Vec<Check>,
 }
 

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("parameter {parameter}: {problem}")]
 pub struct SetupError {
+    /// The template's parameter name (`Subnets`, `TaskRoleArn`, ...).
     pub parameter: String,
+    /// What is wrong with its value.
     pub problem: String,
 }
 
@@ -24,7 +26,9 @@ fn error(parameter: &str, problem: impl ToString) -> SetupError {
 /// Log groups: names, or every group whose name starts with a prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogGroups {
+    /// Groups named one by one (`a,b`).
     Listed(Vec<String>),
+    /// Every group whose name starts with this (`/ecs/dbt-*`, the `*` dropped).
     Prefix(String),
 }
 
@@ -75,11 +79,13 @@ pub struct Setup {
     pub log_groups: LogGroups,
     /// `DbtLogRegion` (None: the stack's region).
     pub log_region: Option<String>,
-    /// `TaskRoleArn` and `ExecutionRoleArn`, split at commas.
+    /// `TaskRoleArn`'s roles, split at commas.
     pub task_roles: Vec<String>,
+    /// `ExecutionRoleArn`'s roles, split at commas.
     pub execution_roles: Vec<String>,
-    /// `Subnets`, `SecurityGroups`.
+    /// `Subnets`.
     pub subnets: Vec<String>,
+    /// `SecurityGroups`.
     pub security_groups: Vec<String>,
     /// `ContainerName` (None: found from the task).
     pub container: Option<String>,
