@@ -46,7 +46,6 @@ pub mod doctor;
 pub mod event;
 #[allow(missing_docs)] // still to document
 pub mod fargate;
-#[allow(missing_docs)] // still to document
 pub mod history;
 pub mod launch;
 pub mod launch_rules;
@@ -55,7 +54,6 @@ pub mod log;
 pub mod metrics;
 #[allow(missing_docs)] // still to document
 pub mod microbatch;
-#[allow(missing_docs)] // still to document
 pub mod node;
 pub mod overrides;
 #[allow(missing_docs)] // still to document

@@ -7,10 +7,15 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceType {
+    /// A model: a relation dbt builds from SQL or Python.
     Model,
+    /// A data test (generic or singular): a query that must return no rows.
     Test,
+    /// A unit test (dbt 1.8+): a model's logic checked against given rows.
     UnitTest,
+    /// A seed: a CSV file dbt loads.
     Seed,
+    /// A snapshot: a table dbt keeps the history of rows in.
     Snapshot,
     /// A user-defined function (dbt 1.11+), which `dbt build` creates in the warehouse.
     Function,
@@ -47,6 +52,7 @@ impl ResourceType {
         )
     }
 
+    /// dbt's own spelling, as the record and `--resource-type` write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Model => "model",
@@ -65,7 +71,9 @@ impl ResourceType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailStatus {
+    /// The node could not run (SQL error, seed load error, compilation error, ...).
     Error,
+    /// A test ran and found rows.
     Fail,
 }
 
@@ -74,9 +82,11 @@ pub enum FailStatus {
 pub struct FailedNode {
     /// The node's name as dbt prints it (not yet validated for use in a command).
     pub name: String,
+    /// What kind of node.
     pub resource_type: ResourceType,
     /// `model.project.name`, when the log carries it (JSON logs do).
     pub unique_id: Option<String>,
+    /// `error` or `fail`, as dbt reports it.
     pub status: FailStatus,
     /// First line of dbt's message, without colour codes.
     pub message: String,
@@ -88,8 +98,11 @@ pub struct FailedNode {
 /// A node dbt skipped because something upstream failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkippedNode {
+    /// The node's name as dbt prints it (not yet validated for use in a command).
     pub name: String,
+    /// What kind of node.
     pub resource_type: ResourceType,
+    /// `model.project.name`, when the log carries it (JSON logs do).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unique_id: Option<String>,
 }
@@ -165,6 +178,7 @@ impl NodeName {
         Self::parse(&name)
     }
 
+    /// The validated name.
     pub fn as_str(&self) -> &str {
         &self.0
     }

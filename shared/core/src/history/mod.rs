@@ -43,6 +43,7 @@ pub(crate) const LAUNCH_MESSAGE: &str = "dbt-rerun launch";
 pub struct LogEvent {
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
+    /// The line: a function's JSON log line (a decision, or a launch).
     pub message: String,
 }
 
@@ -52,6 +53,7 @@ pub struct LogEvent {
 pub enum Outcome {
     /// A re-run succeeded.
     Recovered,
+    /// The last attempt gave up: a person has to look.
     GaveUp,
     /// A re-run was started and has not stopped (or its success was not reported).
     Running,
@@ -64,6 +66,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome as `dbt-rerun history --format json` writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Recovered => "recovered",
@@ -79,21 +82,26 @@ impl Outcome {
 /// One decided attempt of a chain.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttemptHistory {
+    /// The attempt's number in its chain (1 = the original run).
     pub attempt: u32,
     /// `rerun`, `give_up` or `ignore`, as the record says.
     pub decision: String,
     /// The line says this attempt succeeded (the chain recovered here).
     pub recovered: bool,
+    /// The record's `reason`, one sentence.
     pub reason: String,
+    /// The stopped task the decision was about.
     pub task_arn: String,
     /// The failed nodes' names.
     pub failed_nodes: Vec<String>,
+    /// How many nodes dbt skipped in it.
     pub skipped_nodes: usize,
     /// When it was decided (RFC 3339, UTC).
     pub decided_at: String,
     /// Nodes the re-run runs and finished nodes it leaves out, when the line carries them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rerun_nodes: Option<u64>,
+    /// Finished nodes the re-run leaves out, when the line carries them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nodes_saved: Option<u64>,
     #[serde(skip)]
@@ -107,11 +115,15 @@ pub struct ChainHistory {
     pub origin_task: Option<String>,
     /// The chain's first decision (when its original run stopped), RFC 3339 UTC.
     pub started_at: String,
+    /// The cluster's name, from the chain's first decision.
     pub cluster: String,
+    /// The task definition family, from the chain's first decision.
     pub family: String,
     /// The chain's original command, when a line carries it.
     pub command: Option<Vec<String>>,
+    /// The decided attempts, in order.
     pub attempts: Vec<AttemptHistory>,
+    /// How the chain ended, or where it is.
     pub outcome: Outcome,
     /// The attempt the outcome is about: the one that recovered, gave up or was ignored,
     /// the one running or scheduled.
@@ -133,12 +145,14 @@ pub struct ChainHistory {
 pub struct History {
     /// Newest first.
     pub chains: Vec<ChainHistory>,
+    /// Lines naming dbt-rerun's messages that are not JSON or carry no readable record.
     pub unreadable: usize,
 }
 
 /// Which chains to keep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
+    /// A task definition family: only its chains are kept.
     pub family: Option<String>,
     /// A cluster's name (or ARN).
     pub cluster: Option<String>,
