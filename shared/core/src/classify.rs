@@ -28,6 +28,7 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// The kind as the record and the metrics write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::None => "none",
@@ -43,18 +44,30 @@ impl FailureKind {
 /// How the dbt container stopped, from the event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaskOutcome {
+    /// The dbt container's name, as chosen among the task's containers.
     pub container: String,
+    /// Its exit code; None when it never ran or was killed without one.
     pub exit_code: Option<i32>,
+    /// ECS's `stopCode` for the task.
     pub stop_code: Option<StopCode>,
+    /// ECS's `stoppedReason` for the task.
     pub stopped_reason: Option<String>,
+    /// The container's own stop reason (`OutOfMemoryError: ...`), when ECS gives one.
     pub container_reason: Option<String>,
 }
 
 /// The event names no container that can be the dbt container.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContainerError {
+    /// `DBT_RERUN_CONTAINER` names a container the task does not have.
     #[error("the task has no container named `{wanted}` (DBT_RERUN_CONTAINER); its containers are: {present}")]
-    NotFound { wanted: String, present: String },
+    NotFound {
+        /// The configured name.
+        wanted: String,
+        /// The task's containers' names, listed.
+        present: String,
+    },
+    /// The event's task has no containers (a partial event, or a task that never got any).
     #[error("the event lists no containers for the task")]
     NoContainers,
 }
@@ -210,6 +223,7 @@ impl TaskOutcome {
 /// How much of the dbt container's log a decision needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogNeed {
+    /// No log: the task was stopped from outside, never ran dbt, or succeeded.
     None,
     /// dbt ended on its own: read until its end-of-run marker (or the wait runs out).
     ToTheEnd,
@@ -220,6 +234,7 @@ pub enum LogNeed {
 /// The verdict on one stopped task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classification {
+    /// What kind of failure, or `none`.
     pub kind: FailureKind,
     /// Someone stopped the task from outside (a person, the service scheduler, a failed
     /// health check): never re-run.

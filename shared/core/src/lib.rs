@@ -33,7 +33,6 @@
 pub mod alert;
 #[allow(missing_docs)] // still to document
 pub mod chain;
-#[allow(missing_docs)] // still to document
 pub mod classify;
 #[allow(missing_docs)] // still to document
 pub mod command;
@@ -64,13 +63,11 @@ pub mod record;
 #[allow(missing_docs)] // still to document
 pub mod schedule;
 pub mod scope;
-#[allow(missing_docs)] // still to document
 pub mod script;
 pub mod task_definition;
 #[cfg(any(test, feature = "testing"))]
 #[allow(missing_docs)] // still to document
 pub mod testing;
-#[allow(missing_docs)] // still to document
 pub mod transient;
 
 pub use decision::{decide, Decided, Decision, DecisionConfig, DecisionInput, PlannedRerun};

@@ -34,16 +34,25 @@ use crate::policy::RetryClass;
 pub enum Warehouse {
     /// Errors any driver or network path gives.
     Any,
+    /// PostgreSQL (dbt-postgres, libpq's messages).
     Postgres,
+    /// Amazon Redshift (dbt-redshift).
     Redshift,
+    /// Snowflake (dbt-snowflake).
     Snowflake,
+    /// Google BigQuery (dbt-bigquery).
     BigQuery,
+    /// Databricks (dbt-databricks).
     Databricks,
+    /// DuckDB (dbt-duckdb).
     DuckDb,
+    /// Amazon Athena (dbt-athena).
     Athena,
+    /// Trino (dbt-trino).
     Trino,
     /// SQL Server, Azure SQL and Fabric (TDS drivers).
     SqlServer,
+    /// ClickHouse (dbt-clickhouse).
     ClickHouse,
     /// From `DBT_RERUN_TRANSIENT_PATTERNS`.
     User,
@@ -360,7 +369,9 @@ pub struct TransientPatterns {
 pub struct ErrorMatch {
     /// `Transient` or `Timeout`.
     pub class: RetryClass,
+    /// The warehouse the matching pattern is written for.
     pub warehouse: Warehouse,
+    /// The pattern that matched, as written (a user's as given).
     pub pattern: String,
 }
 

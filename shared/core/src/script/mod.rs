@@ -73,6 +73,7 @@ pub struct ShellCommand {
     pub entry_point_len: usize,
     /// Where the script is in `argv`.
     pub script_index: usize,
+    /// The script the shell runs, read into steps.
     pub script: Script,
 }
 
@@ -152,6 +153,7 @@ fn shell_script(argv: &[String]) -> Result<(usize, ShellOptions), Unreadable> {
 /// A shell script's run, as the log shows it: every step's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptRun {
+    /// Each step's outcome, in source order.
     pub outcomes: Vec<StepOutcome>,
     /// The step whose failure or kill the re-run is about: the first that failed or was
     /// killed.
@@ -185,6 +187,7 @@ impl ScriptRun {
 pub struct ScriptRerun {
     /// The whole argv with the new script.
     pub argv: Vec<String>,
+    /// What the re-run does with each step, in source order.
     pub actions: Vec<StepAction>,
     /// The plan shape of each narrowed step.
     pub shapes: Vec<Option<PlanShape>>,

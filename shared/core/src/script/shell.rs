@@ -31,7 +31,9 @@ pub struct Unreadable(pub String);
 /// A script read into steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
+    /// The script's source, as the shell is given it.
     pub text: String,
+    /// Its commands, in source order.
     pub steps: Vec<Step>,
     /// Statements (lines, or commands ended by `;`): each an `&&` list of steps.
     pub statements: Vec<Statement>,
@@ -41,6 +43,7 @@ pub struct Script {
 /// ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
+    /// Its steps, as indices into [`Script::steps`].
     pub steps: Vec<usize>,
     /// From its first step's start to its `;` (included) or its last step's end.
     pub span: Range<usize>,
@@ -53,10 +56,16 @@ pub enum Joiner {
     Statement,
     /// After `&&` (whose position is given): it runs only when the last step of its list that
     /// ran succeeded.
-    And { operator: usize },
+    And {
+        /// The `&&`'s byte offset in the script.
+        operator: usize,
+    },
     /// After `||` (whose position is given): it runs only when the last step of its list that
     /// ran failed (an error handler, `|| true`).
-    Or { operator: usize },
+    Or {
+        /// The `||`'s byte offset in the script.
+        operator: usize,
+    },
 }
 
 /// The shell options that change what a script does after a failure.
@@ -74,6 +83,7 @@ pub struct Step {
     /// Its source, from its first assignment or word to its last word or redirect (a whole
     /// pipeline, group or compound command).
     pub span: Range<usize>,
+    /// How it follows the step before it.
     pub joiner: Joiner,
     /// `set -e` is in force when it runs.
     pub errexit: bool,
@@ -82,6 +92,7 @@ pub struct Step {
     /// dbt's output goes through a pipeline (`dbt build | tee run.log`): its span is the whole
     /// pipeline, whose exit status is dbt's only under `pipefail` (else `tee`'s).
     pub piped: bool,
+    /// What the command is: dbt, `exec`, `exit` or anything else.
     pub kind: StepKind,
 }
 
@@ -93,13 +104,16 @@ impl Step {
     }
 }
 
+/// What a step runs, as far as dbt-rerun needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepKind {
+    /// A dbt command (`dbt build ...`, `exec dbt ...`, `uv run dbt ...`).
     Dbt(DbtStep),
     /// `exec` of something else: nothing after it runs.
     Exec,
     /// `exit`, or a `{ ...; }` group whose last command is `exit`: nothing after it runs.
     Exit,
+    /// Any other command: it runs again as written.
     Other,
 }
 
@@ -120,7 +134,9 @@ pub struct DbtStep {
 /// A word of a dbt step: where it is and, when it needs no expansion, its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShellWord {
+    /// Its byte range in the script's source.
     pub span: Range<usize>,
+    /// Its value after quote removal; None when it expands at run time (`$VAR`, `$(...)`).
     pub value: Option<String>,
 }
 

@@ -54,6 +54,7 @@ pub enum StepOutcome {
 }
 
 impl StepOutcome {
+    /// The outcome as the record's `script_steps` write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Succeeded(_) => "succeeded",
