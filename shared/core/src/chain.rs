@@ -33,8 +33,10 @@ pub(crate) fn is_chain_var(name: &str) -> bool {
 /// A task's chain cannot be known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
+    /// The task's [`ATTEMPT_VAR`] is not an attempt number: the chain's place is unknown.
     #[error("{ATTEMPT_VAR} is `{0}`, not an attempt number: refusing to re-run a chain whose attempt is unknown")]
     BadAttempt(String),
+    /// A manual launch's request id has no usable character: no idempotent `clientToken`.
     #[error("the invocation id is empty: cannot make an idempotent launch")]
     NoInvocationId,
 }
@@ -49,6 +51,7 @@ pub struct Chain {
 /// A task's place in its chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainPosition {
+    /// The chain it continues.
     pub chain: Chain,
     /// The task's attempt (1 = the original run).
     pub attempt: u32,
@@ -85,8 +88,11 @@ fn chain_var<'a>(env: &'a [KeyValue], name: &str) -> Option<&'a str> {
 /// How a launch names itself to ECS: `startedBy`, `clientToken` and tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchIdentity {
+    /// RunTask's `startedBy`: `dbt-rerun/<origin-task-id>/<attempt>`, or `dbt-rerun/manual/<id>`.
     pub started_by: String,
+    /// RunTask's `clientToken`: the same for the same attempt, so a retry launches nothing new.
     pub client_token: String,
+    /// Tags for the task: the chain's origin and the attempt, or `manual`.
     pub tags: Vec<(String, String)>,
 }
 
@@ -141,6 +147,7 @@ impl Chain {
         })
     }
 
+    /// The chain's original task: the run the re-runs continue.
     pub fn origin_task_arn(&self) -> &str {
         &self.origin_task_arn
     }

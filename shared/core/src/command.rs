@@ -76,6 +76,7 @@ pub struct DbtCommand {
     pub program: Vec<String>,
     /// Flags before the verb (`--log-format json`, `--use-colors`).
     pub global_args: Vec<String>,
+    /// The dbt sub-command (`build`, `run`, `test`, `seed`, ...).
     pub verb: String,
     /// Everything after the verb, as given.
     pub args: Vec<String>,
@@ -101,10 +102,13 @@ impl ThreadsFlag {
 /// A command dbt-rerun cannot re-select nodes in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
+    /// The argv has no words.
     #[error("the command is empty")]
     Empty,
+    /// The argv starts with a shell (`sh`, `bash`, ...): a script, not a dbt command.
     #[error("the command runs a shell script ({0}); dbt-rerun re-selects nodes only in a plain `dbt <verb> ...` command")]
     Shell(String),
+    /// No dbt sub-command in it (`dbt --version`, `python script.py`).
     #[error("no dbt sub-command found in `{0}`")]
     NoVerb(String),
 }
@@ -458,7 +462,9 @@ fn is_timestamp(value: &str) -> bool {
 pub struct Strip {
     /// `--select` and its synonyms, and `--selector`.
     pub select: bool,
+    /// `--exclude` and its values.
     pub exclude: bool,
+    /// `--indirect-selection` and its value.
     pub indirect: bool,
     /// `--event-time-start` and `--event-time-end` (a microbatch window).
     pub event_time: bool,
@@ -481,9 +487,13 @@ pub fn is_selector_term(term: &str) -> bool {
 pub struct Selection {
     /// `--select` terms (union); empty means everything.
     pub select: Vec<String>,
+    /// `--exclude` terms (removed from the selection).
     pub exclude: Vec<String>,
+    /// `--selector` names (YAML selectors, which dbt-rerun cannot see into).
     pub selector: Vec<String>,
+    /// `--indirect-selection`'s value (`eager`, `cautious`, `buildable`, `empty`); None: dbt's default.
     pub indirect: Option<String>,
+    /// `--resource-type` values, as given.
     pub resource_types: Vec<String>,
 }
 

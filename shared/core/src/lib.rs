@@ -31,10 +31,8 @@
 
 #[allow(missing_docs)] // still to document
 pub mod alert;
-#[allow(missing_docs)] // still to document
 pub mod chain;
 pub mod classify;
-#[allow(missing_docs)] // still to document
 pub mod command;
 #[allow(missing_docs)] // still to document
 pub mod config;
@@ -51,16 +49,13 @@ pub mod launch_rules;
 #[allow(missing_docs)] // documented once the parser's rework lands
 pub mod log;
 pub mod metrics;
-#[allow(missing_docs)] // still to document
 pub mod microbatch;
 pub mod node;
 pub mod overrides;
-#[allow(missing_docs)] // still to document
 pub mod plan;
 #[allow(missing_docs)] // still to document
 pub mod policy;
 pub mod record;
-#[allow(missing_docs)] // still to document
 pub mod schedule;
 pub mod scope;
 pub mod script;

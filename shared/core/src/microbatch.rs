@@ -27,13 +27,17 @@ use serde::{Serialize, Serializer};
 /// `--event-time-start`/`--event-time-end`: UTC, start inclusive, end exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct BatchWindow {
+    /// The first batch's start (inclusive), UTC.
     #[serde(serialize_with = "as_flag_value")]
     pub start: NaiveDateTime,
+    /// Where the last batch ends (exclusive), UTC.
     #[serde(serialize_with = "as_flag_value")]
     pub end: NaiveDateTime,
 }
 
+/// dbt's flag for a microbatch run's start (inclusive).
 pub const EVENT_TIME_START: &str = "--event-time-start";
+/// dbt's flag for a microbatch run's end (exclusive).
 pub const EVENT_TIME_END: &str = "--event-time-end";
 
 impl BatchWindow {
@@ -106,15 +110,19 @@ pub struct ModelBatches {
     pub batch_size: Option<BatchSize>,
     /// Batches dbt planned for it, and how many it built.
     pub batches: u64,
+    /// How many of them dbt reported built.
     pub built: u64,
     /// The batches it did not build (failed, skipped, cut off, never started), by label; at
     /// most [`MAX_LABELS`], `not_built_count` says how many in all.
     pub not_built: Vec<BatchStart>,
+    /// How many batches it did not build, all of them counted.
     pub not_built_count: u64,
     /// The model's first and last batch inside the re-run's window, and how many that is:
     /// what runs again (when the model is selected).
     pub rerun_from: Option<BatchStart>,
+    /// The last batch inside the window (the first is `rerun_from`).
     pub rerun_to: Option<BatchStart>,
+    /// How many of the model's batches the window holds.
     pub rerun_batches: u64,
 }
 

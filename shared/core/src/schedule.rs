@@ -23,12 +23,18 @@ fn first_version() -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlannedLaunch {
+    /// The input's shape; inputs from before versions read as 1.
     #[serde(default = "first_version")]
     pub version: u32,
+    /// The RunTask request to make when the schedule fires.
     pub launch: Launch,
+    /// The task definition family, to find the family's running tasks before launching.
     pub family: String,
+    /// The chain's original task.
     pub origin_task_arn: String,
+    /// The chain's first command, so a newer run of it can supersede this re-run.
     pub original_command: Option<Vec<String>>,
+    /// The attempt the launch will be in its chain.
     pub attempt: u32,
 }
 
@@ -72,11 +78,15 @@ impl PlannedLaunch {
 /// A one-time EventBridge Scheduler schedule that invokes a function with an input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleRequest {
+    /// The schedule's name: one per chain and attempt, so a repeated event finds it taken.
     pub name: String,
+    /// The schedule group (`DBT_RERUN_SCHEDULE_GROUP`).
     pub group: String,
     /// `at(yyyy-mm-ddThh:mm:ss)`, UTC.
     pub expression: String,
+    /// The function it invokes: rerun-task (`DBT_RERUN_SCHEDULER_TARGET_ARN`).
     pub target_arn: String,
+    /// The role EventBridge Scheduler assumes to invoke it (`DBT_RERUN_SCHEDULER_ROLE_ARN`).
     pub role_arn: String,
     /// The target's input. It carries environment values: never log it.
     pub input: String,

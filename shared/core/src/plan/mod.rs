@@ -40,17 +40,24 @@ pub use crate::overrides::{json_len, overrides_len, ECS_OVERRIDE_LIMIT};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanShape {
+    /// Every failed and skipped node by name, with `--indirect-selection empty`.
     Exact,
+    /// The failed and skipped nodes without the skipped tests, which indirect selection brings back.
     ExactModels,
+    /// `failed+` for each failed model, seed or snapshot, within the original selection.
     Descendants,
+    /// The original selection minus what finished: the log does not list every skipped node.
     Resume,
+    /// The original command unchanged: nothing narrower is exact or fits.
     Original,
 }
 
 /// A planned re-run command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RerunCommand {
+    /// The re-run's dbt argv: the original's with the selection replaced.
     pub argv: Vec<String>,
+    /// Which of the five shapes it is.
     pub shape: PlanShape,
     /// Why this shape, when it is not the exact list.
     pub note: Option<String>,
@@ -113,6 +120,7 @@ impl Work {
 pub struct ArgvEdit {
     /// Positions in the original argv, ascending.
     pub removed: Vec<usize>,
+    /// Words appended at the end, in order.
     pub appended: Vec<String>,
 }
 
@@ -153,8 +161,10 @@ impl RerunCommand {
 /// Why no re-run command can be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
+    /// The log names no failed node.
     #[error("the log names no failed node, so there is nothing to re-run")]
     NothingFailed,
+    /// A name from the log is not a valid dbt node name.
     #[error("refusing to put a name from the log into the command: {0}")]
     InvalidName(#[from] InvalidNodeName),
 }
