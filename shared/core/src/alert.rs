@@ -23,7 +23,9 @@ pub(crate) const MAX_NODE_MESSAGE: usize = 240;
 /// Where and when to alert (`DBT_RERUN_ALERT_TOPIC_ARN`, `DBT_RERUN_ALERT_ON`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertSettings {
+    /// `DBT_RERUN_ALERT_TOPIC_ARN`: the SNS topic; None: no alerts.
     pub topic_arn: Option<String>,
+    /// `DBT_RERUN_ALERT_ON`: the decisions that alert (default `give_up`).
     pub on: BTreeSet<DecisionKind>,
 }
 
@@ -58,11 +60,14 @@ impl AlertSettings {
 /// One alert, ready to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
+    /// The SNS subject, under 100 characters.
     pub subject: String,
+    /// The body a person reads: what happened and what to do.
     pub text: String,
     /// The SNS message for `MessageStructure: json`: text for `default` and `email`, the
     /// decision as JSON for `sqs` and `lambda`.
     pub message: String,
+    /// SNS message attributes (`decision`, `failure_kind`, `cluster`) for filter policies.
     pub attributes: Vec<(String, String)>,
 }
 

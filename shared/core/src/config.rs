@@ -15,7 +15,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{var}: {problem}")]
 pub struct ConfigError {
+    /// The variable's name.
     pub var: &'static str,
+    /// What is wrong with its value, and what it takes.
     pub problem: String,
 }
 
@@ -123,7 +125,9 @@ fn scope(
 /// Everything the Lambda functions (and `dbt-rerun invoke`) are configured with.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
+    /// What decisions depend on (container, policy, transient patterns, scope, ...).
     pub decision: DecisionConfig,
+    /// Where re-runs are launched (`DBT_RERUN_SUBNETS`, `DBT_RERUN_SECURITY_GROUPS`, ...).
     pub network: NetworkConfig,
     /// How long to wait for dbt's end-of-run marker to reach CloudWatch.
     pub log_wait: Duration,

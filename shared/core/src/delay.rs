@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 /// Spreading re-runs of many chains apart (`DBT_RERUN_JITTER`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Jitter {
+    /// `none` (default): each re-run waits exactly its computed delay.
     None,
     /// Uniform in `[0, delay]`.
     Full,
@@ -20,9 +21,13 @@ pub enum Jitter {
 /// `DBT_RERUN_JITTER`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DelaySettings {
+    /// `DBT_RERUN_DELAY_SECONDS`: the wait before the first re-run; 0 launches at once.
     pub delay_seconds: u64,
+    /// `DBT_RERUN_BACKOFF_RATE`: each later re-run waits this many times longer.
     pub backoff_rate: f64,
+    /// `DBT_RERUN_MAX_DELAY_SECONDS`: the longest wait, whatever the rate.
     pub max_delay_seconds: u64,
+    /// `DBT_RERUN_JITTER`: whether each wait is drawn at random below its delay.
     pub jitter: Jitter,
 }
 

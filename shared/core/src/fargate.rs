@@ -5,7 +5,9 @@ use serde::Serialize;
 /// A task-level size, in CPU units and MiB, as RunTask overrides take them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TaskSize {
+    /// CPU units (1024 = one vCPU).
     pub cpu: u32,
+    /// Memory in MiB.
     pub memory: u32,
 }
 

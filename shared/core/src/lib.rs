@@ -29,19 +29,15 @@
 
 #![warn(missing_docs)]
 
-#[allow(missing_docs)] // still to document
 pub mod alert;
 pub mod chain;
 pub mod classify;
 pub mod command;
-#[allow(missing_docs)] // still to document
 pub mod config;
 pub mod decision;
-#[allow(missing_docs)] // still to document
 pub mod delay;
 pub mod doctor;
 pub mod event;
-#[allow(missing_docs)] // still to document
 pub mod fargate;
 pub mod history;
 pub mod launch;
@@ -53,7 +49,6 @@ pub mod microbatch;
 pub mod node;
 pub mod overrides;
 pub mod plan;
-#[allow(missing_docs)] // still to document
 pub mod policy;
 pub mod record;
 pub mod schedule;
@@ -61,7 +56,6 @@ pub mod scope;
 pub mod script;
 pub mod task_definition;
 #[cfg(any(test, feature = "testing"))]
-#[allow(missing_docs)] // still to document
 pub mod testing;
 pub mod transient;
 

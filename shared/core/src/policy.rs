@@ -34,6 +34,7 @@ impl RetryClass {
         Self::TestFailure,
     ];
 
+    /// The class as `DBT_RERUN_RETRY_ON` and the record write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Infra => "infra",
@@ -67,6 +68,7 @@ pub(crate) const MAX_ATTEMPTS_LIMIT: u32 = 20;
 /// What may be re-run, and how often.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RetryPolicy {
+    /// `DBT_RERUN_RETRY_ON`: the retry classes that are re-run.
     pub retry_on: BTreeSet<RetryClass>,
     /// Runs in all, the original included: 3 means the original and two re-runs.
     pub max_attempts: u32,
@@ -105,6 +107,7 @@ impl RetryPolicy {
         }
     }
 
+    /// Whether failures of `class` are re-run.
     pub fn allows(&self, class: RetryClass) -> bool {
         self.retry_on.contains(&class)
     }

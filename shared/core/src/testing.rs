@@ -48,11 +48,13 @@ impl TaskBuilder {
         Self::default().exit_code(code)
     }
 
+    /// With the dbt container's exit code (None: it never ran).
     pub fn exit_code(mut self, code: Option<i32>) -> Self {
         self.0.containers[0].exit_code = code;
         self
     }
 
+    /// With ECS's `stopCode`, as ECS writes it (unknown codes too).
     pub fn stop_code(mut self, code: &str) -> Self {
         self.0.stop_code = Some(code.to_owned().into());
         self
@@ -64,16 +66,19 @@ impl TaskBuilder {
         self
     }
 
+    /// With `lastStatus` (`RUNNING`, `STOPPING`, ...).
     pub fn status(mut self, status: &str) -> Self {
         self.0.last_status = status.into();
         self
     }
 
+    /// With another task ARN (a chain's re-run, a second task).
     pub fn arn(mut self, arn: &str) -> Self {
         self.0.task_arn = arn.into();
         self
     }
 
+    /// With `startedBy`, as a dbt-rerun launch or a person sets it.
     pub fn started_by(mut self, started_by: &str) -> Self {
         self.0.started_by = Some(started_by.into());
         self
@@ -108,6 +113,7 @@ impl TaskBuilder {
         self
     }
 
+    /// The task, as the event would carry it.
     pub fn build(self) -> EcsTask {
         self.0
     }

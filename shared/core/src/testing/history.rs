@@ -12,10 +12,15 @@ use crate::node::{FailStatus, FailedNode, ResourceType, SkippedNode};
 use crate::record::{DecisionKind, DecisionRecord, Launched, LogFacts};
 use serde_json::Value;
 
+/// The ARN of the chain's original task, whose chain [`run`] builds.
 pub const T1: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/11111111111111111111111111111111";
+/// A second task's ARN (the first re-run, in most tests).
 pub const T2: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/22222222222222222222222222222222";
+/// A third task's ARN.
 pub const T3: &str = "arn:aws:ecs:eu-west-1:123456789012:task/dbt/33333333333333333333333333333333";
+/// A night's timestamp, ms since the epoch: the decisions' clock starts here.
 pub const NIGHT: i64 = 1_795_000_000_000;
+/// One minute, in ms, to space the lines.
 pub const MINUTE: i64 = 60_000;
 
 /// A transient failure of `fct_orders`, with `agg_daily` skipped.
@@ -69,6 +74,7 @@ pub fn decided(task: &EcsTask, launched: Option<Launched>) -> DecisionRecord {
     )
 }
 
+/// As [`decided`], with `report` as the log and `config` as the settings.
 pub fn decided_with(
     task: &EcsTask,
     launched: Option<Launched>,
@@ -88,12 +94,14 @@ pub fn decided_with(
     DecisionRecord::assemble(&decided, &LogFacts::default(), launched.as_ref())
 }
 
+/// A launch that started task `arn`.
 pub fn started(arn: &str) -> Option<Launched> {
     Some(Launched::Started {
         task_arn: arn.into(),
     })
 }
 
+/// The decision line of `record`, logged at `at` (ms since the epoch).
 pub fn event(record: &DecisionRecord, at: i64) -> LogEvent {
     LogEvent {
         timestamp_ms: at,
