@@ -491,7 +491,7 @@ pub struct Selection {
     pub exclude: Vec<String>,
     /// `--selector` names (YAML selectors, which dbt-rerun cannot see into).
     pub selector: Vec<String>,
-    /// `--indirect-selection`'s value (`eager`, `cautious`, `buildable`, `empty`); None: dbt's default.
+    /// `--indirect-selection` (`eager`, `cautious`, `buildable`, `empty`); None: dbt's default.
     pub indirect: Option<String>,
     /// `--resource-type` values, as given.
     pub resource_types: Vec<String>,

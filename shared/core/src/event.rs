@@ -34,7 +34,7 @@ pub struct TaskStateChangeEvent {
 pub struct EcsTask {
     /// ECS's `clusterArn`: the cluster the task ran in, matched against the deployment's scope.
     pub cluster_arn: String,
-    /// ECS's `taskArn`; a chain's origin and the record's key.
+    /// ECS's `taskArn`: the task the record is about, and a chain's origin.
     pub task_arn: String,
     /// ECS's `taskDefinitionArn`, revision included: a re-run launches this revision.
     pub task_definition_arn: String,
@@ -145,7 +145,7 @@ pub struct Attachment {
 pub enum StopCode {
     /// The task never got its containers running (image pull, ENI, secrets, capacity).
     TaskFailedToStart,
-    /// The essential container exited: dbt ended by itself, failed or not.
+    /// An essential container exited (dbt's, or a sidecar's), so ECS stopped the task.
     EssentialContainerExited,
     /// A person (or a program acting for one) stopped the task.
     UserInitiated,
@@ -153,7 +153,7 @@ pub enum StopCode {
     ServiceSchedulerInitiated,
     /// Fargate Spot reclaimed the capacity.
     SpotInterruption,
-    /// The instance or capacity under the task was going away.
+    /// The capacity under the task was being retired or terminated (Spot's kind of stop).
     TerminationNotice,
     /// A code this version does not know, as ECS wrote it.
     Other(String),

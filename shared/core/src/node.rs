@@ -82,7 +82,7 @@ pub enum FailStatus {
 pub struct FailedNode {
     /// The node's name as dbt prints it (not yet validated for use in a command).
     pub name: String,
-    /// What kind of node.
+    /// What kind of node: a plan selects models, tests and seeds differently.
     pub resource_type: ResourceType,
     /// `model.project.name`, when the log carries it (JSON logs do).
     pub unique_id: Option<String>,
@@ -100,7 +100,7 @@ pub struct FailedNode {
 pub struct SkippedNode {
     /// The node's name as dbt prints it (not yet validated for use in a command).
     pub name: String,
-    /// What kind of node.
+    /// What kind of node: a plan selects models, tests and seeds differently.
     pub resource_type: ResourceType,
     /// `model.project.name`, when the log carries it (JSON logs do).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,7 +178,7 @@ impl NodeName {
         Self::parse(&name)
     }
 
-    /// The validated name.
+    /// The name, safe to put in an argv as a selector.
     pub fn as_str(&self) -> &str {
         &self.0
     }

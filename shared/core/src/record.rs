@@ -23,7 +23,8 @@ use serde::{Serialize, Serializer};
 pub enum DecisionKind {
     /// A re-run is launched (or scheduled, or printed on a dry run).
     Rerun,
-    /// Nothing to do: the task succeeded, is not ours to judge, or its re-run already runs.
+    /// Nothing to do: a success, a stop from outside, another deployment's task, or a re-run
+    /// already launched.
     Ignore,
     /// A re-run could not help or is not allowed (permanent error, budget spent): a person is told.
     GiveUp,
@@ -59,7 +60,7 @@ pub enum Launched {
     },
     /// The re-run of this chain and attempt was started before (a repeated event).
     AlreadyStarted {
-        /// How it was found started (RunTask's idempotency conflict, or the task seen running).
+        /// How it was found started (RunTask's clientToken conflict, or the task seen running).
         why: String,
     },
     /// The re-run of this chain and attempt is already scheduled (a repeated event).

@@ -82,7 +82,7 @@ pub struct Request<'a> {
 /// Who allows a request: the policy and the statement (its Sid, else its position).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
-    /// The policy's name.
+    /// The allowing policy's name.
     pub policy: String,
     /// The statement's Sid, else its place in the policy (`#2`).
     pub statement: String,

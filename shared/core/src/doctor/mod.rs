@@ -52,7 +52,7 @@ impl StackFacts {
 /// An EventBridge rule (DescribeRule, ListTargetsByRule).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RuleFacts {
-    /// The rule's name.
+    /// The rule's name, for the checklist to point at.
     pub name: String,
     /// `ENABLED`, `DISABLED`, ...
     pub state: String,
@@ -76,7 +76,7 @@ pub struct DefinitionFacts {
 /// What ECS said of one family the setup names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FamilyFacts {
-    /// The family's name.
+    /// The family, as the setup names it (or as its prefix found it).
     pub family: String,
     /// None: ECS has no ACTIVE task definition of this family. Err: it could not be read.
     pub definition: Result<Option<DefinitionFacts>, String>,
@@ -110,7 +110,7 @@ impl Default for FamilyFacts {
 pub struct Survey {
     /// The stack (None when the parameters were given instead).
     pub stack: Option<StackFacts>,
-    /// The deployment's parameters, read.
+    /// The deployment as its parameters describe it (the stack's, or those given).
     pub setup: Setup,
     /// The region the stack (and so the functions) runs in.
     pub region: String,

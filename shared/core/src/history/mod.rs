@@ -43,7 +43,7 @@ pub(crate) const LAUNCH_MESSAGE: &str = "dbt-rerun launch";
 pub struct LogEvent {
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
-    /// The line: a function's JSON log line (a decision, or a launch).
+    /// The event's text: a function's JSON log line (a decision, a launch, or anything else).
     pub message: String,
 }
 

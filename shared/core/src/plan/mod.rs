@@ -42,7 +42,7 @@ pub use crate::overrides::{json_len, overrides_len, ECS_OVERRIDE_LIMIT};
 pub enum PlanShape {
     /// Every failed and skipped node by name, with `--indirect-selection empty`.
     Exact,
-    /// The failed and skipped nodes without the skipped tests, which indirect selection brings back.
+    /// The same without the skipped tests, which indirect selection brings back with their models.
     ExactModels,
     /// `failed+` for each failed model, seed or snapshot, within the original selection.
     Descendants,
