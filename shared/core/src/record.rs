@@ -180,8 +180,9 @@ pub struct DecisionRecord {
 pub struct RerunRecord {
     /// The argv the re-run's dbt container runs.
     pub command: Vec<String>,
-    /// The re-run's environment: the original's plus the chain variables. Values are not
-    /// serialised (they may hold secrets); names are.
+    /// The re-run's environment: the original's plus the chain variables. Serialised as
+    /// names with `(redacted)` values (they may hold secrets), except dbt-rerun's own chain
+    /// variables, whose values are shown.
     #[serde(serialize_with = "names_only")]
     pub environment: Vec<KeyValue>,
     /// Task-level size for an OOM re-run.

@@ -18,10 +18,11 @@
 //! A line of the same event again (`duplicate`, or a second line for a task already
 //! decided) adds nothing. The outcome, from the chain's last attempt: `recovered` when a
 //! line says the re-run succeeded (the `Recovered` metric, the record's `recovered` field,
-//! or an `ignore` of a re-run whose dbt container exited 0 with nothing failed); else a launch later than every decided attempt is `running` (a `rerun`
-//! whose task was started, or a delayed one whose schedule fired), `scheduled` (its
-//! schedule has not fired: with its time) or `not_launched` (a dry run); else `gave_up` or
-//! `ignored` as the last decision says. A re-run that succeeded before successful stops
+//! or an `ignore` of a re-run whose dbt container exited 0 with nothing failed); else a
+//! launch later than every decided attempt is `running` (a `rerun` whose task was started,
+//! or a delayed one whose schedule fired), `scheduled` (its schedule has not fired: with its
+//! time) or `not_launched` (a dry run); else `gave_up` or `ignored` as the last decision
+//! says. A re-run that succeeded before successful stops
 //! reached the function stays `running`: nothing says otherwise.
 
 use serde::{Deserialize, Serialize};
