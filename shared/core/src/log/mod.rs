@@ -7,6 +7,12 @@
 //! [`Limits`] entries and bytes, whatever the length of the log; past a limit it counts and
 //! says so in [`RunReport::truncated`].
 //!
+//! Inside, each line goes through a reader, then the state machine. `text.rs` and `json.rs`
+//! read a line of their format into dbt events (`event.rs`: what the line says, a node's
+//! result, a summary header, the stats line...) without knowing what came before; `state.rs`
+//! applies the events in one `match`, and is the only code that changes what the parser knows
+//! (which node a message line belongs to, whether the summary has begun...).
+//!
 //! A log holding several dbt invocations (a script's `dbt deps && dbt build`) is cut into one
 //! report per invocation by [`InvocationSplitter`] (or [`split_reader`]).
 //!
@@ -165,8 +171,8 @@ impl Default for Limits {
 
 /// A streaming dbt log parser. See the module documentation.
 ///
-/// Readers turn each line into [`DbtEvent`]s ([`text`], [`json`]); the state machine
-/// ([`state`]) applies them, and is the only code that changes what the parser knows.
+/// Readers turn each line into dbt events (`text.rs`, `json.rs`); the state machine
+/// (`state.rs`) applies them, and is the only code that changes what the parser knows.
 pub struct LogParser {
     reader: Reader,
     state: State,

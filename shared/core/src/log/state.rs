@@ -6,6 +6,7 @@ use super::event::{
     Continuation, DbtEvent, Message, NodeResult, NodeStatus, ResultNode, ResultStatus, RunResult,
     RunResultKind,
 };
+use super::fusion::FusionLine;
 use super::text::{self, Header, HeaderKind};
 use super::{truncate, Limits, LogFormat, RunReport, MAX_VERSIONS_UNKNOWN};
 use crate::node::{FailStatus, FailedNode, ResourceType, SkippedNode};
@@ -112,13 +113,7 @@ impl State {
                 }
             }
             DbtEvent::Cancelled => self.report.cancelled = true,
-            DbtEvent::Fusion(line) => {
-                if matches!(line, super::fusion::FusionLine::Finished(_)) {
-                    self.report.end_of_run = true;
-                }
-                let fusion = self.report.fusion.get_or_insert_with(Default::default);
-                fusion.note(line);
-            }
+            DbtEvent::Fusion(line) => self.fusion_line(line),
             DbtEvent::ResultLine { index, node } => {
                 self.block = Block::None;
                 self.ephemeral_skipped = false;
@@ -137,13 +132,7 @@ impl State {
                 self.in_summary = true;
                 self.summary_untimed = false;
             }
-            DbtEvent::EncounteredError { tail } => {
-                self.report.end_of_run = true;
-                self.block = Block::TopLevelError;
-                if let Some(tail) = tail {
-                    self.add_error_line(tail);
-                }
-            }
+            DbtEvent::EncounteredError { tail } => self.encountered_error(tail),
             DbtEvent::BatchErrorStart => self.begin_batch_error(""),
             DbtEvent::NodeResult(node) => self.node_result(node),
             DbtEvent::NodeSkipped {
@@ -151,13 +140,7 @@ impl State {
                 resource_type,
                 unique_id,
             } => self.add_skipped(skipped_node(name, resource_type, unique_id)),
-            DbtEvent::BatchError { thread, lines } => {
-                self.begin_batch_error(thread);
-                for line in lines {
-                    self.batch_error_line(line);
-                }
-                self.block = Block::None;
-            }
+            DbtEvent::BatchError { thread, lines } => self.batch_error(thread, lines),
             DbtEvent::RunResult(result) => self.run_result(result),
             DbtEvent::EndOfRunSummary => {
                 self.in_summary = true;
@@ -171,9 +154,7 @@ impl State {
             }
             DbtEvent::MainError { lines } => {
                 self.report.end_of_run = true;
-                for line in lines {
-                    self.add_error_line(line);
-                }
+                lines.iter().for_each(|line| self.add_error_line(line));
             }
         }
     }
@@ -218,7 +199,26 @@ impl State {
         self.report
     }
 
+    /// A line of dbt Fusion's output: the log is Fusion's (see [`super::fusion`]).
+    fn fusion_line(&mut self, line: FusionLine<'_>) {
+        if matches!(line, FusionLine::Finished(_)) {
+            self.report.end_of_run = true;
+        }
+        let fusion = self.report.fusion.get_or_insert_with(Default::default);
+        fusion.note(line);
+    }
+
     // --- Text
+
+    /// `Encountered an error:`: the error that stopped dbt, on this line's tail and the lines
+    /// that follow.
+    fn encountered_error(&mut self, tail: Option<&str>) {
+        self.report.end_of_run = true;
+        self.block = Block::TopLevelError;
+        if let Some(tail) = tail {
+            self.add_error_line(tail);
+        }
+    }
 
     /// A text result line's node. A node counts as finished only when its result line
     /// follows a START line of the same index naming the same node: a line a model printed
@@ -576,6 +576,15 @@ impl State {
                     .message(line.model, (message, detail));
             }
         }
+    }
+
+    /// A failed batch's whole error (JSON `GenericExceptionOnRun`).
+    fn batch_error(&mut self, thread: &str, lines: &[std::borrow::Cow<'_, str>]) {
+        self.begin_batch_error(thread);
+        for line in lines {
+            self.batch_error_line(line);
+        }
+        self.block = Block::None;
     }
 
     /// A failed batch's error block begins (`Unhandled error while executing`, JSON
