@@ -15,6 +15,7 @@ use crate::node::{FailStatus, ResourceType};
 use std::borrow::Cow;
 
 /// One event of a dbt log.
+#[derive(Debug)]
 pub(crate) enum DbtEvent<'a> {
     /// A line was read (counted in the report's `lines` and `bytes`), whatever it holds.
     Line { bytes: usize },
@@ -91,6 +92,7 @@ pub(crate) enum DbtEvent<'a> {
 }
 
 /// The node of a text result line and what the line says of it.
+#[derive(Debug)]
 pub(crate) struct ResultNode<'a> {
     pub status: ResultStatus,
     pub resource_type: ResourceType,
@@ -98,6 +100,7 @@ pub(crate) struct ResultNode<'a> {
 }
 
 /// A text result line's status.
+#[derive(Debug)]
 pub(crate) enum ResultStatus {
     /// `START`.
     Start,
@@ -114,6 +117,7 @@ pub(crate) enum ResultStatus {
 
 /// A timestamped text line that is not a result, batch or stats line (trimmed, without its
 /// timestamp and colours).
+#[derive(Debug)]
 pub(crate) struct Message<'a> {
     /// The line as dbt printed it after the timestamp (the error that stopped dbt keeps its
     /// indentation).
@@ -128,6 +132,7 @@ pub(crate) struct Message<'a> {
 
 /// What a timestamped text line says on its own: the events of [`DbtEvent`] a line that
 /// continues no message can be.
+#[derive(Debug)]
 pub(crate) enum Says<'a> {
     BatchErrorStart,
     Completed,
@@ -151,6 +156,7 @@ impl<'a> From<Says<'a>> for DbtEvent<'a> {
 }
 
 /// A text line without timestamp.
+#[derive(Debug)]
 pub(crate) struct Continuation<'a> {
     pub line: &'a str,
     /// `Error: ...`: a command-line usage error, when dbt has printed nothing before it.
@@ -161,6 +167,7 @@ pub(crate) struct Continuation<'a> {
 }
 
 /// A JSON node result.
+#[derive(Debug)]
 pub(crate) struct NodeResult<'a> {
     /// The name that selects the node (`model.vN` for a version of a versioned model).
     pub name: &'a str,
@@ -201,6 +208,7 @@ pub(crate) enum RunResultKind {
 /// A `RunResult*` event: the node, as far as it says, and its message. 1.8+ events name their
 /// node; 1.6/1.7 send `RunResultFailure` with a node name and then a bare `RunResultError`
 /// message, or an error whose first line is a text header.
+#[derive(Debug)]
 pub(crate) struct RunResult<'a> {
     pub kind: RunResultKind,
     /// unique_id, else node name: how the parser knows the node.

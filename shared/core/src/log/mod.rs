@@ -334,6 +334,65 @@ pub fn for_each_line<R: Read>(
 mod tests {
     use super::*;
 
+    /// The names of the events the readers make of `line`.
+    fn events_of(reader: &mut Reader, line: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        reader.read(line.as_bytes(), &mut |event| {
+            let debug = format!("{event:?}");
+            let end = debug.find([' ', '(', '{']).unwrap_or(debug.len());
+            names.push(debug[..end].to_owned());
+        });
+        names
+    }
+
+    #[test]
+    fn a_line_is_read_into_the_events_it_says_whatever_came_before() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "\x1b[0m05:28:50  7 of 28 START test unique_x ............ [RUN]",
+                &["Line", "TextLine", "ResultLine"],
+            ),
+            (
+                "12:24:25  29 of 32 SKIP relation main.p due to ephemeral model status 'skipped'  [ERROR SKIP]",
+                &["Line", "TextLine", "ResultLine", "EphemeralSkip"],
+            ),
+            (
+                "12:15:26  Failure in model dim_accounts (models/dim_accounts.sql)",
+                &["Line", "TextLine", "Message"],
+            ),
+            ("  Binder Error: x", &["Line", "Continuation"]),
+            (
+                "12:15:26  Done. PASS=1 WARN=0 ERROR=1 SKIP=1 NO-OP=0 TOTAL=3",
+                &["Line", "TextLine", "DoneLine"],
+            ),
+            (
+                r#"{"data": {"stats": {"pass": 1}}, "info": {"name": "StatsLine", "msg": ""}}"#,
+                &["Line", "JsonLine", "StatsLine"],
+            ),
+            (
+                r#"{"data": {}, "info": {"name": "NodeStart", "msg": ""}}"#,
+                &["Line", "JsonLine"],
+            ),
+            // Not a dbt event after all: read as text.
+            ("{ echo start; }", &["Line", "Continuation"]),
+        ];
+        let mut reader = LogParser::default().reader;
+        for (line, events) in cases {
+            assert_eq!(events_of(&mut reader, line), *events, "{line}");
+        }
+        // What a header does depends on where dbt is (the state machine's to know), what the
+        // line says does not.
+        let header = "12:15:26  Failure in model x (models/x.sql)";
+        let mut parser = LogParser::default();
+        parser.push_line(header.as_bytes());
+        parser.push_line(b"12:15:26  Completed with 1 error, 0 partial successes, and 0 warnings:");
+        let before = events_of(&mut parser.reader, header);
+        parser.push_line(header.as_bytes());
+        assert_eq!(events_of(&mut parser.reader, header), before);
+        let failed: Vec<String> = parser.finish().failed.into_iter().map(|n| n.name).collect();
+        assert_eq!(failed, ["x"]);
+    }
+
     fn lines_of(input: &[u8], max: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         for_each_line(input, max, |l| out.push(l.to_vec())).unwrap();
