@@ -308,6 +308,7 @@ fn events(event: &Event<'_>, emit: &mut impl FnMut(DbtEvent<'_>)) {
             emit(DbtEvent::MainError { lines: &lines });
         }
         "LogCancelLine" => emit(DbtEvent::Cancelled),
+        // `RunResultError`, `RunResultFailure`, `RunResultErrorNoMessage`; else nothing.
         other => {
             if let Some(kind) = run_result_kind(other) {
                 let key = unique_id.or(node_name);
