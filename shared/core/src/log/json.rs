@@ -235,23 +235,47 @@ pub(super) fn read(line: &[u8], emit: &mut impl FnMut(DbtEvent<'_>)) -> bool {
     true
 }
 
+/// The node an event is about, as far as it says.
+struct Node<'a> {
+    unique_id: Option<&'a str>,
+    /// node_info's node_name, else data's.
+    node_name: Option<&'a str>,
+    /// A version of a versioned model (`model.vN`): its node_name is the model's, which
+    /// selects every version; its unique_id says which.
+    versioned: Option<String>,
+    resource_type: ResourceType,
+}
+
+impl<'a> Node<'a> {
+    fn of(data: &'a Data<'_>) -> Self {
+        let node = data.node_info.as_ref();
+        let unique_id = node.and_then(|n| n.unique_id.get());
+        Node {
+            unique_id,
+            node_name: node
+                .and_then(|n| n.node_name.get())
+                .or_else(|| data.node_name.get()),
+            versioned: unique_id.and_then(versioned_name),
+            resource_type: node
+                .and_then(|n| n.resource_type.get())
+                .or_else(|| data.resource_type.get())
+                .map(ResourceType::from_dbt)
+                .unwrap_or(ResourceType::Other),
+        }
+    }
+
+    /// The name that selects the node.
+    fn name(&self) -> Option<&str> {
+        self.versioned.as_deref().or(self.node_name)
+    }
+}
+
 /// What one dbt JSON event says.
 fn events(event: &Event<'_>, emit: &mut impl FnMut(DbtEvent<'_>)) {
     let data = &event.data;
-    let node = data.node_info.as_ref();
-    let unique_id = node.and_then(|n| n.unique_id.get());
-    let node_name = node
-        .and_then(|n| n.node_name.get())
-        .or_else(|| data.node_name.get());
-    // A version of a versioned model: its node_name is the model's, which selects every
-    // version; its unique_id says which.
-    let versioned = unique_id.and_then(versioned_name);
-    let name = versioned.as_deref().or(node_name);
-    let resource_type = node
-        .and_then(|n| n.resource_type.get())
-        .or_else(|| data.resource_type.get())
-        .map(ResourceType::from_dbt)
-        .unwrap_or(ResourceType::Other);
+    let node = Node::of(data);
+    let (unique_id, node_name, name) = (node.unique_id, node.node_name, node.name());
+    let resource_type = node.resource_type;
     let thread = event.info.thread.get().unwrap_or_default();
     match event.info.name.as_ref() {
         "MainReportVersion" => {
@@ -266,7 +290,7 @@ fn events(event: &Event<'_>, emit: &mut impl FnMut(DbtEvent<'_>)) {
             if let Some(name) = name {
                 emit(DbtEvent::NodeResult(NodeResult {
                     name,
-                    versioned_model: node_name.filter(|_| versioned.is_some()),
+                    versioned_model: node_name.filter(|_| node.versioned.is_some()),
                     resource_type,
                     unique_id,
                     status: node_status(data),

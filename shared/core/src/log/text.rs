@@ -286,19 +286,10 @@ fn cut_at_dots(desc: &[u8]) -> usize {
 #[inline]
 pub(super) fn fast_result(raw: &[u8]) -> Option<DbtEvent<'_>> {
     let line = raw.strip_prefix(b"\x1b[0m").unwrap_or(raw);
-    let ts = line.get(..10)?;
-    let digit = |i: usize| ts[i].is_ascii_digit();
-    if !(ts[2] == b':'
-        && ts[5] == b':'
-        && ts[8] == b' '
-        && ts[9] == b' '
-        && digit(0)
-        && digit(1)
-        && digit(3)
-        && digit(4)
-        && digit(6)
-        && digit(7))
-    {
+    let &[h1, h2, b':', m1, m2, b':', s1, s2, b' ', b' '] = line.get(..10)? else {
+        return None;
+    };
+    if ![h1, h2, m1, m2, s1, s2].iter().all(u8::is_ascii_digit) {
         return None;
     }
     let rest = &line[10..];
