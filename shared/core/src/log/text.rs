@@ -295,7 +295,10 @@ pub(super) fn fast_result(raw: &[u8]) -> Option<DbtEvent<'_>> {
     let rest = &line[10..];
     let mut index: u64 = 0;
     let mut n = 0;
-    while let Some(&b) = rest.get(n).filter(|b| b.is_ascii_digit()) {
+    while let Some(&b) = rest.get(n) {
+        if !b.is_ascii_digit() {
+            break;
+        }
         index = index.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
         n += 1;
     }
