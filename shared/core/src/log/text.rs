@@ -285,6 +285,23 @@ fn cut_at_dots(desc: &[u8]) -> usize {
 /// reads, with the same result.
 #[inline]
 pub(super) fn fast_result(raw: &[u8]) -> Option<DbtEvent<'_>> {
+    let (index, status, desc) = fast_result_parts(raw)?;
+    let desc = match status {
+        ResultStatus::Done => skip_count_bytes(desc),
+        _ => desc,
+    };
+    let node = subject_span_cut(desc).map(|(resource_type, span)| ResultNode {
+        status,
+        resource_type,
+        name: &desc[span],
+    });
+    Some(DbtEvent::ResultLine { index, node })
+}
+
+/// [`fast_result`]'s reading of the line: the index, the status and the description up to
+/// where [`result_subject`] cuts it (ASCII).
+#[inline]
+fn fast_result_parts(raw: &[u8]) -> Option<(u64, ResultStatus, &[u8])> {
     let line = raw.strip_prefix(b"\x1b[0m").unwrap_or(raw);
     let &[h1, h2, b':', m1, m2, b':', s1, s2, b' ', b' '] = line.get(..10)? else {
         return None;
@@ -339,19 +356,7 @@ pub(super) fn fast_result(raw: &[u8]) -> Option<DbtEvent<'_>> {
         return None;
     }
     let desc = &desc[..cut_at_dots(desc)];
-    if !desc.is_ascii() {
-        return None;
-    }
-    let desc = match status {
-        ResultStatus::Done => skip_count_bytes(desc),
-        _ => desc,
-    };
-    let node = subject_span_cut(desc).map(|(resource_type, span)| ResultNode {
-        status,
-        resource_type,
-        name: &desc[span],
-    });
-    Some(DbtEvent::ResultLine { index, node })
+    desc.is_ascii().then_some((index, status, desc))
 }
 
 /// Words of a result line that name a node type, not a node.
