@@ -17,14 +17,9 @@ use std::borrow::Cow;
 /// One event of a dbt log.
 #[derive(Debug)]
 pub(crate) enum DbtEvent<'a> {
-    /// A line was read (counted in the report's `lines` and `bytes`), whatever it holds.
-    Line { bytes: usize },
-    /// A timestamped line of dbt's text output.
-    TextLine,
-    /// A dbt JSON event. `ends_ephemeral_skip`: it is neither a failure's message
-    /// (`RunResult*`, which may be the error of the ephemeral model a skip just named) nor an
-    /// event nothing reads.
-    JsonLine { ends_ephemeral_skip: bool },
+    /// A line of `bytes` was read (counted in the report's `lines` and `bytes`), of this
+    /// kind; the events it holds follow.
+    Line { bytes: usize, kind: LineKind },
     /// `Running with dbt=1.8.8` (text), `MainReportVersion` (JSON).
     RunningWith { version: &'a str },
     /// A microbatch model's batch starts or ends (text `Batch 4 of 18 ...`, JSON
@@ -89,6 +84,19 @@ pub(crate) enum DbtEvent<'a> {
     /// JSON: `MainEncounteredError`, `RunningOperationCaughtError`: the error that stopped
     /// dbt (or a `run-operation`'s macro), its lines without colour codes.
     MainError { lines: &'a [Cow<'a, str>] },
+}
+
+/// What kind of line a line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineKind {
+    /// A timestamped line of dbt's text output.
+    Text,
+    /// A dbt JSON event. `ends_ephemeral_skip`: it is neither a failure's message
+    /// (`RunResult*`, which may be the error of the ephemeral model a skip just named) nor an
+    /// event nothing reads.
+    Json { ends_ephemeral_skip: bool },
+    /// A line without timestamp: the next line of a text message, or no dbt line at all.
+    Untimed,
 }
 
 /// The node of a text result line and what the line says of it.

@@ -2,7 +2,7 @@
 //! `{"data": {...}, "info": {"name": "LogModelResult", "msg": "...", ...}}`.
 
 use super::batches::BatchLine;
-use super::event::{DbtEvent, NodeResult, NodeStatus, RunResult, RunResultKind};
+use super::event::{DbtEvent, LineKind, NodeResult, NodeStatus, RunResult, RunResultKind};
 use super::{text, BatchStatus, RunStats};
 use crate::node::{versioned_name, ResourceType};
 use serde::de::IgnoredAny;
@@ -215,12 +215,13 @@ pub(super) fn invocation_id(line: &[u8]) -> Option<String> {
 }
 
 /// The events of a line that looks like JSON; false when it is not a dbt event after all.
-pub(super) fn read(line: &[u8], emit: &mut impl FnMut(DbtEvent<'_>)) -> bool {
+pub(super) fn read(line: &[u8], bytes: usize, emit: &mut impl FnMut(DbtEvent<'_>)) -> bool {
     if let Some(name) = quick_event_name(line) {
         if UNINTERESTING.iter().any(|u| u.as_bytes() == name) {
-            emit(DbtEvent::JsonLine {
+            let kind = LineKind::Json {
                 ends_ephemeral_skip: false,
-            });
+            };
+            emit(DbtEvent::Line { bytes, kind });
             return true;
         }
     }
@@ -228,9 +229,10 @@ pub(super) fn read(line: &[u8], emit: &mut impl FnMut(DbtEvent<'_>)) -> bool {
         return false;
     };
     let run_result = run_result_kind(&event.info.name).is_some();
-    emit(DbtEvent::JsonLine {
+    let kind = LineKind::Json {
         ends_ephemeral_skip: !run_result,
-    });
+    };
+    emit(DbtEvent::Line { bytes, kind });
     events(&event, emit);
     true
 }

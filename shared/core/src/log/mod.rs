@@ -40,7 +40,7 @@ pub use invocations::{
 pub use source::{EventFormat, FireLensRecords, LinePrefix, LineReader, ReadStats};
 
 use crate::node::{FailedNode, SkippedNode};
-use event::DbtEvent;
+use event::{DbtEvent, LineKind};
 use serde::Serialize;
 use state::State;
 use std::io::{self, Read};
@@ -231,21 +231,24 @@ struct Reader {
 
 impl Reader {
     fn read(&mut self, line: &[u8], emit: &mut impl FnMut(DbtEvent<'_>)) {
-        emit(DbtEvent::Line { bytes: line.len() });
+        let bytes = line.len();
         let mut line = &line[..line.len().min(self.line_bytes)];
         while let [rest @ .., b'\n' | b'\r'] = line {
             line = rest;
         }
         if let Some(result) = text::fast_result(line) {
-            emit(DbtEvent::TextLine);
+            emit(DbtEvent::Line {
+                bytes,
+                kind: LineKind::Text,
+            });
             emit(result);
             return;
         }
         let first = line.iter().position(|b| !b.is_ascii_whitespace());
-        if first.is_some_and(|i| line[i] == b'{') && json::read(line, emit) {
+        if first.is_some_and(|i| line[i] == b'{') && json::read(line, bytes, emit) {
             return;
         }
-        self.text.read(line, emit);
+        self.text.read(line, bytes, emit);
     }
 }
 
@@ -350,28 +353,28 @@ mod tests {
         let cases: &[(&str, &[&str])] = &[
             (
                 "\x1b[0m05:28:50  7 of 28 START test unique_x ............ [RUN]",
-                &["Line", "TextLine", "ResultLine"],
+                &["Line", "ResultLine"],
             ),
             (
                 "12:24:25  29 of 32 SKIP relation main.p due to ephemeral model status 'skipped'  [ERROR SKIP]",
-                &["Line", "TextLine", "ResultLine", "EphemeralSkip"],
+                &["Line", "ResultLine", "EphemeralSkip"],
             ),
             (
                 "12:15:26  Failure in model dim_accounts (models/dim_accounts.sql)",
-                &["Line", "TextLine", "Message"],
+                &["Line", "Message"],
             ),
             ("  Binder Error: x", &["Line", "Continuation"]),
             (
                 "12:15:26  Done. PASS=1 WARN=0 ERROR=1 SKIP=1 NO-OP=0 TOTAL=3",
-                &["Line", "TextLine", "DoneLine"],
+                &["Line", "DoneLine"],
             ),
             (
                 r#"{"data": {"stats": {"pass": 1}}, "info": {"name": "StatsLine", "msg": ""}}"#,
-                &["Line", "JsonLine", "StatsLine"],
+                &["Line", "StatsLine"],
             ),
             (
                 r#"{"data": {}, "info": {"name": "NodeStart", "msg": ""}}"#,
-                &["Line", "JsonLine"],
+                &["Line"],
             ),
             // Not a dbt event after all: read as text.
             ("{ echo start; }", &["Line", "Continuation"]),

@@ -3,8 +3,8 @@
 
 use super::batches::{BatchLine, BatchStatus, ModelOutcome};
 use super::event::{
-    Continuation, DbtEvent, Message, NodeResult, NodeStatus, ResultNode, ResultStatus, RunResult,
-    RunResultKind,
+    Continuation, DbtEvent, LineKind, Message, NodeResult, NodeStatus, ResultNode, ResultStatus,
+    RunResult, RunResultKind,
 };
 use super::fusion::FusionLine;
 use super::text::{self, Header, HeaderKind};
@@ -87,17 +87,20 @@ impl State {
     /// What an event does to the parser: the one place its state changes.
     pub(super) fn apply(&mut self, event: DbtEvent<'_>) {
         match event {
-            DbtEvent::Line { bytes } => {
+            DbtEvent::Line { bytes, kind } => {
                 self.report.lines += 1;
                 self.report.bytes += bytes as u64;
-            }
-            DbtEvent::TextLine => self.seen_text = true,
-            DbtEvent::JsonLine {
-                ends_ephemeral_skip,
-            } => {
-                self.seen_json = true;
-                if ends_ephemeral_skip {
-                    self.ephemeral_skipped = false;
+                match kind {
+                    LineKind::Text => self.seen_text = true,
+                    LineKind::Json {
+                        ends_ephemeral_skip,
+                    } => {
+                        self.seen_json = true;
+                        if ends_ephemeral_skip {
+                            self.ephemeral_skipped = false;
+                        }
+                    }
+                    LineKind::Untimed => {}
                 }
             }
             DbtEvent::RunningWith { version } => self.report.dbt_version = Some(version.to_owned()),

@@ -1,7 +1,7 @@
 //! dbt's text console format, every version from 1.5: `HH:MM:SS  message`, colour codes even
 //! without a terminal, multi-line messages continued on lines without a timestamp.
 
-use super::event::{Continuation, DbtEvent, Message, ResultNode, ResultStatus, Says};
+use super::event::{Continuation, DbtEvent, LineKind, Message, ResultNode, ResultStatus, Says};
 use super::{truncate, RunStats};
 use crate::node::{version_parts, FailStatus, ResourceType};
 use std::borrow::Cow;
@@ -468,14 +468,19 @@ pub(super) struct TextReader {
 }
 
 impl TextReader {
-    /// The events of one line (trailing newline removed).
-    pub(super) fn read(&mut self, raw: &[u8], emit: &mut impl FnMut(DbtEvent<'_>)) {
+    /// The events of one line (trailing newline removed), `bytes` long as it came.
+    pub(super) fn read(&mut self, raw: &[u8], bytes: usize, emit: &mut impl FnMut(DbtEvent<'_>)) {
         with_text_line(raw, &mut self.scratch, |line| match line {
             TextLine::Event(rest) => {
-                emit(DbtEvent::TextLine);
+                let kind = LineKind::Text;
+                emit(DbtEvent::Line { bytes, kind });
                 timestamped(rest, emit);
             }
-            TextLine::Continuation(line) => continuation(line, emit),
+            TextLine::Continuation(line) => {
+                let kind = LineKind::Untimed;
+                emit(DbtEvent::Line { bytes, kind });
+                continuation(line, emit);
+            }
         });
     }
 }
