@@ -1,8 +1,10 @@
 //! dbt's JSON log format (`--log-format json`): one event object per line,
 //! `{"data": {...}, "info": {"name": "LogModelResult", "msg": "...", ...}}`.
 
-use super::{failed_node, text, BatchStatus, Block, LogParser, ModelOutcome, RunStats};
-use crate::node::{versioned_name, FailStatus, ResourceType, SkippedNode};
+use super::batches::BatchLine;
+use super::event::{DbtEvent, LineKind, NodeResult, NodeStatus, RunResult, RunResultKind};
+use super::{text, BatchStatus, RunStats};
+use crate::node::{versioned_name, ResourceType};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -105,6 +107,19 @@ struct Stats {
     reused: u64,
 }
 
+impl Stats {
+    fn counts(&self) -> RunStats {
+        RunStats {
+            pass: self.pass,
+            warn: self.warn,
+            error: self.error,
+            skip: self.skip,
+            total: self.total,
+            reused: self.reused,
+        }
+    }
+}
+
 /// A string field that tolerates any other JSON type (kept as absent), so one odd field in a
 /// future dbt version cannot make a whole event unreadable.
 #[derive(Default)]
@@ -199,353 +214,243 @@ pub(super) fn invocation_id(line: &[u8]) -> Option<String> {
     Some(event.info.invocation_id.into_owned()).filter(|id| !id.is_empty())
 }
 
-impl LogParser {
-    /// Handles a line that looks like JSON; false when it is not a dbt event after all.
-    pub(super) fn push_json(&mut self, line: &[u8]) -> bool {
-        if let Some(name) = quick_event_name(line) {
-            if UNINTERESTING.iter().any(|u| u.as_bytes() == name) {
-                return true;
-            }
+/// The events of a line that looks like JSON; false when it is not a dbt event after all.
+pub(super) fn read(line: &[u8], bytes: usize, emit: &mut impl FnMut(DbtEvent<'_>)) -> bool {
+    if let Some(name) = quick_event_name(line) {
+        if UNINTERESTING.iter().any(|u| u.as_bytes() == name) {
+            let kind = LineKind::Json {
+                ends_ephemeral_skip: false,
+            };
+            emit(DbtEvent::Line { bytes, kind });
+            return true;
         }
-        let Ok(event) = serde_json::from_slice::<Event<'_>>(line) else {
-            return false;
-        };
-        self.json_event(&event);
-        true
     }
+    let Ok(event) = serde_json::from_slice::<Event<'_>>(line) else {
+        return false;
+    };
+    let run_result = run_result_kind(&event.info.name).is_some();
+    let kind = LineKind::Json {
+        ends_ephemeral_skip: !run_result,
+    };
+    emit(DbtEvent::Line { bytes, kind });
+    events(&event, emit);
+    true
+}
 
-    fn json_event(&mut self, event: &Event<'_>) {
-        let data = &event.data;
+/// The node an event is about, as far as it says.
+struct Node<'a> {
+    unique_id: Option<&'a str>,
+    /// node_info's node_name, else data's.
+    node_name: Option<&'a str>,
+    /// A version of a versioned model (`model.vN`): its node_name is the model's, which
+    /// selects every version; its unique_id says which.
+    versioned: Option<String>,
+    resource_type: ResourceType,
+}
+
+impl<'a> Node<'a> {
+    fn of(data: &'a Data<'_>) -> Self {
         let node = data.node_info.as_ref();
         let unique_id = node.and_then(|n| n.unique_id.get());
-        let node_name = node
-            .and_then(|n| n.node_name.get())
-            .or_else(|| data.node_name.get());
-        // A version of a versioned model: its node_name is the model's, which selects every
-        // version; its unique_id says which.
-        let versioned = unique_id.and_then(versioned_name);
-        let name = versioned.as_deref().or(node_name);
-        let event_name = event.info.name.as_ref();
-        if !matches!(
-            event_name,
-            "RunResultError" | "RunResultFailure" | "RunResultErrorNoMessage"
-        ) {
-            self.ephemeral_skipped = event_name == "LogSkipBecauseError";
+        Node {
+            unique_id,
+            node_name: node
+                .and_then(|n| n.node_name.get())
+                .or_else(|| data.node_name.get()),
+            versioned: unique_id.and_then(versioned_name),
+            resource_type: node
+                .and_then(|n| n.resource_type.get())
+                .or_else(|| data.resource_type.get())
+                .map(ResourceType::from_dbt)
+                .unwrap_or(ResourceType::Other),
         }
-        let resource_type = node
-            .and_then(|n| n.resource_type.get())
-            .or_else(|| data.resource_type.get())
-            .map(ResourceType::from_dbt)
-            .unwrap_or(ResourceType::Other);
-        match event.info.name.as_ref() {
-            "MainReportVersion" => {
-                if let Some(v) = data.version.get() {
-                    self.report.dbt_version = Some(v.trim_start_matches('=').to_owned());
-                }
+    }
+
+    /// The name that selects the node.
+    fn name(&self) -> Option<&str> {
+        self.versioned.as_deref().or(self.node_name)
+    }
+}
+
+/// What one dbt JSON event says.
+fn events(event: &Event<'_>, emit: &mut impl FnMut(DbtEvent<'_>)) {
+    let data = &event.data;
+    let node = Node::of(data);
+    let (unique_id, node_name, name) = (node.unique_id, node.node_name, node.name());
+    let resource_type = node.resource_type;
+    let thread = event.info.thread.get().unwrap_or_default();
+    match event.info.name.as_ref() {
+        "MainReportVersion" => {
+            if let Some(v) = data.version.get() {
+                let version = v.trim_start_matches('=');
+                emit(DbtEvent::RunningWith { version });
             }
-            // `LogFunctionResult`: a user-defined function (1.11+).
-            "LogModelResult" | "LogTestResult" | "LogSeedResult" | "LogSnapshotResult"
-            | "LogFunctionResult" | "LogNodeResult" => {
-                if let Some(name) = name {
-                    self.json_result(event, name, resource_type, unique_id);
-                    if let (Some(bare), Some(_)) = (node_name, &versioned) {
-                        // 1.6 summaries name a failed version by its bare model name.
-                        if let Some(&index) = self.failed_index.get(name) {
-                            self.failed_index.entry(bare.to_owned()).or_insert(index);
-                        }
-                    }
-                }
-            }
-            "SkippingDetails" => {
-                if let Some(name) = name {
-                    self.add_skipped(SkippedNode {
-                        name: name.to_owned(),
-                        resource_type,
-                        unique_id: unique_id.map(str::to_owned),
-                    });
-                }
-            }
-            "LogSkipBecauseError" => self.json_ephemeral_skip(data),
-            "LogStartBatch" | "LogBatchResult" => self.json_batch(event, name, unique_id),
-            "GenericExceptionOnRun" => {
-                // A failed batch's error (or another node's unexpected one): it belongs to the
-                // next failed batch of the same thread.
-                self.begin_batch_error(event.info.thread.get().unwrap_or_default());
-                if let Some(exc) = data.exc.get() {
-                    for line in exc.lines() {
-                        self.batch_error_line(&strip_ansi_str(line));
-                    }
-                }
-                self.block = Block::None;
-            }
-            "RunResultError" | "RunResultFailure" | "RunResultErrorNoMessage" => {
-                // Right after an ephemeral skip, dbt prints the ephemeral model's error: not
-                // the summary yet.
-                let ephemeral = self.ephemeral_skipped;
-                if !ephemeral {
-                    self.in_summary = true;
-                }
-                let msg = data
-                    .msg
-                    .get()
-                    .or_else(|| event.info.msg.get())
-                    .unwrap_or_default();
-                let node = SummaryNode {
-                    key: unique_id.or(node_name),
-                    unique_id,
+        }
+        // `LogFunctionResult`: a user-defined function (1.11+).
+        "LogModelResult" | "LogTestResult" | "LogSeedResult" | "LogSnapshotResult"
+        | "LogFunctionResult" | "LogNodeResult" => {
+            if let Some(name) = name {
+                emit(DbtEvent::NodeResult(NodeResult {
                     name,
-                    ephemeral,
-                };
-                self.json_summary(event_name, node, msg);
+                    versioned_model: node_name.filter(|_| node.versioned.is_some()),
+                    resource_type,
+                    unique_id,
+                    status: node_status(data),
+                }));
             }
-            "EndOfRunSummary" => {
-                self.in_summary = true;
-                self.block = Block::None;
-            }
-            "StatsLine" => self.json_stats(data),
-            // dbt's own error; `run-operation` reports its macro's failure with the second
-            // (exit 1), as text says `Encountered an error while running operation: ...`.
-            "MainEncounteredError" | "RunningOperationCaughtError" => {
-                self.report.end_of_run = true;
-                if let Some(exc) = data.exc.get().or_else(|| event.info.msg.get()) {
-                    for line in exc.lines() {
-                        self.add_error_line(&strip_ansi_str(line));
-                    }
-                }
-            }
-            "LogCancelLine" => self.report.cancelled = true,
-            _ => {}
         }
-    }
-
-    /// A node skipped because its ephemeral parent failed or was skipped: no node_info, the
-    /// node's schema and name (see text::ephemeral_skip).
-    fn json_ephemeral_skip(&mut self, data: &Data<'_>) {
-        let Some(name) = data.relation.get() else {
-            return;
-        };
-        let test_schema = data
-            .schema
-            .get()
-            .is_some_and(|s| s.ends_with("dbt_test__audit"));
-        self.add_skipped(SkippedNode {
-            name: name.to_owned(),
-            resource_type: if test_schema {
-                ResourceType::Test
-            } else {
-                ResourceType::Model
-            },
-            unique_id: None,
-        });
-    }
-
-    /// A batch of a microbatch model starts or ends.
-    fn json_batch(&mut self, event: &Event<'_>, name: Option<&str>, unique_id: Option<&str>) {
-        let data = &event.data;
-        let (Some(index), Some(total), Some(description)) = (
-            data.batch_index.0,
-            data.total_batches.0,
-            data.description.get(),
-        ) else {
-            return;
-        };
-        let Some((label, relation_name)) = super::batches::batch_description(description) else {
-            return;
-        };
-        let status = match (event.info.name.as_ref(), data.status.get()) {
-            ("LogStartBatch", _) => BatchStatus::Started,
-            (_, Some(s)) if s.eq_ignore_ascii_case("error") => BatchStatus::Error,
-            (_, Some(s)) if s.eq_ignore_ascii_case("skipped") => BatchStatus::Skipped,
-            _ => BatchStatus::Ok,
-        };
-        let line = super::batches::BatchLine {
-            index,
-            total,
-            status,
-            label,
-            model: name.unwrap_or(relation_name),
-        };
-        let thread = event.info.thread.get().unwrap_or_default().to_owned();
-        self.batch_line(&line, unique_id, &thread);
-    }
-
-    /// dbt's final stats line: the end of the run.
-    fn json_stats(&mut self, data: &Data<'_>) {
-        if let Some(s) = &data.stats {
-            self.report.stats = Some(RunStats {
-                pass: s.pass,
-                warn: s.warn,
-                error: s.error,
-                skip: s.skip,
-                total: s.total,
-                reused: s.reused,
+        "SkippingDetails" => {
+            if let Some(name) = name {
+                emit(DbtEvent::NodeSkipped {
+                    name,
+                    resource_type,
+                    unique_id,
+                });
+            }
+        }
+        "LogSkipBecauseError" => emit(DbtEvent::EphemeralSkip(ephemeral_skip(data))),
+        "LogStartBatch" | "LogBatchResult" => {
+            if let Some(line) = batch_line(event, name) {
+                emit(DbtEvent::Batch {
+                    line,
+                    unique_id,
+                    thread,
+                });
+            }
+        }
+        "GenericExceptionOnRun" => {
+            let lines = stripped_lines(data.exc.get());
+            emit(DbtEvent::BatchError {
+                thread,
+                lines: &lines,
             });
         }
-        self.report.end_of_run = true;
-    }
-
-    /// A node's result line: failed, skipped, or finished.
-    fn json_result(
-        &mut self,
-        event: &Event<'_>,
-        name: &str,
-        resource_type: ResourceType,
-        unique_id: Option<&str>,
-    ) {
-        let node = event.data.node_info.as_ref();
-        // Unit test results carry node_status "None" and the verdict in data.status.
-        let status = node
-            .and_then(|n| n.node_status.get())
-            .filter(|s| *s != "None")
-            .or_else(|| event.data.status.get())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let unique_id = unique_id.map(str::to_owned);
-        match status.as_str() {
-            "error" | "runtime error" => {
-                self.report.microbatch.outcome(name, ModelOutcome::Error);
-                self.add_json_failure(name, resource_type, unique_id, FailStatus::Error)
-            }
-            "fail" => self.add_json_failure(name, resource_type, unique_id, FailStatus::Fail),
-            "partial success" => {
-                self.microbatch_result(name, unique_id.as_deref(), ModelOutcome::PartialSuccess)
-            }
-            "skipped" => self.add_skipped(SkippedNode {
-                name: name.to_owned(),
-                resource_type,
-                unique_id,
-            }),
-            // `success`, `pass`, `warn`, `no-op`, and `reused` (1.12+: dbt reused the node
-            // from an earlier build, it stands as built): finished.
-            _ => self.add_finished(SkippedNode {
-                name: name.to_owned(),
-                resource_type,
-                unique_id,
-            }),
+        "EndOfRunSummary" => emit(DbtEvent::EndOfRunSummary),
+        "StatsLine" => emit(DbtEvent::StatsLine(data.stats.as_ref().map(Stats::counts))),
+        // dbt's own error; `run-operation` reports its macro's failure with the second
+        // (exit 1), as text says `Encountered an error while running operation: ...`.
+        "MainEncounteredError" | "RunningOperationCaughtError" => {
+            let lines = stripped_lines(data.exc.get().or_else(|| event.info.msg.get()));
+            emit(DbtEvent::MainError { lines: &lines });
         }
-    }
-
-    fn add_json_failure(
-        &mut self,
-        name: &str,
-        resource_type: ResourceType,
-        unique_id: Option<String>,
-        status: FailStatus,
-    ) {
-        let index = self.add_failed(failed_node(
-            name.to_owned(),
-            resource_type,
-            unique_id,
-            status,
-        ));
-        // Index by name too: 1.6/1.7 summaries name the node but carry no unique_id.
-        if let Some(index) = index {
-            self.failed_index.entry(name.to_owned()).or_insert(index);
-        }
-    }
-
-    /// A failure in the end-of-run summary, or an ephemeral model's error after the skip of a
-    /// node built on it. 1.8+ events name their node; 1.6/1.7 send `RunResultFailure` with a
-    /// node name and then a bare `RunResultError` message, or an error whose first line is a
-    /// text header.
-    fn json_summary(&mut self, event: &str, node: SummaryNode<'_>, msg: &str) {
-        let mut lines = msg.lines().map(strip_ansi_str).peekable();
-        while lines.peek().is_some_and(|l| l.trim().is_empty()) {
-            lines.next();
-        }
-        let first = lines
-            .peek()
-            .map(|l| l.trim().to_owned())
-            .unwrap_or_default();
-        let header = text::parse_header(&first);
-        if header.as_ref().is_some_and(|h| h.is_warning()) {
-            self.block = Block::Ignored;
-            return;
-        }
-        if first.contains(", caused by compilation error in referenced ephemeral model") {
-            // The summary's line for a node its ephemeral parent skipped (1.6, 1.8): the
-            // node is among the skipped, its parent's error was printed with the skip.
-            self.block = Block::None;
-            return;
-        }
-        if header.as_ref().is_some_and(|h| h.version_unknown()) {
-            if let Some(h) = &header {
-                self.note_version_unknown(h.name);
-            }
-        }
-        let header_name = header.as_ref().map(|h| h.node_name().into_owned());
-        let found = node
-            .key
-            .or(header_name.as_deref())
-            .and_then(|k| self.failed_index.get(k).copied());
-        let index = match found {
-            Some(index) if node.ephemeral => {
-                if self.report.failed[index].message.is_empty() {
-                    Some(index)
-                } else {
-                    // The same ephemeral model's error again, for its next child.
-                    self.block = Block::Ignored;
-                    return;
-                }
-            }
-            Some(index) => Some(index),
-            None if node.ephemeral => {
-                let name = node.name.or(header_name.as_deref());
-                let resource_type = header
-                    .as_ref()
-                    .map_or(ResourceType::Model, |h| h.resource_type);
-                name.and_then(|name| {
-                    let unique_id = node.unique_id.map(str::to_owned);
-                    let key = unique_id.clone();
-                    let index = self.add_failed(failed_node(
-                        name.to_owned(),
-                        resource_type,
-                        unique_id,
-                        FailStatus::Error,
-                    ))?;
-                    self.failed_index.entry(name.to_owned()).or_insert(index);
-                    if let Some(key) = key {
-                        self.failed_index.entry(key).or_insert(index);
-                    }
-                    self.ephemeral_failures.insert(index);
-                    Some(index)
-                })
-            }
-            // A message without a node continues the failure before it (1.6/1.7).
-            None if node.key.is_none() => match (self.block, event) {
-                (Block::Failure { index, .. }, "RunResultError") => Some(index),
-                _ => None,
-            },
-            None => None,
-        };
-        let Some(index) = index else {
-            self.block = Block::None;
-            return;
-        };
-        self.block = Block::Failure {
-            index,
-            has_text: true,
-        };
-        if event == "RunResultFailure" {
-            return; // only the `Failure in ...` header
-        }
-        for line in lines {
-            if !line.trim().is_empty() {
-                self.add_message_line(index, &line);
+        "LogCancelLine" => emit(DbtEvent::Cancelled),
+        // `RunResultError`, `RunResultFailure`, `RunResultErrorNoMessage`; else nothing.
+        other => {
+            if let Some(kind) = run_result_kind(other) {
+                let key = unique_id.or(node_name);
+                run_result(event, kind, (key, unique_id, name), emit);
             }
         }
     }
 }
 
-/// The node a `RunResult*` event is about, as far as it says.
-struct SummaryNode<'a> {
-    /// unique_id, else node name: how `failed_index` knows the node.
-    key: Option<&'a str>,
-    unique_id: Option<&'a str>,
-    /// The name that selects it (`model.vN` for a version).
-    name: Option<&'a str>,
-    /// Printed right after an ephemeral skip: the ephemeral model's own error.
-    ephemeral: bool,
+/// A node's status in its result event.
+fn node_status(data: &Data<'_>) -> NodeStatus {
+    // Unit test results carry node_status "None" and the verdict in data.status.
+    let status = data
+        .node_info
+        .as_ref()
+        .and_then(|n| n.node_status.get())
+        .filter(|s| *s != "None")
+        .or_else(|| data.status.get())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match status.as_str() {
+        "error" | "runtime error" => NodeStatus::Error,
+        "fail" => NodeStatus::Fail,
+        "partial success" => NodeStatus::PartialSuccess,
+        "skipped" => NodeStatus::Skipped,
+        // `success`, `pass`, `warn`, `no-op`, and `reused` (1.12+: dbt reused the node
+        // from an earlier build, it stands as built).
+        _ => NodeStatus::Finished,
+    }
+}
+
+fn run_result_kind(name: &str) -> Option<RunResultKind> {
+    match name {
+        "RunResultError" => Some(RunResultKind::Error),
+        "RunResultFailure" => Some(RunResultKind::Failure),
+        "RunResultErrorNoMessage" => Some(RunResultKind::ErrorNoMessage),
+        _ => None,
+    }
+}
+
+/// A `RunResult*` event: its node (key, unique_id, name) and its message's lines.
+fn run_result(
+    event: &Event<'_>,
+    kind: RunResultKind,
+    (key, unique_id, name): (Option<&str>, Option<&str>, Option<&str>),
+    emit: &mut impl FnMut(DbtEvent<'_>),
+) {
+    let msg = event
+        .data
+        .msg
+        .get()
+        .or_else(|| event.info.msg.get())
+        .unwrap_or_default();
+    let lines: Vec<Cow<'_, str>> = msg
+        .lines()
+        .map(strip_ansi_str)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let first = lines.first().map_or("", |l| l.trim());
+    emit(DbtEvent::RunResult(RunResult {
+        kind,
+        key,
+        unique_id,
+        name,
+        lines: &lines,
+        header: text::parse_header(first),
+        caused_by_ephemeral_parent: first
+            .contains(", caused by compilation error in referenced ephemeral model"),
+    }));
+}
+
+/// A node skipped because its ephemeral parent failed or was skipped: no node_info, the
+/// node's schema and name (see text::ephemeral_skip).
+fn ephemeral_skip<'a>(data: &'a Data<'_>) -> Option<(ResourceType, &'a str)> {
+    let name = data.relation.get()?;
+    let test_schema = data
+        .schema
+        .get()
+        .is_some_and(|s| s.ends_with("dbt_test__audit"));
+    let resource_type = if test_schema {
+        ResourceType::Test
+    } else {
+        ResourceType::Model
+    };
+    Some((resource_type, name))
+}
+
+/// A batch of a microbatch model starts or ends.
+fn batch_line<'a>(event: &'a Event<'_>, name: Option<&'a str>) -> Option<BatchLine<'a>> {
+    let data = &event.data;
+    let (Some(index), Some(total), Some(description)) = (
+        data.batch_index.0,
+        data.total_batches.0,
+        data.description.get(),
+    ) else {
+        return None;
+    };
+    let (label, relation_name) = super::batches::batch_description(description)?;
+    let status = match (event.info.name.as_ref(), data.status.get()) {
+        ("LogStartBatch", _) => BatchStatus::Started,
+        (_, Some(s)) if s.eq_ignore_ascii_case("error") => BatchStatus::Error,
+        (_, Some(s)) if s.eq_ignore_ascii_case("skipped") => BatchStatus::Skipped,
+        _ => BatchStatus::Ok,
+    };
+    Some(BatchLine {
+        index,
+        total,
+        status,
+        label,
+        model: name.unwrap_or(relation_name),
+    })
+}
+
+/// The lines of a message, colour codes removed.
+fn stripped_lines(message: Option<&str>) -> Vec<Cow<'_, str>> {
+    message.map_or_else(Vec::new, |m| m.lines().map(strip_ansi_str).collect())
 }
 
 fn strip_ansi_str(s: &str) -> Cow<'_, str> {
@@ -560,6 +465,7 @@ fn strip_ansi_str(s: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::LogParser;
 
     #[test]
     fn the_event_name_is_found_without_parsing() {

@@ -7,6 +7,12 @@
 //! [`Limits`] entries and bytes, whatever the length of the log; past a limit it counts and
 //! says so in [`RunReport::truncated`].
 //!
+//! Inside, each line goes through a reader, then the state machine. `text.rs` and `json.rs`
+//! read a line of their format into dbt events (`event.rs`: what the line says, a node's
+//! result, a summary header, the stats line...) without knowing what came before; `state.rs`
+//! applies the events in one `match`, and is the only code that changes what the parser knows
+//! (which node a message line belongs to, whether the summary has begun...).
+//!
 //! A log holding several dbt invocations (a script's `dbt deps && dbt build`) is cut into one
 //! report per invocation by [`InvocationSplitter`] (or [`split_reader`]).
 //!
@@ -16,10 +22,12 @@
 //! [`RunReport::fusion`], never read as dbt Core's (see [`fusion`]).
 
 pub mod batches;
+mod event;
 pub mod fusion;
 mod invocations;
 mod json;
 pub mod source;
+mod state;
 mod text;
 
 pub use batches::{
@@ -31,9 +39,10 @@ pub use invocations::{
 };
 pub use source::{EventFormat, FireLensRecords, LinePrefix, LineReader, ReadStats};
 
-use crate::node::{FailStatus, FailedNode, ResourceType, SkippedNode};
+use crate::node::{FailedNode, SkippedNode};
+use event::{DbtEvent, LineKind};
 use serde::Serialize;
-use std::collections::HashMap;
+use state::State;
 use std::io::{self, Read};
 
 /// What dbt's output said about one run.
@@ -160,118 +169,13 @@ impl Default for Limits {
     }
 }
 
-/// Where the parser is in dbt's output, for lines that continue an earlier one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Block {
-    None,
-    /// Message lines of `failed[index]`, from the end-of-run summary.
-    Failure {
-        index: usize,
-        has_text: bool,
-    },
-    /// A block whose lines are not needed (warnings, compiled-code paths).
-    Ignored,
-    /// The error that stopped dbt.
-    TopLevelError,
-    /// The message of a failed batch (`Unhandled error while executing`), which names no
-    /// model: it belongs to the next failed batch.
-    BatchError,
-}
-
 /// A streaming dbt log parser. See the module documentation.
+///
+/// Readers turn each line into dbt events (`text.rs`, `json.rs`); the state machine
+/// (`state.rs`) applies them, and is the only code that changes what the parser knows.
 pub struct LogParser {
-    report: RunReport,
-    limits: Limits,
-    block: Block,
-    /// The end-of-run summary (`Completed with ...`) has begun: failure headers count.
-    in_summary: bool,
-    /// The summary began only with a `Completed with N errors` line that had lost its
-    /// timestamp (a pasted excerpt): its headers count, and so do the result lines' failures.
-    summary_untimed: bool,
-    /// Failures read from result lines (`ERROR creating ... main.x`), used when no summary
-    /// names them (a log cut short).
-    result_failures: Vec<FailedNode>,
-    /// The summary named a unit test's error after a model: its result line is the truth.
-    unit_tests_unnamed: bool,
-    /// Failed node by unique_id or name, to attach messages and skip duplicates.
-    failed_index: HashMap<String, usize>,
-    seen_text: bool,
-    seen_json: bool,
-    scratch: Vec<u8>,
-    starts: StartedNodes,
-    /// The last result line skipped a node because of its ephemeral parent: an error header
-    /// that follows names that parent (dbt prints it there, not in the summary).
-    ephemeral_skipped: bool,
-    /// Indexes into `report.failed` of ephemeral models, which have no result line.
-    ephemeral_failures: std::collections::HashSet<usize>,
-    /// Failed batches' messages not yet tied to their batch: (thread, message, detail), in
-    /// log order (a text log names no thread: "").
-    batch_errors: std::collections::VecDeque<(String, String, String)>,
-}
-
-/// Text result lines in flight: which node each started index names, and which indexes
-/// have started at all (one bit each, so the memory stays small for a million nodes).
-#[derive(Default)]
-struct StartedNodes {
-    /// Index -> a hash of the node name its START line gave (no allocation per node).
-    running: HashMap<u64, u64, std::hash::BuildHasherDefault<IndexHasher>>,
-    ever: Vec<u64>,
-}
-
-/// A fast hasher for result indexes (Fibonacci hashing): the in-flight map sees two
-/// operations per node, and SipHash showed in the parse benchmark.
-#[derive(Default)]
-struct IndexHasher(u64);
-
-impl std::hash::Hasher for IndexHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-/// FNV-1a of a node name.
-fn name_hash(name: &[u8]) -> u64 {
-    name.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// Indexes above this are not remembered as started: a bit each up to here (256 KiB, for two
-/// million nodes, more than any dbt project has), allocated only as far as the highest index
-/// a log shows.
-const MAX_TRACKED_INDEX: u64 = 2 << 20;
-
-impl StartedNodes {
-    /// A START line; false when the index had started before (a contradiction).
-    fn begin(&mut self, index: u64, name: &[u8]) -> bool {
-        let mut fresh = true;
-        if index < MAX_TRACKED_INDEX {
-            let (word, bit) = ((index / 64) as usize, 1u64 << (index % 64));
-            if self.ever.len() <= word {
-                self.ever.resize(word + 1, 0);
-            }
-            fresh = self.ever[word] & bit == 0;
-            self.ever[word] |= bit;
-        }
-        // Bounded: dbt has at most its thread count of nodes running.
-        if self.running.len() < 100_000 {
-            self.running.insert(index, name_hash(name));
-        }
-        fresh
-    }
-
-    /// A result line; true when it follows a START of the same index and node.
-    fn end(&mut self, index: u64, name: &[u8]) -> bool {
-        self.running.remove(&index) == Some(name_hash(name))
-    }
+    reader: Reader,
+    state: State,
 }
 
 impl Default for LogParser {
@@ -283,50 +187,24 @@ impl Default for LogParser {
 impl LogParser {
     pub fn new(limits: Limits) -> Self {
         Self {
-            report: RunReport::default(),
-            limits,
-            block: Block::None,
-            in_summary: false,
-            summary_untimed: false,
-            result_failures: Vec::new(),
-            unit_tests_unnamed: false,
-            failed_index: HashMap::new(),
-            seen_text: false,
-            seen_json: false,
-            scratch: Vec::new(),
-            starts: StartedNodes::default(),
-            ephemeral_skipped: false,
-            ephemeral_failures: std::collections::HashSet::new(),
-            batch_errors: std::collections::VecDeque::new(),
+            reader: Reader {
+                line_bytes: limits.line_bytes,
+                text: text::TextReader::default(),
+            },
+            state: State::new(limits),
         }
     }
 
     /// Parses one line (one CloudWatch event). Trailing `\r`/`\n` are ignored; bytes need not
     /// be UTF-8.
     pub fn push_line(&mut self, line: &[u8]) {
-        self.report.lines += 1;
-        self.report.bytes += line.len() as u64;
-        let mut line = &line[..line.len().min(self.limits.line_bytes)];
-        while let [rest @ .., b'\n' | b'\r'] = line {
-            line = rest;
-        }
-        if let Some((index, status, desc)) = text::fast_result(line) {
-            self.seen_text = true;
-            self.block = Block::None;
-            self.fast_result_line(index, status, desc);
-            return;
-        }
-        let first = line.iter().position(|b| !b.is_ascii_whitespace());
-        if first.is_some_and(|i| line[i] == b'{') && self.push_json(line) {
-            self.seen_json = true;
-            return;
-        }
-        self.push_text(line);
+        let state = &mut self.state;
+        self.reader.read(line, &mut |event| state.apply(event));
     }
 
     /// dbt's end-of-run marker has been seen so far.
     pub fn end_of_run(&self) -> bool {
-        self.report.end_of_run
+        self.state.end_of_run()
     }
 
     /// Nothing dbt prints after this point can change the report: its final stats line
@@ -334,181 +212,43 @@ impl LogParser {
     /// warnings such as its deprecation summary may follow), and no error is still being
     /// read. A log read page by page can stop here without asking for more.
     pub fn settled(&self) -> bool {
-        self.report.stats.is_some() && self.block != Block::TopLevelError
+        self.state.settled()
     }
 
     /// The report for everything pushed so far.
-    pub fn finish(mut self) -> RunReport {
-        if self.in_summary && !self.summary_untimed {
-            self.report.aliased = self.summary_names_differ();
-            if self.unit_tests_unnamed {
-                self.add_unit_tests_of_result_lines();
-            }
-        } else {
-            // No end-of-run summary (a log cut short, a run killed): the result lines'
-            // failures are all there is. With a summary, the summary is dbt's verdict (under
-            // --fail-fast, dbt prints nodes it cancelled as ERROR but records them skipped).
-            for node in std::mem::take(&mut self.result_failures) {
-                let known = self.report.failed.iter().any(|f| {
-                    f.name == node.name || (f.unique_id.is_some() && f.unique_id == node.unique_id)
-                });
-                if !known {
-                    self.add_failed(node);
-                }
-            }
-        }
-        self.explain_failed_microbatch_models();
-        self.report.format = match (self.seen_text, self.seen_json) {
-            (false, false) => LogFormat::Empty,
-            (true, false) => LogFormat::Text,
-            (false, true) => LogFormat::Json,
-            (true, true) => LogFormat::Mixed,
-        };
-        self.report
+    pub fn finish(self) -> RunReport {
+        self.state.finish()
     }
+}
 
-    /// The unit tests whose result lines say they failed, when the summary did not name them.
-    fn add_unit_tests_of_result_lines(&mut self) {
-        let unit_tests: Vec<FailedNode> = self
-            .result_failures
-            .iter()
-            .filter(|n| n.resource_type == ResourceType::UnitTest)
-            .filter(|n| !self.report.failed.iter().any(|f| f.name == n.name))
-            .cloned()
-            .collect();
-        for node in unit_tests {
-            self.add_failed(node);
+/// Reads a line of either format into [`DbtEvent`]s: a text result line of a node that did
+/// not fail on a byte-level hot path, a JSON event, else text.
+struct Reader {
+    /// Longest line looked at ([`Limits::line_bytes`]).
+    line_bytes: usize,
+    text: text::TextReader,
+}
+
+impl Reader {
+    fn read(&mut self, line: &[u8], emit: &mut impl FnMut(DbtEvent<'_>)) {
+        let bytes = line.len();
+        let mut line = &line[..line.len().min(self.line_bytes)];
+        while let [rest @ .., b'\n' | b'\r'] = line {
+            line = rest;
         }
-    }
-
-    /// A failed model, seed or snapshot the text summary names (by node name) has no result
-    /// line of that name, while result lines name such failures (by relation): the
-    /// relations are aliased.
-    /// A version the summary names `model.vN` builds `model_vN` unless it sets an alias; an
-    /// ephemeral model has no result line at all.
-    fn summary_names_differ(&self) -> bool {
-        let by_relation = |n: &&FailedNode| n.resource_type.named_by_relation();
-        let mut result_lines = self.result_failures.iter().filter(by_relation).peekable();
-        if result_lines.peek().is_none() {
-            return false;
-        }
-        let relations: std::collections::HashSet<&str> =
-            result_lines.map(|n| n.name.as_str()).collect();
-        let relation_of = |n: &FailedNode| match crate::node::version_parts(&n.name) {
-            Some((base, version)) if n.name.contains('.') => format!("{base}_{version}"),
-            _ => n.name.clone(),
-        };
-        self.report
-            .failed
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !self.ephemeral_failures.contains(i))
-            .map(|(_, n)| n)
-            .filter(by_relation)
-            .filter(|n| n.unique_id.is_none())
-            .any(|n| !relations.contains(relation_of(n).as_str()))
-    }
-
-    /// A versioned model named without its version (see [`RunReport::versions_unknown`]).
-    fn note_version_unknown(&mut self, model: &str) {
-        let known = &mut self.report.versions_unknown;
-        if known.iter().any(|m| m == model) {
+        if let Some(result) = text::fast_result(line) {
+            emit(DbtEvent::Line {
+                bytes,
+                kind: LineKind::Text,
+            });
+            emit(result);
             return;
         }
-        if known.len() >= MAX_VERSIONS_UNKNOWN {
-            self.report.truncated = true;
-        } else {
-            known.push(model.to_owned());
-        }
-    }
-
-    fn add_failed(&mut self, node: FailedNode) -> Option<usize> {
-        let key = node.unique_id.clone().unwrap_or_else(|| node.name.clone());
-        if let Some(&index) = self.failed_index.get(&key) {
-            return Some(index);
-        }
-        if self.report.failed.len() >= self.limits.failed {
-            self.report.truncated = true;
-            return None;
-        }
-        self.report.failed.push(node);
-        let index = self.report.failed.len() - 1;
-        self.failed_index.insert(key, index);
-        Some(index)
-    }
-
-    fn add_skipped(&mut self, node: SkippedNode) {
-        if self.report.skipped.len() >= self.limits.skipped {
-            self.report.truncated = true;
-        } else {
-            self.report.skipped.push(node);
-        }
-    }
-
-    fn add_finished(&mut self, node: SkippedNode) {
-        let finished = &mut self.report.finished;
-        finished.count += 1;
-        if finished.nodes.len() >= self.limits.finished_names {
-            self.report.truncated = true;
+        let first = line.iter().position(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|i| line[i] == b'{') && json::read(line, bytes, emit) {
             return;
         }
-        self.keep_finished(node);
-    }
-
-    /// [`LogParser::add_finished`] of a text result line's node, its name made a `String`
-    /// only when kept.
-    fn add_finished_with(&mut self, resource_type: ResourceType, name: &[u8]) {
-        let finished = &mut self.report.finished;
-        finished.count += 1;
-        if finished.nodes.len() >= self.limits.finished_names {
-            self.report.truncated = true;
-            return;
-        }
-        self.keep_finished(SkippedNode {
-            name: String::from_utf8_lossy(name).into_owned(),
-            resource_type,
-            unique_id: None,
-        });
-    }
-
-    fn keep_finished(&mut self, node: SkippedNode) {
-        let finished = &mut self.report.finished;
-        finished.nodes.push(node);
-        if self.report.failed.is_empty() && self.result_failures.is_empty() {
-            finished.before_first_failure = finished.nodes.len();
-        }
-    }
-
-    /// Appends a line of a failure's message: the first line that is not a header becomes the
-    /// node's `message`; all lines, bounded, its `detail`.
-    fn add_message_line(&mut self, index: usize, line: &str) {
-        let limit = self.limits.message_bytes;
-        let Some(node) = self.report.failed.get_mut(index) else {
-            return;
-        };
-        let trimmed = line.trim();
-        if node.message.is_empty() && !trimmed.is_empty() && text::parse_header(trimmed).is_none() {
-            node.message = truncate(trimmed, 500).to_owned();
-        }
-        if node.detail.len() < limit {
-            if !node.detail.is_empty() {
-                node.detail.push('\n');
-            }
-            node.detail
-                .push_str(truncate(trimmed, limit.saturating_sub(node.detail.len())));
-        }
-    }
-
-    fn add_error_line(&mut self, line: &str) {
-        let limit = self.limits.message_bytes;
-        let error = self.report.error.get_or_insert_with(String::new);
-        let line = line.trim_end();
-        if error.len() < limit && !(error.is_empty() && line.trim().is_empty()) {
-            if !error.is_empty() {
-                error.push('\n');
-            }
-            error.push_str(truncate(line, limit.saturating_sub(error.len())));
-        }
+        self.text.read(line, bytes, emit);
     }
 }
 
@@ -522,23 +262,6 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// A failed node from a result or summary line, message to come.
-fn failed_node(
-    name: String,
-    resource_type: ResourceType,
-    unique_id: Option<String>,
-    status: FailStatus,
-) -> FailedNode {
-    FailedNode {
-        name,
-        resource_type,
-        unique_id,
-        status,
-        message: String::new(),
-        detail: String::new(),
-    }
 }
 
 /// Parses a whole log from a reader, line by line, in bounded memory; a prefix every line
@@ -613,6 +336,65 @@ pub fn for_each_line<R: Read>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names of the events the readers make of `line`.
+    fn events_of(reader: &mut Reader, line: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        reader.read(line.as_bytes(), &mut |event| {
+            let debug = format!("{event:?}");
+            let end = debug.find([' ', '(', '{']).unwrap_or(debug.len());
+            names.push(debug[..end].to_owned());
+        });
+        names
+    }
+
+    #[test]
+    fn a_line_is_read_into_the_events_it_says_whatever_came_before() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "\x1b[0m05:28:50  7 of 28 START test unique_x ............ [RUN]",
+                &["Line", "ResultLine"],
+            ),
+            (
+                "12:24:25  29 of 32 SKIP relation main.p due to ephemeral model status 'skipped'  [ERROR SKIP]",
+                &["Line", "ResultLine", "EphemeralSkip"],
+            ),
+            (
+                "12:15:26  Failure in model dim_accounts (models/dim_accounts.sql)",
+                &["Line", "Message"],
+            ),
+            ("  Binder Error: x", &["Line", "Continuation"]),
+            (
+                "12:15:26  Done. PASS=1 WARN=0 ERROR=1 SKIP=1 NO-OP=0 TOTAL=3",
+                &["Line", "DoneLine"],
+            ),
+            (
+                r#"{"data": {"stats": {"pass": 1}}, "info": {"name": "StatsLine", "msg": ""}}"#,
+                &["Line", "StatsLine"],
+            ),
+            (
+                r#"{"data": {}, "info": {"name": "NodeStart", "msg": ""}}"#,
+                &["Line"],
+            ),
+            // Not a dbt event after all: read as text.
+            ("{ echo start; }", &["Line", "Continuation"]),
+        ];
+        let mut reader = LogParser::default().reader;
+        for (line, events) in cases {
+            assert_eq!(events_of(&mut reader, line), *events, "{line}");
+        }
+        // What a header does depends on where dbt is (the state machine's to know), what the
+        // line says does not.
+        let header = "12:15:26  Failure in model x (models/x.sql)";
+        let mut parser = LogParser::default();
+        parser.push_line(header.as_bytes());
+        parser.push_line(b"12:15:26  Completed with 1 error, 0 partial successes, and 0 warnings:");
+        let before = events_of(&mut parser.reader, header);
+        parser.push_line(header.as_bytes());
+        assert_eq!(events_of(&mut parser.reader, header), before);
+        let failed: Vec<String> = parser.finish().failed.into_iter().map(|n| n.name).collect();
+        assert_eq!(failed, ["x"]);
+    }
 
     fn lines_of(input: &[u8], max: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::new();

@@ -1,8 +1,9 @@
 //! dbt's text console format, every version from 1.5: `HH:MM:SS  message`, colour codes even
 //! without a terminal, multi-line messages continued on lines without a timestamp.
 
-use super::{failed_node, truncate, Block, LogParser, RunStats};
-use crate::node::{version_parts, FailStatus, ResourceType, SkippedNode};
+use super::event::{Continuation, DbtEvent, LineKind, Message, ResultNode, ResultStatus, Says};
+use super::{truncate, RunStats};
+use crate::node::{version_parts, FailStatus, ResourceType};
 use std::borrow::Cow;
 
 /// A summary header: `Failure in model fct_orders (models/fct_orders.sql)` (1.8–1.11),
@@ -277,43 +278,44 @@ fn cut_at_dots(desc: &[u8]) -> usize {
         .map_or(desc.len(), |i| i - 1)
 }
 
-/// A text result line's status the hot path reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum FastStatus {
-    Start,
-    /// `OK`, `PASS`, `WARN`, `SUCCESS`, `NO-OP`.
-    Done,
-    Skip,
-}
-
 /// The hot path: a text result line of a node that did not fail, `[ESC[0m]HH:MM:SS  N of M
 /// STATUS desc ...`, read from its bytes without decoding the rest of the line (its dots and
-/// status bracket). Returns the index, the status and the description up to where
-/// [`result_subject`] cuts it (ASCII); None for anything else (failures, other formats,
-/// colour codes or other bytes than ASCII before the cut), which the general path reads, with
-/// the same result.
+/// status bracket): its [`DbtEvent::ResultLine`]. None for anything else (failures, other
+/// formats, colour codes or other bytes than ASCII before the dots), which the general path
+/// reads, with the same result.
 #[inline]
-pub(super) fn fast_result(raw: &[u8]) -> Option<(u64, FastStatus, &[u8])> {
+pub(super) fn fast_result(raw: &[u8]) -> Option<DbtEvent<'_>> {
+    let (index, status, desc) = fast_result_parts(raw)?;
+    let desc = match status {
+        ResultStatus::Done => skip_count_bytes(desc),
+        _ => desc,
+    };
+    let node = subject_span_cut(desc).map(|(resource_type, span)| ResultNode {
+        status,
+        resource_type,
+        name: &desc[span],
+    });
+    Some(DbtEvent::ResultLine { index, node })
+}
+
+/// [`fast_result`]'s reading of the line: the index, the status and the description up to
+/// where [`result_subject`] cuts it (ASCII).
+#[inline]
+fn fast_result_parts(raw: &[u8]) -> Option<(u64, ResultStatus, &[u8])> {
     let line = raw.strip_prefix(b"\x1b[0m").unwrap_or(raw);
-    let ts = line.get(..10)?;
-    let digit = |i: usize| ts[i].is_ascii_digit();
-    if !(ts[2] == b':'
-        && ts[5] == b':'
-        && ts[8] == b' '
-        && ts[9] == b' '
-        && digit(0)
-        && digit(1)
-        && digit(3)
-        && digit(4)
-        && digit(6)
-        && digit(7))
-    {
+    let &[h1, h2, b':', m1, m2, b':', s1, s2, b' ', b' '] = line.get(..10)? else {
+        return None;
+    };
+    if ![h1, h2, m1, m2, s1, s2].iter().all(u8::is_ascii_digit) {
         return None;
     }
     let rest = &line[10..];
     let mut index: u64 = 0;
     let mut n = 0;
-    while let Some(&b) = rest.get(n).filter(|b| b.is_ascii_digit()) {
+    while let Some(&b) = rest.get(n) {
+        if !b.is_ascii_digit() {
+            break;
+        }
         index = index.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
         n += 1;
     }
@@ -327,22 +329,22 @@ pub(super) fn fast_result(raw: &[u8]) -> Option<(u64, FastStatus, &[u8])> {
     }
     let body = &after[m + 1..];
     let (status, desc) = if let Some(desc) = body.strip_prefix(b"START ") {
-        (FastStatus::Start, desc)
+        (ResultStatus::Start, desc)
     } else if let Some(desc) = body.strip_prefix(b"OK ") {
-        (FastStatus::Done, desc)
+        (ResultStatus::Done, desc)
     } else if let Some(desc) = body.strip_prefix(b"PASS ") {
-        (FastStatus::Done, desc)
+        (ResultStatus::Done, desc)
     } else if let Some(desc) = body.strip_prefix(b"SKIP ") {
-        (FastStatus::Skip, desc)
+        (ResultStatus::Skip, desc)
     } else if let Some(desc) = [&b"WARN "[..], b"SUCCESS ", b"NO-OP "]
         .iter()
         .find_map(|p| body.strip_prefix(*p))
     {
-        (FastStatus::Done, desc)
+        (ResultStatus::Done, desc)
     } else {
         return None;
     };
-    if status == FastStatus::Skip
+    if matches!(status, ResultStatus::Skip)
         && memchr::memmem::find(desc, b" due to ephemeral model").is_some()
     {
         // A node skipped for its ephemeral parent: the general path reads what follows.
@@ -457,320 +459,145 @@ pub(super) fn header_version(message: &str) -> Option<&str> {
     message.strip_prefix("Running with dbt=").map(str::trim)
 }
 
-impl LogParser {
-    pub(super) fn push_text(&mut self, raw: &[u8]) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        with_text_line(raw, &mut scratch, |line| match line {
+/// dbt's text output read into [`DbtEvent`]s, a line at a time. What a line continues is the
+/// state machine's to know ([`DbtEvent::Message`], [`DbtEvent::Continuation`]); the reader's
+/// only state is a buffer reused for lines with colour codes.
+#[derive(Default)]
+pub(super) struct TextReader {
+    scratch: Vec<u8>,
+}
+
+impl TextReader {
+    /// The events of one line (trailing newline removed), `bytes` long as it came.
+    pub(super) fn read(&mut self, raw: &[u8], bytes: usize, emit: &mut impl FnMut(DbtEvent<'_>)) {
+        with_text_line(raw, &mut self.scratch, |line| match line {
             TextLine::Event(rest) => {
-                self.seen_text = true;
-                self.text_event(rest);
+                let kind = LineKind::Text;
+                emit(DbtEvent::Line { bytes, kind });
+                timestamped(rest, emit);
             }
-            TextLine::Continuation(line) => self.continuation(line),
+            TextLine::Continuation(line) => {
+                let kind = LineKind::Untimed;
+                emit(DbtEvent::Line { bytes, kind });
+                continuation(line, emit);
+            }
         });
-        self.scratch = scratch;
     }
+}
 
-    /// A line without timestamp: the next line of the open multi-line message.
-    fn continuation(&mut self, line: &str) {
-        let trimmed = line.trim();
-        if super::fusion::may_be_fusion(trimmed) {
-            if let Some(fusion) = super::fusion::read(trimmed) {
-                self.fusion_line(fusion);
-            }
-        }
-        match self.block {
-            Block::Failure { index, has_text } => {
-                self.add_message_line(index, line);
-                if !has_text && !line.trim().is_empty() {
-                    self.block = Block::Failure {
-                        index,
-                        has_text: true,
-                    };
-                }
-            }
-            Block::TopLevelError => self.add_error_line(line),
-            Block::BatchError => self.batch_error_line(line),
-            Block::None if !self.seen_text && !self.seen_json && line.starts_with("Error: ") => {
-                // A command-line usage error, printed before dbt logs anything (exit 2).
-                self.report.end_of_run = true;
-                self.add_error_line(line);
-                self.block = Block::TopLevelError;
-            }
-            Block::None if !self.in_summary && is_summary_start(trimmed) => {
-                // `Completed with 9 errors ...` that lost its timestamp (a pasted excerpt that
-                // starts there): the headers that follow count, and so do the result lines'
-                // failures (the line may not have been dbt's).
-                self.in_summary = true;
-                self.summary_untimed = true;
-            }
-            Block::None | Block::Ignored => {}
+/// A line without timestamp: the next line of the open multi-line message, or Fusion's.
+fn continuation(line: &str, emit: &mut impl FnMut(DbtEvent<'_>)) {
+    let trimmed = line.trim();
+    if super::fusion::may_be_fusion(trimmed) {
+        if let Some(fusion) = super::fusion::read(trimmed) {
+            emit(DbtEvent::Fusion(fusion));
         }
     }
+    emit(DbtEvent::Continuation(Continuation {
+        line,
+        usage_error: line.starts_with("Error: "),
+        summary_start: is_summary_start(trimmed),
+    }));
+}
 
-    /// A timestamped line: a new dbt event, or (in the summary) the next line of a failure.
-    fn text_event(&mut self, line: &str) {
-        let trimmed = line.trim();
-        if let Some(batch) = super::batches::text_batch_line(trimmed) {
-            self.batch_line(&batch, None, "");
-            return;
+/// A timestamped line: a batch, result or stats line, or another message.
+fn timestamped(line: &str, emit: &mut impl FnMut(DbtEvent<'_>)) {
+    let trimmed = line.trim();
+    if let Some(batch) = super::batches::text_batch_line(trimmed) {
+        emit(DbtEvent::Batch {
+            line: batch,
+            unique_id: None,
+            thread: "",
+        });
+    } else if let Some((index, rest)) = split_result_index(trimmed) {
+        result_line(index, rest, emit);
+    } else if let Some(stats) = parse_stats(trimmed) {
+        emit(DbtEvent::DoneLine(stats));
+    } else {
+        emit(DbtEvent::Message(Message {
+            line,
+            trimmed,
+            header: parse_header(trimmed),
+            says: says(trimmed),
+        }));
+    }
+}
+
+/// What a timestamped line says on its own, when it continues no message.
+fn says(trimmed: &str) -> Option<Says<'_>> {
+    if super::batches::is_batch_error_start(trimmed) {
+        Some(Says::BatchErrorStart)
+    } else if trimmed.starts_with("Completed ") {
+        // `Completed successfully`, `Completed with 1 error and 0 warnings:`
+        Some(Says::Completed)
+    } else if let Some(version) = header_version(trimmed) {
+        Some(Says::RunningWith(version))
+    } else if let Some(encountered) = encountered_error(trimmed) {
+        let tail = encountered
+            .strip_prefix("Encountered an error:")
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        Some(Says::EncounteredError(tail))
+    } else if trimmed.starts_with("CANCEL query ") {
+        Some(Says::Cancelled)
+    } else if super::fusion::may_be_fusion(trimmed) {
+        super::fusion::read(trimmed).map(Says::Fusion)
+    } else {
+        None
+    }
+}
+
+/// `N of M STATUS ...` (`rest` is what follows `N of M `): what the line says of its node.
+fn result_line(index: u64, rest: &str, emit: &mut impl FnMut(DbtEvent<'_>)) {
+    let (status, desc) = rest.split_once(' ').unwrap_or((rest, ""));
+    let node = match status {
+        "START" => result_node(ResultStatus::Start, desc),
+        "OK" | "PASS" | "WARN" | "SUCCESS" | "NO-OP" => {
+            result_node(ResultStatus::Done, skip_count(desc))
         }
-        if let Some((index, rest)) = split_result_index(trimmed) {
-            self.block = Block::None;
-            self.result_line(index, rest);
-            return;
-        }
-        if let Some(stats) = parse_stats(trimmed) {
-            self.block = Block::None;
-            self.report.stats = Some(stats);
-            self.report.end_of_run = true;
-            return;
-        }
-        // dbt prints an ephemeral model's error right after the SKIP line of each node built
-        // on it, outside the summary (which does not name it).
-        if self.in_summary || self.ephemeral_skipped {
-            if let Some(header) = parse_header(trimmed) {
-                self.summary_header(header, trimmed);
+        "SKIP" => {
+            if let Some(node) = ephemeral_skip(desc) {
+                emit(DbtEvent::ResultLine { index, node: None });
+                emit(DbtEvent::EphemeralSkip(Some(node)));
                 return;
             }
+            result_node(ResultStatus::Skip, desc)
         }
-        match self.block {
-            Block::Failure { index, has_text } => {
-                if trimmed.is_empty() {
-                    // A blank line ends the message once it has text (1.8+ prints a blank
-                    // right after a unit test's header).
-                    if has_text {
-                        self.block = Block::None;
-                    }
-                } else if trimmed.starts_with("compiled ") {
-                    // `compiled code at target/...`: not part of the message.
-                    self.block = Block::Ignored;
-                } else {
-                    self.add_message_line(index, trimmed);
-                    self.block = Block::Failure {
-                        index,
-                        has_text: true,
-                    };
-                }
-                return;
-            }
-            Block::TopLevelError => {
-                self.add_error_line(line);
-                return;
-            }
-            Block::Ignored if !trimmed.is_empty() => return,
-            Block::Ignored | Block::None | Block::BatchError => self.block = Block::None,
-        }
-        if super::batches::is_batch_error_start(trimmed) {
-            self.begin_batch_error("");
-        } else if trimmed.starts_with("Completed ") {
-            // `Completed successfully`, `Completed with 1 error and 0 warnings:`
-            self.in_summary = true;
-            self.summary_untimed = false;
-        } else if let Some(version) = header_version(trimmed) {
-            self.report.dbt_version = Some(version.to_owned());
-        } else if let Some(encountered) = encountered_error(trimmed) {
-            self.report.end_of_run = true;
-            self.block = Block::TopLevelError;
-            if let Some(tail) = encountered
-                .strip_prefix("Encountered an error:")
-                .filter(|t| !t.trim().is_empty())
-            {
-                self.add_error_line(tail.trim());
-            }
-        } else if trimmed.starts_with("CANCEL query ") {
-            self.report.cancelled = true;
-        } else if super::fusion::may_be_fusion(trimmed) {
-            if let Some(fusion) = super::fusion::read(trimmed) {
-                self.fusion_line(fusion);
-            }
-        }
-    }
-
-    /// A line of dbt Fusion's output: the log is Fusion's (see [`super::fusion`]).
-    pub(super) fn fusion_line(&mut self, line: super::fusion::FusionLine<'_>) {
-        if matches!(line, super::fusion::FusionLine::Finished(_)) {
-            self.report.end_of_run = true;
-        }
-        self.report
-            .fusion
-            .get_or_insert_with(Default::default)
-            .note(line);
-    }
-
-    fn summary_header(&mut self, header: super::text::Header<'_>, line: &str) {
-        if header.is_warning() {
-            self.block = Block::Ignored;
-            return;
-        }
-        if header.unit_test_in_disguise {
-            // Not the model's failure: the unit test's, whose result line names it.
-            self.unit_tests_unnamed = true;
-            self.block = Block::Ignored;
-            return;
-        }
-        let name = header.node_name();
-        if header.version_unknown() {
-            self.note_version_unknown(header.name);
-        }
-        let known = self
-            .report
-            .failed
-            .iter()
-            .position(|f| f.name == name && f.resource_type == header.resource_type);
-        let ephemeral = !self.in_summary;
-        if ephemeral && known.is_some_and(|i| !self.report.failed[i].message.is_empty()) {
-            // The same ephemeral model's error again, for the next node built on it.
-            self.block = Block::Ignored;
-            return;
-        }
-        let index = match known {
-            Some(index) => {
-                if header.kind == HeaderKind::Error
-                    && self.block
-                        == (Block::Failure {
-                            index,
-                            has_text: false,
-                        })
-                {
-                    // `Failure in test x` / `[ERROR]: in test x`, then `Runtime Error in test
-                    // x`: the test could not run (dbt's status `error`), it did not find rows.
-                    self.report.failed[index].status = FailStatus::Error;
-                }
-                Some(index)
-            }
-            None => {
-                let status = if header.kind == HeaderKind::Failure && header.resource_type.is_test()
-                {
-                    FailStatus::Fail
-                } else {
-                    FailStatus::Error
-                };
-                let node = failed_node(name.into_owned(), header.resource_type, None, status);
-                let index = self.add_failed(node);
-                if ephemeral {
-                    self.ephemeral_failures.extend(index);
-                }
-                index
-            }
-        };
-        match index {
-            Some(index) => {
-                // `Runtime Error in model x` names the error's kind: keep it in the detail.
-                if header.kind == HeaderKind::Error {
-                    self.add_message_line(index, line);
-                }
-                let has_text = !self.report.failed[index].message.is_empty();
-                self.block = Block::Failure { index, has_text };
-            }
-            None => self.block = Block::Ignored,
-        }
-    }
-
-    /// A result line the hot path read ([`fast_result`]): as [`LogParser::result_line`] reads
-    /// it.
-    pub(super) fn fast_result_line(&mut self, index: u64, status: FastStatus, desc: &[u8]) {
-        self.ephemeral_skipped = false;
-        let desc = match status {
-            FastStatus::Done => skip_count_bytes(desc),
-            FastStatus::Start | FastStatus::Skip => desc,
-        };
-        let Some((resource_type, span)) = subject_span_cut(desc) else {
-            return;
-        };
-        let name = &desc[span];
-        match status {
-            FastStatus::Start => {
-                if !self.starts.begin(index, name) {
-                    self.report.conflicting = true;
-                }
-            }
-            FastStatus::Done => {
-                if self.starts.end(index, name) {
-                    self.add_finished_with(resource_type, name);
-                }
-            }
-            FastStatus::Skip => self.add_skipped(SkippedNode {
-                name: String::from_utf8_lossy(name).into_owned(),
+        // `PARTIALLY created sql microbatch model main.m ... [PARTIAL SUCCESS (9/10)]`
+        "PARTIALLY" => result_node(ResultStatus::PartialSuccess, desc),
+        "ERROR" | "FAIL" => result_subject(skip_count(desc)).map(|(resource_type, name)| {
+            let fail_status = if status == "FAIL" {
+                FailStatus::Fail
+            } else {
+                FailStatus::Error
+            };
+            let message = truncate(&format!("{status} {}", desc.trim()), 200)
+                .split(" ..")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            ResultNode {
+                status: ResultStatus::Failed {
+                    status: fail_status,
+                    message,
+                },
                 resource_type,
-                unique_id: None,
-            }),
-        }
-    }
+                name: name.as_bytes(),
+            }
+        }),
+        _ => None,
+    };
+    emit(DbtEvent::ResultLine { index, node });
+}
 
-    /// `N of M STATUS ...` lines. A node counts as finished only when its result line follows
-    /// a START line of the same index naming the same node: a line a model printed that
-    /// imitates a result (without its START) never makes a node count as finished.
-    pub(super) fn result_line(&mut self, index: u64, rest: &str) {
-        let (status, desc) = rest.split_once(' ').unwrap_or((rest, ""));
-        self.ephemeral_skipped = false;
-        match status {
-            "START" => {
-                if let Some((_, name)) = result_subject(desc) {
-                    if !self.starts.begin(index, name.as_bytes()) {
-                        self.report.conflicting = true;
-                    }
-                }
-            }
-            "OK" | "PASS" | "WARN" | "SUCCESS" | "NO-OP" => {
-                let Some((resource_type, name)) = result_subject(skip_count(desc)) else {
-                    return;
-                };
-                if self.starts.end(index, name.as_bytes()) {
-                    self.add_finished_with(resource_type, name.as_bytes());
-                }
-            }
-            "SKIP" => {
-                let node = match ephemeral_skip(desc) {
-                    Some(node) => {
-                        self.ephemeral_skipped = true;
-                        Some(node)
-                    }
-                    None => result_subject(desc),
-                };
-                if let Some((resource_type, name)) = node {
-                    self.add_skipped(SkippedNode {
-                        name: name.to_owned(),
-                        resource_type,
-                        unique_id: None,
-                    });
-                }
-            }
-            "PARTIALLY" => {
-                // `PARTIALLY created sql microbatch model main.m ... [PARTIAL SUCCESS (9/10)]`
-                let Some((_, name)) = result_subject(desc) else {
-                    return;
-                };
-                self.starts.end(index, name.as_bytes());
-                self.microbatch_result(name, None, super::ModelOutcome::PartialSuccess);
-            }
-            "ERROR" | "FAIL" => {
-                let Some((resource_type, name)) = result_subject(skip_count(desc)) else {
-                    return;
-                };
-                self.starts.end(index, name.as_bytes());
-                self.report
-                    .microbatch
-                    .outcome(name, super::ModelOutcome::Error);
-                let fail_status = if status == "FAIL" {
-                    FailStatus::Fail
-                } else {
-                    FailStatus::Error
-                };
-                if self.result_failures.len() < self.limits.failed {
-                    let mut node = failed_node(name.to_owned(), resource_type, None, fail_status);
-                    node.message = truncate(&format!("{status} {}", desc.trim()), 200)
-                        .split(" ..")
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    self.result_failures.push(node);
-                } else {
-                    self.report.truncated = true;
-                }
-            }
-            _ => {}
-        }
-    }
+/// The node a result line's description names, with the line's status.
+fn result_node(status: ResultStatus, desc: &str) -> Option<ResultNode<'_>> {
+    let (resource_type, name) = result_subject(desc)?;
+    Some(ResultNode {
+        status,
+        resource_type,
+        name: name.as_bytes(),
+    })
 }
 
 /// `FAIL 1 name` / `WARN 3 name`: drops the failure count before the name.
@@ -795,6 +622,8 @@ fn skip_count(desc: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::LogParser;
+    use crate::node::SkippedNode;
 
     #[test]
     fn headers_of_every_version_are_recognised() {
