@@ -42,7 +42,6 @@ pub mod fargate;
 pub mod history;
 pub mod launch;
 pub mod launch_rules;
-#[allow(missing_docs)] // documented once the parser's rework lands
 pub mod log;
 pub mod metrics;
 pub mod microbatch;

@@ -18,16 +18,22 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchSize {
+    /// `hour`: labels like `2026-11-25T16`.
     Hour,
+    /// `day`: labels like `2026-11-25`.
     Day,
+    /// `month`: labels like `2026-11`.
     Month,
+    /// `year`: labels like `2026`.
     Year,
 }
 
 /// The start of a batch, as dbt labels it (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BatchStart {
+    /// When the batch starts (its `event_time` lower bound, inclusive).
     pub at: NaiveDateTime,
+    /// How long it is.
     pub size: BatchSize,
 }
 
@@ -131,7 +137,9 @@ impl Serialize for BatchStart {
 pub enum BatchStatus {
     /// Started and not finished (the run was cut off in it).
     Started,
+    /// `OK`: built.
     Ok,
+    /// `ERROR`: its query failed; the model is a partial success at best.
     Error,
     /// dbt skipped it (after the model's first batch failed).
     Skipped,
@@ -141,15 +149,17 @@ pub enum BatchStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelOutcome {
+    /// Every batch was built.
     Success,
     /// `PARTIAL SUCCESS (k/n)`: some batches failed.
     PartialSuccess,
+    /// Every batch failed (or the model failed before its batches).
     Error,
 }
 
 /// The most batches of one model a report keeps track of; a model with more is marked
 /// [`MicrobatchRun::incomplete`].
-pub const MAX_BATCHES: u64 = 200_000;
+pub(crate) const MAX_BATCHES: u64 = 200_000;
 
 /// The batches of one microbatch model in one run, as the log shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -157,6 +167,7 @@ pub struct MicrobatchRun {
     /// The model: its node name in a JSON log, its relation's name in a text log (which names
     /// models by relation).
     pub model: String,
+    /// dbt's unique id of the model, when the log names it (JSON logs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unique_id: Option<String>,
     /// How many batches dbt planned for it (`of n`).
@@ -178,7 +189,7 @@ pub struct MicrobatchRun {
 
 /// One batch line of the log (text or JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchLine<'a> {
+pub(crate) struct BatchLine<'a> {
     pub index: u64,
     pub total: u64,
     pub status: BatchStatus,
@@ -233,7 +244,7 @@ impl MicrobatchRun {
 
     /// Every batch finished well and the model's result says so (or no result line came,
     /// and every batch dbt planned is OK).
-    pub fn all_built(&self) -> bool {
+    pub(crate) fn all_built(&self) -> bool {
         self.outcome != Some(ModelOutcome::PartialSuccess)
             && self.outcome != Some(ModelOutcome::Error)
             && self.not_built().is_empty()
@@ -281,7 +292,7 @@ impl MicrobatchRun {
 pub struct MicrobatchRuns(pub Vec<MicrobatchRun>);
 
 /// The most microbatch models a report keeps; past it the report is truncated.
-pub const MAX_MICROBATCH_MODELS: usize = 1000;
+pub(crate) const MAX_MICROBATCH_MODELS: usize = 1000;
 
 impl MicrobatchRuns {
     /// The run of `model`.
@@ -289,10 +300,12 @@ impl MicrobatchRuns {
         self.0.iter().find(|r| r.model == model)
     }
 
+    /// No microbatch model was seen.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The models' runs, in the order the log first showed them.
     pub fn iter(&self) -> impl Iterator<Item = &MicrobatchRun> {
         self.0.iter()
     }
@@ -343,7 +356,7 @@ impl MicrobatchRuns {
 /// Reads a text batch line (timestamp already removed): `Batch 4 of 18 START batch 2026-11-25
 /// of main.m ... [RUN]`, `Batch 4 of 18 OK created batch ...`, `... ERROR creating batch ...`,
 /// `... SKIP batch ...`; pre-release 1.9 printed the same without `Batch `.
-pub fn text_batch_line(line: &str) -> Option<BatchLine<'_>> {
+pub(crate) fn text_batch_line(line: &str) -> Option<BatchLine<'_>> {
     let line = line.strip_prefix("Batch ").unwrap_or(line);
     let (index, rest) = line.split_once(" of ")?;
     let index: u64 = index.parse().ok()?;
@@ -373,7 +386,7 @@ pub fn text_batch_line(line: &str) -> Option<BatchLine<'_>> {
 }
 
 /// `batch 2026-11-25 of main.m` -> (`2026-11-25`, `m`).
-pub fn batch_description(description: &str) -> Option<(&str, &str)> {
+pub(crate) fn batch_description(description: &str) -> Option<(&str, &str)> {
     let rest = description.trim().strip_prefix("batch ")?;
     let (label, relation) = rest.split_once(" of ")?;
     let relation = relation.trim();
@@ -386,7 +399,7 @@ pub fn batch_description(description: &str) -> Option<(&str, &str)> {
 
 /// Whether a result line's description (after its status word) is a batch's, which never
 /// names a node of its own: `batch ...`, `created batch ...`, `creating batch ...`.
-pub fn is_batch_description(desc: &[u8]) -> bool {
+pub(crate) fn is_batch_description(desc: &[u8]) -> bool {
     [&b"batch "[..], b"created batch ", b"creating batch "]
         .iter()
         .any(|p| desc.starts_with(p))
@@ -398,7 +411,7 @@ pub fn partial_success(status: &str) -> bool {
 }
 
 /// The error block a failed batch prints before its result line (1.12 prefixes `[ERROR]: `).
-pub fn is_batch_error_start(message: &str) -> bool {
+pub(crate) fn is_batch_error_start(message: &str) -> bool {
     let message = message.strip_prefix("[ERROR]:").unwrap_or(message).trim();
     message == "Unhandled error while executing"
 }

@@ -35,6 +35,7 @@ pub const DEFAULT_MAX_INVOCATIONS: usize = 64;
 /// A log cut into its dbt invocations, in the order they started.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SplitLog {
+    /// Each dbt invocation's part of the log, parsed, in the order they started.
     pub invocations: Vec<Invocation>,
     /// Lines before the first invocation's first line: not dbt's, not parsed.
     pub preamble_lines: u64,

@@ -93,7 +93,9 @@ pub struct RunReport {
     /// [`batches`]). A model some of whose batches failed is also among `failed`.
     #[serde(skip_serializing_if = "MicrobatchRuns::is_empty")]
     pub microbatch: MicrobatchRuns,
+    /// Lines of the log read.
     pub lines: u64,
+    /// Bytes read.
     pub bytes: u64,
 }
 
@@ -109,6 +111,8 @@ impl RunReport {
 /// Nodes a run finished, for resuming a run cut off part-way.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FinishedNodes {
+    /// How many nodes finished (success, pass, warn, no-op or reused), all of them, not only
+    /// the named ones.
     pub count: u64,
     /// Up to [`Limits::finished_names`] of them, in log order.
     #[serde(skip)]
@@ -122,34 +126,47 @@ pub struct FinishedNodes {
 /// The counts of dbt's closing stats line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RunStats {
+    /// `PASS=`: nodes that succeeded.
     pub pass: u64,
+    /// `WARN=`: tests that warned (finished).
     pub warn: u64,
+    /// `ERROR=`: nodes that errored or failed.
     pub error: u64,
+    /// `SKIP=`: nodes dbt skipped, mostly because an upstream node failed.
     pub skip: u64,
+    /// `TOTAL=`: every node of the run.
     pub total: u64,
     /// `REUSED=` (1.12+): nodes dbt reused from an earlier build instead of building them
     /// (status `reused`): finished, never re-run. 0 before 1.12.
     pub reused: u64,
 }
 
+/// How dbt wrote the log: its console text, its JSON lines (`--log-format json`), or both.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
+    /// No dbt line was read.
     #[default]
     Empty,
+    /// dbt's text output only.
     Text,
+    /// dbt's JSON log lines only.
     Json,
+    /// Both (a script whose steps log differently, or a wrapper that echoes text).
     Mixed,
 }
 
 /// The most names [`RunReport::versions_unknown`] keeps; past it the report is truncated.
-pub const MAX_VERSIONS_UNKNOWN: usize = 1000;
+pub(crate) const MAX_VERSIONS_UNKNOWN: usize = 1000;
 
 /// Bounds on what a report keeps, so memory does not grow with the log.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Failed nodes kept; past it the report is truncated.
     pub failed: usize,
+    /// Skipped nodes kept; past it the report is truncated.
     pub skipped: usize,
+    /// Names of finished nodes kept (their count is always kept).
     pub finished_names: usize,
     /// Bytes of a failure's message kept for classification.
     pub message_bytes: usize,
@@ -185,6 +202,7 @@ impl Default for LogParser {
 }
 
 impl LogParser {
+    /// A parser that has read nothing yet, keeping at most what `limits` allow.
     pub fn new(limits: Limits) -> Self {
         Self {
             reader: Reader {
@@ -281,7 +299,7 @@ pub fn parse_reader<R: Read>(reader: R, limits: Limits) -> io::Result<RunReport>
 
 /// Calls `f` with every line of `reader` (without its `\n`); a line longer than `max_line`
 /// is cut to that length, the rest skipped, so memory stays bounded.
-pub fn for_each_line<R: Read>(
+pub(crate) fn for_each_line<R: Read>(
     mut reader: R,
     max_line: usize,
     mut f: impl FnMut(&[u8]),

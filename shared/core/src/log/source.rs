@@ -39,7 +39,7 @@ pub enum EventFormat {
 }
 
 impl EventFormat {
-    pub fn is_text(&self) -> bool {
+    pub(crate) fn is_text(&self) -> bool {
         *self == Self::Text
     }
 }
@@ -76,11 +76,11 @@ const PREFIXES: [LinePrefix; 3] = [
 ];
 
 /// How many non-blank lines decide the prefix.
-pub const PREFIX_WINDOW: usize = 64;
+pub(crate) const PREFIX_WINDOW: usize = 64;
 /// Bytes held at most while the prefix is decided; past them it is decided on what is held.
 const PREFIX_WINDOW_BYTES: usize = 256 * 1024;
 /// Bytes of a line split into partial FireLens records joined at most; the rest is dropped.
-pub const MAX_PARTIAL_BYTES: usize = 1 << 20;
+pub(crate) const MAX_PARTIAL_BYTES: usize = 1 << 20;
 
 impl LinePrefix {
     /// `line` without this prefix, when it carries it.
@@ -189,6 +189,7 @@ fn airflow(line: &[u8]) -> Option<&[u8]> {
 /// What reading the events gave besides the lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReadStats {
+    /// Log events read (CloudWatch events, or lines of a file).
     pub events: u64,
     /// FireLens records of other containers, dropped.
     pub other_containers: u64,
@@ -228,6 +229,7 @@ pub struct LineReader {
 }
 
 impl LineReader {
+    /// A reader of events shaped as `format` says (awslogs lines or FireLens records).
     pub fn new(format: EventFormat) -> Self {
         Self {
             format,

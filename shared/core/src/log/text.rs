@@ -24,7 +24,7 @@ pub(crate) struct Header<'a> {
 }
 
 impl<'a> Header<'a> {
-    pub fn is_warning(&self) -> bool {
+    pub(crate) fn is_warning(&self) -> bool {
         self.kind == HeaderKind::Warning
     }
 
@@ -50,7 +50,7 @@ impl<'a> Header<'a> {
     /// A model header whose file is neither the model's own name nor a version's default
     /// file: a version of a versioned model defined in a file of another name, which the
     /// header does not say.
-    pub fn version_unknown(&self) -> bool {
+    pub(crate) fn version_unknown(&self) -> bool {
         self.resource_type == ResourceType::Model
             && !self.unit_test_in_disguise
             && self.file_stem != self.name
