@@ -6,7 +6,7 @@
 //!    [`Needs`] (the task definition, how much of the log) and hands on the [`Stopped`] task,
 //!    worked out once: its dbt container's outcome, environment and place in its chain.
 //! 2. [`Stopped::decide`] takes what was gathered ([`Gathered`]: the command, the log) and
-//!    runs the stages once, in order: classify, plan, allow, size ([`stages`]).
+//!    runs the stages once, in order: classify, plan, allow, size (`stages`).
 //!
 //! The answer is a [`Decided`]: the [`Decision`] (a sum type, so a re-run always carries its
 //! plan and nothing else does; its reasons are typed, [`reasons`]) and the [`Findings`],
@@ -190,7 +190,7 @@ pub struct ShownFacts {
     pub skipped_nodes: Vec<SkippedNode>,
     /// How many nodes the log shows finished (what a resume leaves out).
     pub finished_nodes: u64,
-    /// Their names, when there are at most [`MAX_FINISHED_NAMES`].
+    /// Their names, when there are at most `MAX_FINISHED_NAMES`.
     pub finished_node_names: Vec<String>,
     /// dbt's end-of-run marker was in the log.
     pub log_complete: bool,

@@ -10,7 +10,7 @@
 //!   which only the words that choose what runs may change (a script: [`narrows`]);
 //! - an environment variable is one dbt reads (`DBT_*`) or one the stack lists
 //!   (`DBT_RERUN_ALLOWED_ENVIRONMENT`); never one that changes what a process loads or runs,
-//!   even when listed ([`never_allowed`]); never dbt-rerun's own chain variables; and one the
+//!   even when listed (`never_allowed`); never dbt-rerun's own chain variables; and one the
 //!   task definition sets itself only when listed, so a caller cannot point a profile's
 //!   `env_var('DBT_HOST')` at another server.
 //!

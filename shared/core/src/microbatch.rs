@@ -9,7 +9,7 @@
 //! why. The window applies to every microbatch model the re-run selects, and dbt builds each
 //! batch by replacing its slice of time, so a window wider than needed only costs time.
 //!
-//! How wide ([`coverage`]):
+//! How wide (`coverage`):
 //! - the batches each model did not build (failed, skipped, cut off, never started), from the
 //!   first to the last;
 //! - every batch of the run instead, when the re-run also builds models that did not run at
@@ -113,7 +113,7 @@ pub struct ModelBatches {
     /// How many of them dbt reported built.
     pub built: u64,
     /// The batches it did not build (failed, skipped, cut off, never started), by label; at
-    /// most [`MAX_LABELS`], `not_built_count` says how many in all.
+    /// most `MAX_LABELS`, `not_built_count` says how many in all.
     pub not_built: Vec<BatchStart>,
     /// How many batches it did not build, all of them counted.
     pub not_built_count: u64,

@@ -143,7 +143,7 @@ pub struct DecisionRecord {
     pub resume: bool,
     /// Nodes the log shows as finished.
     pub finished_nodes: u64,
-    /// Their names, when there are at most [`crate::decision::MAX_FINISHED_NAMES`].
+    /// Their names, when there are at most `crate::decision::MAX_FINISHED_NAMES`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub finished_node_names: Vec<String>,
     /// dbt's end-of-run marker was in the log.

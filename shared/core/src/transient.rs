@@ -20,7 +20,7 @@
 //! no cause ("Failed to connect to DB", "Error during request to server") is not a pattern:
 //! its cause, when it is transient, is matched on its own. Some wrappers that are patterns
 //! (urllib3's "Max retries exceeded") also carry causes that are setup, not weather: those
-//! causes ([`NOT_TRANSIENT`]) make a message not transient whatever else it says.
+//! causes (`NOT_TRANSIENT`) make a message not transient whatever else it says.
 //!
 //! Order: the user's patterns (`DBT_RERUN_TRANSIENT_PATTERNS`, transient: they win), then the
 //! causes that are never transient, then the timeouts (a statement that hit its limit stays a

@@ -180,7 +180,7 @@ pub struct MicrobatchRun {
     /// The model's result line, when the log has it.
     pub outcome: Option<ModelOutcome>,
     /// Something the log said cannot be placed: a label that does not parse or does not
-    /// follow from the others, a total that changed, more than [`MAX_BATCHES`].
+    /// follow from the others, a total that changed, more than `MAX_BATCHES`.
     pub incomplete: bool,
     /// The first failed batch's error message (first line, and all of it bounded).
     #[serde(skip)]

@@ -79,7 +79,7 @@ pub struct RunReport {
     pub aliased: bool,
     /// Versioned models a text log names without saying which version did not succeed: the
     /// summary header of a version defined in a file not named `<model>_v<N>`. (A SKIP line
-    /// never says the version; JSON events always do.) At most [`MAX_VERSIONS_UNKNOWN`].
+    /// never says the version; JSON events always do.) At most `MAX_VERSIONS_UNKNOWN`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub versions_unknown: Vec<String>,
     /// dbt Fusion (dbt 2.0) wrote (part of) this log: its output is not dbt Core's, and what

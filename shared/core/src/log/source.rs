@@ -6,14 +6,14 @@
 //!   text is unwrapped; records of other containers (and, in a stream every task writes to, of
 //!   other tasks) are dropped and counted. A record whose dbt JSON event a Fluent Bit parser
 //!   already took apart is put back together. A line Docker split into partial records
-//!   (`partial_message`, over 16 KB) is joined again, up to [`MAX_PARTIAL_BYTES`].
+//!   (`partial_message`, over 16 KB) is joined again, up to `MAX_PARTIAL_BYTES`.
 //! - **Several lines in one event**: the awslogs driver joins lines with
 //!   `awslogs-multiline-pattern` or `awslogs-datetime-format`, and Fluent Bit's multiline
 //!   filters do too. Every event is split at its newlines, so each line reaches the parser as
 //!   it would with one line per event.
 //! - **A prefix every line shares**: a shipper or runner that prefixes each line (Docker's and
 //!   Kubernetes' RFC 3339 timestamps, an Airflow task log's `[date] {file:line} LEVEL - `).
-//!   The prefix is decided from the log itself: the first [`PREFIX_WINDOW`] lines that are not
+//!   The prefix is decided from the log itself: the first `PREFIX_WINDOW` lines that are not
 //!   blank must all carry the same known prefix, or nothing is stripped. Once decided, it is
 //!   stripped from every line that carries it; a line without it passes unchanged. Stripping
 //!   only removes what the shipper added: the rest is read exactly as if it had been shipped

@@ -5,13 +5,13 @@
 //! A key design decision: the script is re-run from its failed step, and inside that step
 //! only what did not succeed, by editing the script's text, never by regenerating it. The
 //! log is split by dbt invocation ([`crate::log::InvocationSplitter`]) and mapped onto the
-//! script's dbt steps ([`steps`]); dbt steps that succeeded are removed, the failed step's
+//! script's dbt steps (`steps`); dbt steps that succeeded are removed, the failed step's
 //! selection words are replaced exactly as a bare command's would be (a killed step is
 //! resumed), steps that never ran and everything that is not dbt stay byte for byte (an `||`
 //! handler of a removed step goes with it: it could not run). The new script is read back and
 //! compared with the plan before it is used.
 //!
-//! Which dbt steps run again ([`RUN_AGAIN_VERBS`]): those whose work stays in the container
+//! Which dbt steps run again (`RUN_AGAIN_VERBS`): those whose work stays in the container
 //! or is a check (`deps`, `clean`, `debug`, `parse`, `compile`, `ls`/`list`, `docs generate`,
 //! `source freshness`, `show`) run again as written, whatever they did: a fresh container has
 //! no `dbt_packages/` or `target/`, later steps (an upload of the docs) need their files, and
@@ -21,7 +21,7 @@
 //! a macro cannot be narrowed). A `run-operation` that succeeded is not run again: what it did
 //! (staging external sources, grants) is in the warehouse, and a macro need not be safe to run
 //! twice. How a step's outcome is read when dbt prints no end-of-run marker for it is in
-//! [`steps`]. Anything that cannot be read safely is [`TaskCommand::Opaque`], with the reason.
+//! `steps`. Anything that cannot be read safely is [`TaskCommand::Opaque`], with the reason.
 
 mod narrowing;
 mod rewrite;
@@ -48,7 +48,7 @@ pub(crate) const RUN_AGAIN_VERBS: &[&str] = &[
     "deps", "clean", "debug", "parse", "compile", "ls", "list", "docs", "source", "show",
 ];
 
-/// Whether a dbt step of `verb` runs again as written whatever it did ([`RUN_AGAIN_VERBS`]).
+/// Whether a dbt step of `verb` runs again as written whatever it did (`RUN_AGAIN_VERBS`).
 pub fn runs_again(verb: &str) -> bool {
     RUN_AGAIN_VERBS.contains(&verb)
 }
@@ -194,7 +194,7 @@ pub struct ScriptRerun {
     /// Why a failed step is re-run as written, when it is.
     pub notes: Vec<String>,
     /// The nodes the new script runs again and the finished ones it leaves out (see
-    /// [`script_work`]).
+    /// `script_work`).
     pub work: Work,
     /// The microbatch window of the failed (or killed) step, and what it builds again.
     pub microbatch: Option<crate::microbatch::BatchRerun>,
