@@ -268,17 +268,27 @@ pub fn plan_script(
     drop_orphan_handlers(&shell.script, &mut plan.actions);
     plan.argv = written(shell, &plan.actions)?;
     if json_len(&plan.argv) > budget {
-        // Too long narrowed: re-run the failed steps as written, still without what succeeded.
-        for action in &mut plan.actions {
+        plan.narrowed_steps_as_written();
+        plan.argv = written(shell, &plan.actions)?;
+    }
+    plan.work = script_work(shell, run, invocations, &plan.actions, &narrowed_work);
+    Ok(plan)
+}
+
+impl ScriptRerun {
+    /// The narrowed script is too long for ECS's overrides: the failed steps run as written,
+    /// still without what succeeded (and a microbatch step without its window).
+    fn narrowed_steps_as_written(&mut self) {
+        for action in &mut self.actions {
             if matches!(action, StepAction::Narrow(_)) {
                 *action = StepAction::Keep;
             }
         }
-        plan.shapes
+        self.shapes
             .iter_mut()
             .for_each(|s| *s = s.map(|_| PlanShape::Original));
-        plan.notes.push("the narrowed script does not fit ECS's override limit: the failed step runs as written".to_owned());
-        if let Some(batches) = plan.microbatch.as_mut().filter(|m| m.window.is_some()) {
+        self.notes.push("the narrowed script does not fit ECS's override limit: the failed step runs as written".to_owned());
+        if let Some(batches) = self.microbatch.as_mut().filter(|m| m.window.is_some()) {
             batches.window = None;
             batches.note = format!(
                 "{}; but the narrowed script does not fit ECS's override limit, so the step runs \
@@ -286,10 +296,7 @@ pub fn plan_script(
                 batches.note
             );
         }
-        plan.argv = written(shell, &plan.actions)?;
     }
-    plan.work = script_work(shell, run, invocations, &plan.actions, &narrowed_work);
-    Ok(plan)
 }
 
 /// The work of a script's re-run, step by step: a removed step saves the nodes it finished; a

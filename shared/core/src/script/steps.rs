@@ -150,12 +150,7 @@ pub fn map_invocations(
                 continue;
             };
             let verb = dbt.command.verb.as_str();
-            if !invocation.could_be(verb) {
-                return Err(Unreadable(format!(
-                    "dbt invocation {} of the log does not look like the script's `dbt {verb}` step",
-                    next + 1
-                )));
-            }
+            is_the_steps(invocation, verb, next)?;
             let place = Place {
                 statement: s,
                 position,
@@ -192,6 +187,17 @@ pub fn map_invocations(
         )));
     }
     Ok(outcomes)
+}
+
+/// The log's `index`-th dbt invocation (0-based) could be the script's `dbt {verb}` step.
+fn is_the_steps(invocation: &Invocation, verb: &str, index: usize) -> Result<(), Unreadable> {
+    if invocation.could_be(verb) {
+        return Ok(());
+    }
+    Err(Unreadable(format!(
+        "dbt invocation {} of the log does not look like the script's `dbt {verb}` step",
+        index + 1
+    )))
 }
 
 /// What decides how an invocation ended.
