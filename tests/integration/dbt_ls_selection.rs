@@ -11,29 +11,11 @@
 
 use dbt_rerun_core::command::DbtCommand;
 use dbt_rerun_core::log::{parse_reader, Limits};
-use dbt_rerun_core::plan::{json_len, plan_rerun, PlanShape, RerunCommand};
+use dbt_rerun_core::plan::{PlanShape, RerunCommand};
 use dbt_rerun_tests::{
-    dbt_ls, executed_types, fixtures, selection_flags, vars_flag, Fixture, Mismatches,
+    dbt_ls, every_plan, executed_types, fixtures, selection_flags, vars_flag, Fixture, Mismatches,
 };
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Every distinct plan for the fixture, from the full budget down.
-fn plans(command: &DbtCommand, report: &dbt_rerun_core::RunReport) -> Vec<RerunCommand> {
-    let mut out: Vec<RerunCommand> = Vec::new();
-    let mut budget = dbt_rerun_core::plan::ECS_OVERRIDE_LIMIT;
-    loop {
-        let plan = plan_rerun(command, report, budget).expect("a plan for a failed run");
-        let len = json_len(&plan.argv);
-        let done = plan.shape == PlanShape::Original;
-        if !out.iter().any(|p| p.argv == plan.argv) {
-            out.push(plan);
-        }
-        if done || len == 0 {
-            return out;
-        }
-        budget = len - 1;
-    }
-}
 
 /// What `dbt ls` is asked for an argv: its vars (so the project is what the run saw) and its
 /// selection flags.
@@ -63,7 +45,7 @@ fn every_planned_selection_selects_exactly_what_did_not_succeed() {
         by_version
             .entry(f.version.clone())
             .or_default()
-            .push((f.clone(), plans(&command, &report)));
+            .push((f.clone(), every_plan(&command, &report)));
     }
     assert!(by_version.len() >= 4, "fixtures of every dbt version");
     for (version, cases) in &by_version {

@@ -10,13 +10,11 @@
 
 use dbt_rerun_core::config::decision_config;
 use dbt_rerun_core::decision::DecisionConfig;
-use dbt_rerun_core::decision::{decide, DecisionInput};
-use dbt_rerun_core::log::{parse_reader, split_reader, Limits, DEFAULT_MAX_INVOCATIONS};
-use dbt_rerun_core::record::{DecisionKind, DecisionRecord, LogFacts};
+use dbt_rerun_core::record::{DecisionKind, DecisionRecord};
 use dbt_rerun_core::script::{StepKind, TaskCommand};
-use dbt_rerun_core::testing::TaskBuilder;
 use dbt_rerun_tests::{
-    copy_project, dbt_python, repo_root, script_fixtures, ScriptFixture, TruthInvocation,
+    copy_project, dbt_python, recorded_task, repo_root, script_fixtures, script_log_decision,
+    ScriptFixture, TruthInvocation,
 };
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -247,33 +245,8 @@ fn plan_argv(
     log: &Path,
     config: &DecisionConfig,
 ) -> DecisionRecord {
-    let words: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let stop_code = if exit_code == 137 {
-        "SpotInterruption"
-    } else {
-        "EssentialContainerExited"
-    };
-    let task = TaskBuilder::exited(Some(exit_code))
-        .stop_code(stop_code)
-        .overrides(Some(&words), &[])
-        .build();
-    let whole = parse_reader(std::fs::File::open(log).unwrap(), Limits::default()).unwrap();
-    let split = split_reader(
-        std::fs::File::open(log).unwrap(),
-        Limits::default(),
-        DEFAULT_MAX_INVOCATIONS,
-    )
-    .unwrap();
-    let decided = decide(DecisionInput {
-        task: &task,
-        report: Some(&whole),
-        log_note: None,
-        command: Some(argv),
-        entry_point: None,
-        invocations: Some(&split.invocations),
-        config,
-    });
-    DecisionRecord::assemble(&decided, &LogFacts::default(), None)
+    let task = recorded_task(argv, exit_code, exit_code == 137);
+    script_log_decision(&task, argv, None, log, config)
 }
 
 /// What a clean run of `script` builds, in a container of its own.

@@ -4,25 +4,36 @@
 //! real (the integration tests) decide and expect alike.
 
 use crate::{entry_and_command, ScriptFixture};
+use dbt_rerun_core::command::DbtCommand;
 use dbt_rerun_core::config::decision_config;
 use dbt_rerun_core::decision::{decide, DecisionConfig, DecisionInput};
+use dbt_rerun_core::event::EcsTask;
+use dbt_rerun_core::log::RunReport;
 use dbt_rerun_core::log::{parse_reader, split_reader, Limits, DEFAULT_MAX_INVOCATIONS};
+use dbt_rerun_core::plan::{json_len, plan_rerun, PlanShape, RerunCommand, ECS_OVERRIDE_LIMIT};
 use dbt_rerun_core::record::{DecisionRecord, LogFacts};
 use dbt_rerun_core::testing::TaskBuilder;
+use std::path::Path;
 
-/// The decision on a stopped task that ran `argv` and exited `exit_code` (137: killed by a
-/// Spot interruption), from its log at `log` alone, with the default configuration.
-pub fn decision_on(argv: &[String], exit_code: i32, log: &std::path::Path) -> DecisionRecord {
+/// The stopped task of a recorded run whose dbt container override was `argv` and which
+/// exited `exit_code`; a killed run (`killed`) stopped for a Spot interruption.
+pub fn recorded_task(argv: &[String], exit_code: i32, killed: bool) -> EcsTask {
     let words: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let stop_code = if exit_code == 137 {
+    let stop_code = if killed {
         "SpotInterruption"
     } else {
         "EssentialContainerExited"
     };
-    let task = TaskBuilder::exited(Some(exit_code))
+    TaskBuilder::exited(Some(exit_code))
         .stop_code(stop_code)
         .overrides(Some(&words), &[])
-        .build();
+        .build()
+}
+
+/// The decision on a stopped task that ran `argv` and exited `exit_code` (137: killed by a
+/// Spot interruption), from its log at `log` alone, with the default configuration.
+pub fn decision_on(argv: &[String], exit_code: i32, log: &std::path::Path) -> DecisionRecord {
+    let task = recorded_task(argv, exit_code, exit_code == 137);
     let report = parse_reader(std::fs::File::open(log).unwrap(), Limits::default()).unwrap();
     let config = decision_config(|_| None).unwrap();
     let decided = decide(DecisionInput {
@@ -37,6 +48,54 @@ pub fn decision_on(argv: &[String], exit_code: i32, log: &std::path::Path) -> De
     DecisionRecord::assemble(&decided, &LogFacts::default(), None)
 }
 
+/// The decision on the stopped `task` whose dbt container ran `command` (after
+/// `entry_point`, if any), from its log at `log` read whole and split by dbt invocation, as
+/// on-task-stopped reads a script's log, with `config`.
+pub fn script_log_decision(
+    task: &EcsTask,
+    command: &[String],
+    entry_point: Option<&[String]>,
+    log: &Path,
+    config: &DecisionConfig,
+) -> DecisionRecord {
+    let whole = parse_reader(std::fs::File::open(log).unwrap(), Limits::default()).unwrap();
+    let split = split_reader(
+        std::fs::File::open(log).unwrap(),
+        Limits::default(),
+        DEFAULT_MAX_INVOCATIONS,
+    )
+    .unwrap();
+    let decided = decide(DecisionInput {
+        task,
+        report: Some(&whole),
+        log_note: None,
+        command: Some(command),
+        entry_point,
+        invocations: Some(&split.invocations),
+        config,
+    });
+    DecisionRecord::assemble(&decided, &LogFacts::default(), None)
+}
+
+/// Every distinct plan for a failed run of `command`, from ECS's full override budget down
+/// to the original command.
+pub fn every_plan(command: &DbtCommand, report: &RunReport) -> Vec<RerunCommand> {
+    let mut out: Vec<RerunCommand> = Vec::new();
+    let mut budget = ECS_OVERRIDE_LIMIT;
+    loop {
+        let plan = plan_rerun(command, report, budget).expect("a plan for a failed run");
+        let len = json_len(&plan.argv);
+        let done = plan.shape == PlanShape::Original;
+        if !out.iter().any(|p| p.argv == plan.argv) {
+            out.push(plan);
+        }
+        if done || len == 0 {
+            return out;
+        }
+        budget = len - 1;
+    }
+}
+
 /// The decision on fixture `f` with `extra` settings, as on-task-stopped makes it.
 pub fn script_decision(f: &ScriptFixture, extra: &[(&str, &str)]) -> DecisionRecord {
     let config: DecisionConfig = decision_config(|name| {
@@ -47,37 +106,9 @@ pub fn script_decision(f: &ScriptFixture, extra: &[(&str, &str)]) -> DecisionRec
     })
     .unwrap();
     let (entry, command) = entry_and_command(f);
-    let words: Vec<&str> = command.iter().map(String::as_str).collect();
-    let stop_code = if f.meta.signal.is_some() {
-        "SpotInterruption"
-    } else {
-        "EssentialContainerExited"
-    };
-    let task = TaskBuilder::exited(Some(f.meta.exit_code))
-        .stop_code(stop_code)
-        .overrides(Some(&words), &[])
-        .build();
-    let whole = parse_reader(
-        std::fs::File::open(f.log_path()).unwrap(),
-        Limits::default(),
-    )
-    .unwrap();
-    let split = split_reader(
-        std::fs::File::open(f.log_path()).unwrap(),
-        Limits::default(),
-        DEFAULT_MAX_INVOCATIONS,
-    )
-    .unwrap();
-    let decided = decide(DecisionInput {
-        task: &task,
-        report: Some(&whole),
-        log_note: None,
-        command: Some(&command),
-        entry_point: (!entry.is_empty()).then_some(&entry[..]),
-        invocations: Some(&split.invocations),
-        config: &config,
-    });
-    DecisionRecord::assemble(&decided, &LogFacts::default(), None)
+    let task = recorded_task(&command, f.meta.exit_code, f.meta.signal.is_some());
+    let entry_point = (!entry.is_empty()).then_some(&entry[..]);
+    script_log_decision(&task, &command, entry_point, &f.log_path(), &config)
 }
 
 /// What the re-run does with each step of scenario `name` (verb, or `-` for a step that is

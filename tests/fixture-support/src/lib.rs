@@ -7,7 +7,9 @@
 
 mod decision;
 
-pub use decision::{decision_on, expected_rerun, script_decision};
+pub use decision::{
+    decision_on, every_plan, expected_rerun, recorded_task, script_decision, script_log_decision,
+};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;

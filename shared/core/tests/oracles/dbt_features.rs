@@ -20,11 +20,11 @@ use dbt_rerun_core::config::decision_config;
 use dbt_rerun_core::decision::DecisionInput;
 use dbt_rerun_core::log::{parse_reader, Limits};
 use dbt_rerun_core::node::ResourceType;
-use dbt_rerun_core::plan::{json_len, plan_rerun, PlanShape, RerunCommand, ECS_OVERRIDE_LIMIT};
+use dbt_rerun_core::plan::PlanShape;
 use dbt_rerun_core::record::DecisionKind;
 use dbt_rerun_core::testing::{decide_record, TaskBuilder};
 use dbt_rerun_core::RunReport;
-use dbt_rerun_fixtures::{fixtures, Fixture, Mismatches};
+use dbt_rerun_fixtures::{every_plan, fixtures, Fixture, Mismatches};
 use std::collections::BTreeSet;
 
 fn report(f: &Fixture) -> RunReport {
@@ -37,24 +37,6 @@ fn report(f: &Fixture) -> RunReport {
 
 fn with_var(f: &Fixture, var: &str) -> bool {
     f.meta.argv.iter().any(|a| a.contains(var))
-}
-
-/// Every distinct plan for the run, from the full budget down to the original command.
-fn plans(command: &DbtCommand, report: &RunReport) -> Vec<RerunCommand> {
-    let mut out: Vec<RerunCommand> = Vec::new();
-    let mut budget = ECS_OVERRIDE_LIMIT;
-    loop {
-        let plan = plan_rerun(command, report, budget).expect("a plan for a failed run");
-        let len = json_len(&plan.argv);
-        let done = plan.shape == PlanShape::Original;
-        if !out.iter().any(|p| p.argv == plan.argv) {
-            out.push(plan);
-        }
-        if done || len == 0 {
-            return out;
-        }
-        budget = len - 1;
-    }
 }
 
 #[test]
@@ -149,7 +131,7 @@ fn every_planned_rerun_keeps_empty_sample_and_the_event_time_window_as_given() {
         }
         let report = report(&f);
         let command = DbtCommand::parse(&f.meta.argv).unwrap();
-        for plan in plans(&command, &report) {
+        for plan in every_plan(&command, &report) {
             shapes.insert(plan.shape);
             let kept = kept_flags(&plan.argv);
             bad.check(kept == given, || {
