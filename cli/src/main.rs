@@ -5,6 +5,7 @@ mod doctor;
 mod history;
 mod offline;
 mod summary;
+mod text;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! in a few lines. The JSON record (`--format json`) has everything; this is what a person
 //! reads first.
 
-use crate::history::table::shorten;
+use crate::text::shorten;
 use dbt_rerun_core::alert::shell_words;
 use dbt_rerun_core::plan::PlanShape;
 use dbt_rerun_core::record::{DecisionKind, DecisionRecord};

@@ -3,6 +3,7 @@
 //! failed nodes, reason) and one for a re-run still running or scheduled. Every line is cut
 //! to the width (a cut ends in `…`); colour only when asked.
 
+use crate::text::shorten;
 use dbt_rerun_core::history::{AttemptHistory, ChainHistory, Outcome};
 
 /// How to draw the table.
@@ -50,19 +51,6 @@ fn cell(text: impl Into<String>, paint: Paint, pad: usize) -> Cell {
         paint,
         pad,
     }
-}
-
-/// `text` in at most `room` characters: cut with `…` when longer.
-pub fn shorten(text: &str, room: usize) -> String {
-    if text.chars().count() <= room {
-        return text.to_owned();
-    }
-    if room == 0 {
-        return String::new();
-    }
-    let mut cut: String = text.chars().take(room - 1).collect();
-    cut.push('…');
-    cut
 }
 
 /// The cells as one line of at most `style.width` characters, without trailing blanks.
@@ -368,13 +356,5 @@ mod tests {
             }
         )
         .is_empty());
-    }
-
-    #[test]
-    fn shortening_counts_characters() {
-        assert_eq!(shorten("dbt build", 20), "dbt build");
-        assert_eq!(shorten("dbt build", 5), "dbt …");
-        assert_eq!(shorten("ééééé", 3), "éé…");
-        assert_eq!(shorten("x", 0), "");
     }
 }
