@@ -225,14 +225,15 @@ pub struct ChainFacts {
 }
 
 impl Findings {
-    /// The findings of a decision reached from the event and what was gathered, before any
-    /// stage ran.
+    /// The findings of a decision reached from the event and what was gathered (`report`:
+    /// the one the record shows), before any stage ran.
     fn shown(
         task: &EcsTask,
         gathered: &Gathered<'_>,
         report: Option<&RunReport>,
         config: &DecisionConfig,
     ) -> Self {
+        let finished = report.map(|r| &r.finished);
         Self {
             task: TaskFacts {
                 task_arn: task.task_arn.clone(),
@@ -240,7 +241,18 @@ impl Findings {
                 task_family: task.family().to_owned(),
                 stop_code: task.stop_code.as_ref().map(|c| c.as_str().to_owned()),
             },
-            shown: ShownFacts::default(),
+            shown: ShownFacts {
+                command: gathered.command.map(<[String]>::to_vec),
+                entry_point: gathered.entry_point.map(<[String]>::to_vec),
+                failed_nodes: report.map(|r| r.failed.clone()).unwrap_or_default(),
+                skipped_nodes: report.map(|r| r.skipped.clone()).unwrap_or_default(),
+                finished_nodes: finished.map_or(0, |f| f.count),
+                finished_node_names: finished
+                    .filter(|f| f.count <= MAX_FINISHED_NAMES as u64)
+                    .map(|f| f.nodes.iter().map(|n| n.name.clone()).collect())
+                    .unwrap_or_default(),
+                log_complete: report.is_some_and(|r| r.end_of_run),
+            },
             max_attempts: config.policy.max_attempts,
             container: None,
             failure: None,
@@ -248,25 +260,6 @@ impl Findings {
             plan: None,
             recovered: None,
         }
-        .showing(gathered, report)
-    }
-
-    /// With the command `gathered` holds and the report the record shows.
-    fn showing(mut self, gathered: &Gathered<'_>, report: Option<&RunReport>) -> Self {
-        let finished = report.map(|r| &r.finished);
-        self.shown = ShownFacts {
-            command: gathered.command.map(<[String]>::to_vec),
-            entry_point: gathered.entry_point.map(<[String]>::to_vec),
-            failed_nodes: report.map(|r| r.failed.clone()).unwrap_or_default(),
-            skipped_nodes: report.map(|r| r.skipped.clone()).unwrap_or_default(),
-            finished_nodes: finished.map_or(0, |f| f.count),
-            finished_node_names: finished
-                .filter(|f| f.count <= MAX_FINISHED_NAMES as u64)
-                .map(|f| f.nodes.iter().map(|n| n.name.clone()).collect())
-                .unwrap_or_default(),
-            log_complete: report.is_some_and(|r| r.end_of_run),
-        };
-        self
     }
 
     /// Why no re-run command could be planned, when nodes failed and none was.
@@ -293,8 +286,10 @@ pub struct Recovery {
 /// it, and it is a later attempt of its chain with the `startedBy` that attempt gets. Such a
 /// stop is decided from the event alone (`ignore`: recovered): nothing is read, nothing
 /// launched. With `DBT_RERUN_INSPECT_SUCCESS` its log is still read first, and failures a
-/// wrapper hid make it a failure like any other.
-pub fn recovery(task: &EcsTask, container: Option<&str>) -> Option<Recovery> {
+/// wrapper hid make it a failure like any other. (The decision applies the rule in
+/// [`assess`]; this is the rule alone, for tests.)
+#[cfg(test)]
+pub(crate) fn recovery(task: &EcsTask, container: Option<&str>) -> Option<Recovery> {
     let config = DecisionConfig {
         container: container.map(str::to_owned),
         ..DecisionConfig::default()
